@@ -1,0 +1,268 @@
+"""The append-only audit log: every attempted registry action, durable in a SQL table.
+
+Rows are never updated or deleted (triggers refuse it on SQLite and PostgreSQL). An action writes an
+`intent` row before it touches the registry and a `result` row after, so a crash in between leaves a
+visible incomplete attempt rather than an unrecorded change. The per-model `seq` column, unique per
+model, serializes changes across dashboard replicas: two plans made on the same state cannot both be
+applied, the second insert fails and becomes a Conflict.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
+
+from registry.errors import Conflict, Unreachable
+from registry.settings import mask_uri
+
+metadata = MetaData()
+events = Table(
+    "registry_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("attempt_id", String(36), nullable=False, index=True),
+    Column("phase", String(8), nullable=False),  # intent | result
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("model", String(500), nullable=False, index=True),
+    Column("action", String(20), nullable=False),
+    Column("target", String(20), nullable=False),
+    Column("from_version", String(20)),
+    Column("to_version", String(20)),
+    Column("reason", Text, nullable=False, default=""),
+    Column("checks", Text, nullable=False, default="[]"),
+    Column("forced", Boolean, nullable=False, default=False),
+    Column("outcome", String(20), nullable=False),  # pending | done | refused | conflict | failed
+    Column("error", Text),
+    Column("seq", Integer),
+    UniqueConstraint("model", "seq", name="uq_registry_audit_model_seq"),
+)
+
+OUTCOMES = ("done", "refused", "conflict", "failed", "incomplete")
+
+_SQLITE_TRIGGERS = (
+    "CREATE TRIGGER IF NOT EXISTS registry_audit_no_update BEFORE UPDATE ON registry_audit "
+    "BEGIN SELECT RAISE(ABORT, 'registry_audit is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS registry_audit_no_delete BEFORE DELETE ON registry_audit "
+    "BEGIN SELECT RAISE(ABORT, 'registry_audit is append-only'); END",
+)
+_PG_TRIGGERS = (
+    "CREATE OR REPLACE FUNCTION registry_audit_append_only() RETURNS trigger AS $$ "
+    "BEGIN RAISE EXCEPTION 'registry_audit is append-only'; END; $$ LANGUAGE plpgsql",
+    "DROP TRIGGER IF EXISTS registry_audit_no_change ON registry_audit",
+    "CREATE TRIGGER registry_audit_no_change BEFORE UPDATE OR DELETE ON registry_audit "
+    "FOR EACH ROW EXECUTE FUNCTION registry_audit_append_only()",
+)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempted action as the history shows it: its intent joined with its result, if any."""
+
+    attempt_id: str
+    at: datetime
+    actor: str
+    role: str
+    model: str
+    action: str
+    target: str
+    from_version: str | None
+    to_version: str | None
+    reason: str
+    outcome: str
+    error: str | None = None
+    forced: bool = False
+    finished_at: datetime | None = None
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "attempt_id": self.attempt_id,
+            "at": self.at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "actor": self.actor,
+            "role": self.role,
+            "model": self.model,
+            "action": self.action,
+            "target": self.target,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "reason": self.reason,
+            "outcome": self.outcome,
+            "error": self.error,
+            "forced": self.forced,
+            "checks": self.checks,
+        }
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class AuditLog:
+    """The audit table behind a SQLAlchemy URL (SQLite by default, PostgreSQL for several replicas)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
+        self.engine: Engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        with self._errors("open the audit log"):
+            metadata.create_all(self.engine)
+            with self.engine.begin() as conn:
+                statements = _SQLITE_TRIGGERS if url.startswith("sqlite") else _PG_TRIGGERS
+                for statement in statements if self.engine.dialect.name in ("sqlite", "postgresql") else ():
+                    conn.execute(text(statement))
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except IntegrityError:
+            raise
+        except (OperationalError, ProgrammingError) as exc:
+            raise Unreachable(f"{what} at {mask_uri(self.url)}: {str(exc.orig).splitlines()[0]}") from exc
+        except SQLAlchemyError as exc:
+            raise Unreachable(f"{what} at {mask_uri(self.url)}: {exc.__class__.__name__}") from exc
+
+    def last_seq(self, model: str) -> int:
+        """The sequence number of the model's latest change attempt (0 when none)."""
+        with self._errors("read the audit log"), self.engine.connect() as conn:
+            value = conn.execute(select(func.max(events.c.seq)).where(events.c.model == model)).scalar()
+        return int(value or 0)
+
+    def begin(
+        self,
+        *,
+        actor: str,
+        role: str,
+        model: str,
+        action: str,
+        target: str,
+        from_version: str | None,
+        to_version: str | None,
+        reason: str,
+        checks: Sequence[dict[str, Any]],
+        forced: bool = False,
+        seq: int | None = None,
+    ) -> str:
+        """Record the intent of an action; with `seq`, claim the model's next change slot or conflict."""
+        attempt_id = str(uuid.uuid4())
+        row = {
+            "attempt_id": attempt_id,
+            "phase": "intent",
+            "at": _utcnow(),
+            "actor": actor,
+            "role": role,
+            "model": model,
+            "action": action,
+            "target": target,
+            "from_version": from_version,
+            "to_version": to_version,
+            "reason": reason,
+            "checks": json.dumps(list(checks)),
+            "forced": forced,
+            "outcome": "pending",
+            "seq": seq,
+        }
+        try:
+            with self._errors("write the audit log"), self.engine.begin() as conn:
+                conn.execute(events.insert().values(**row))
+        except IntegrityError as exc:
+            raise Conflict(
+                f"{model}: another change was applied since this plan was made; look at the new state "
+                "and plan again"
+            ) from exc
+        return attempt_id
+
+    def finish(self, attempt_id: str, outcome: str, error: str | None = None) -> None:
+        """Record the result of an attempt (a second row: the intent is never rewritten)."""
+        with self._errors("write the audit log"), self.engine.begin() as conn:
+            intent = (
+                conn.execute(
+                    select(events).where(events.c.attempt_id == attempt_id, events.c.phase == "intent")
+                )
+                .mappings()
+                .one()
+            )
+            values = {k: intent[k] for k in intent if k not in ("id", "seq")}
+            values.update(phase="result", at=_utcnow(), outcome=outcome, error=error)
+            conn.execute(events.insert().values(**values))
+
+    def record(self, outcome: str, error: str | None = None, **intent: Any) -> str:
+        """Record an attempt that ended before it could change anything (refused, conflict)."""
+        attempt_id = self.begin(**intent)
+        self.finish(attempt_id, outcome, error)
+        return attempt_id
+
+    def attempts(self, model: str | None = None, limit: int | None = None) -> list[Attempt]:
+        """Attempts oldest first; an intent with no result reads as outcome `incomplete`."""
+        query = select(events).order_by(events.c.id)
+        if model is not None:
+            query = query.where(events.c.model == model)
+        with self._errors("read the audit log"), self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        results = {r["attempt_id"]: r for r in rows if r["phase"] == "result"}
+        out: list[Attempt] = []
+        for r in rows:
+            if r["phase"] != "intent":
+                continue
+            result = results.get(r["attempt_id"])
+            out.append(
+                Attempt(
+                    attempt_id=r["attempt_id"],
+                    at=_as_utc(r["at"]),
+                    actor=r["actor"],
+                    role=r["role"],
+                    model=r["model"],
+                    action=r["action"],
+                    target=r["target"],
+                    from_version=r["from_version"],
+                    to_version=r["to_version"],
+                    reason=r["reason"],
+                    outcome=result["outcome"] if result else "incomplete",
+                    error=result["error"] if result else None,
+                    forced=bool(r["forced"]),
+                    finished_at=_as_utc(result["at"]) if result else None,
+                    checks=json.loads(r["checks"] or "[]"),
+                )
+            )
+        return out[-limit:] if limit else out
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets readers (the dashboard) and a writer (an action) work at once."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

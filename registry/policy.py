@@ -1,0 +1,104 @@
+"""Per-model lifecycle settings: mode, metric gate, required tags, key metric.
+
+They live on the registered model as tags (`registry.mode`, `registry.gate.metric`, ...) so they travel
+with the model and show in MLflow's own UI; a TOML config file can override them per model for teams
+that keep policy in version control.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from registry.errors import BadInput
+
+Mode = Literal["aliases", "stages"]
+Direction = Literal["max", "min"]
+
+TAG_MODE = "registry.mode"
+TAG_GATE_METRIC = "registry.gate.metric"
+TAG_GATE_DIRECTION = "registry.gate.direction"
+TAG_GATE_TOLERANCE = "registry.gate.tolerance"
+TAG_REQUIRED_TAGS = "registry.required_tags"
+TAG_KEY_METRIC = "registry.key_metric"
+TAG_ARCHIVED = "registry.archived"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The candidate's `metric` must not be worse than production's by more than `tolerance`."""
+
+    metric: str
+    direction: Direction = "max"
+    tolerance: float = 0.0
+
+    def passes(self, candidate: float, current: float) -> bool:
+        if self.direction == "max":
+            return candidate >= current - self.tolerance
+        return candidate <= current + self.tolerance
+
+
+@dataclass(frozen=True)
+class ModelPolicy:
+    mode: Mode
+    gate: Gate | None = None
+    required_tags: Mapping[str, str] = field(default_factory=dict)
+    key_metric: str | None = None
+
+
+def parse_required_tags(text: str) -> dict[str, str]:
+    """`"validation=passed, owner"` → {"validation": "passed", "owner": ""} (empty = any value)."""
+    out: dict[str, str] = {}
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, _, value = item.partition("=")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def resolve_policy(
+    model_tags: Mapping[str, str],
+    override: Mapping[str, Any] | None,
+    uses_stages: bool,
+    has_aliases: bool,
+) -> ModelPolicy:
+    """Merge tags and config-file override; choose the mode when neither names one.
+
+    A model that already uses stages and has no aliases stays in stages mode, so an older store keeps
+    working the way its users know; everything else uses aliases, MLflow 3's default.
+    """
+    override = dict(override or {})
+    settings = {
+        "mode": model_tags.get(TAG_MODE),
+        "gate_metric": model_tags.get(TAG_GATE_METRIC),
+        "gate_direction": model_tags.get(TAG_GATE_DIRECTION, "max"),
+        "gate_tolerance": model_tags.get(TAG_GATE_TOLERANCE, "0"),
+        "required_tags": model_tags.get(TAG_REQUIRED_TAGS, ""),
+        "key_metric": model_tags.get(TAG_KEY_METRIC),
+    }
+    settings.update({k: v for k, v in override.items() if v is not None})
+
+    mode = settings["mode"] or ("stages" if uses_stages and not has_aliases else "aliases")
+    if mode not in ("aliases", "stages"):
+        raise BadInput(f"lifecycle mode {mode!r}: use 'aliases' or 'stages'")
+    gate = None
+    if settings["gate_metric"]:
+        direction = str(settings["gate_direction"]).lower()
+        if direction not in ("max", "min"):
+            raise BadInput(f"gate direction {direction!r}: use 'max' (higher is better) or 'min'")
+        try:
+            tolerance = float(settings["gate_tolerance"])
+        except (TypeError, ValueError) as exc:
+            raise BadInput(f"gate tolerance {settings['gate_tolerance']!r} is not a number") from exc
+        gate = Gate(metric=str(settings["gate_metric"]), direction=direction, tolerance=tolerance)  # type: ignore[arg-type]
+    required = settings["required_tags"]
+    required_tags = dict(required) if isinstance(required, Mapping) else parse_required_tags(str(required))
+    return ModelPolicy(
+        mode=mode,  # type: ignore[arg-type]
+        gate=gate,
+        required_tags=required_tags,
+        key_metric=settings["key_metric"] or (gate.metric if gate else None),
+    )

@@ -1,0 +1,148 @@
+"""One typed settings object, read from MLflow's own environment variables and the dashboard's.
+
+Users already configure MLflow through `MLFLOW_TRACKING_URI`, `MLFLOW_S3_ENDPOINT_URL` and `AWS_*`;
+we read the same names so the dashboard points where their training code points. With nothing set
+the dashboard runs on an embedded local store under `.local/` in the project folder.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from registry.errors import BadInput
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SECRET_ENV = (
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_TOKEN",
+)
+
+
+def _default_home() -> Path:
+    return PROJECT_ROOT / ".local"
+
+
+class Settings(BaseSettings):
+    """Everything the service needs to know about where things are and who may act."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    home: Path = Field(default_factory=_default_home, validation_alias="REGISTRY_HOME")
+    tracking_uri: str | None = Field(default=None, validation_alias="MLFLOW_TRACKING_URI")
+    registry_uri: str | None = Field(default=None, validation_alias="MLFLOW_REGISTRY_URI")
+    s3_endpoint_url: str | None = Field(default=None, validation_alias="MLFLOW_S3_ENDPOINT_URL")
+    identity: Literal["local", "header", "oidc"] = Field(
+        default="local", validation_alias="REGISTRY_IDENTITY"
+    )
+    actor: str = Field(default_factory=getpass.getuser, validation_alias="REGISTRY_ACTOR")
+    leads_csv: str = Field(default="", validation_alias="REGISTRY_LEADS")
+    audit_url: str | None = Field(default=None, validation_alias="REGISTRY_AUDIT_URL")
+    config_file: Path | None = Field(default=None, validation_alias="REGISTRY_CONFIG")
+    production_alias: str = Field(default="production", validation_alias="REGISTRY_PRODUCTION_ALIAS")
+    staging_alias: str = Field(default="staging", validation_alias="REGISTRY_STAGING_ALIAS")
+    preview_max_bytes: int = Field(default=2 * 1024 * 1024, validation_alias="REGISTRY_PREVIEW_MAX_BYTES")
+    http_timeout_s: int = Field(default=15, validation_alias="REGISTRY_HTTP_TIMEOUT")
+    http_retries: int = Field(default=1, validation_alias="REGISTRY_HTTP_RETRIES")
+
+    @property
+    def local_tracking_uri(self) -> str:
+        return f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def local_artifact_root(self) -> str:
+        return (self.home / "artifacts").as_uri()
+
+    @property
+    def effective_tracking_uri(self) -> str:
+        """The tracking URI in force: the user's, or the embedded local store."""
+        return self.tracking_uri or self.local_tracking_uri
+
+    @property
+    def effective_registry_uri(self) -> str:
+        return self.registry_uri or self.effective_tracking_uri
+
+    @property
+    def is_embedded(self) -> bool:
+        """True when no tracking URI is configured and we run on the local SQLite store."""
+        return not self.tracking_uri
+
+    @property
+    def effective_audit_url(self) -> str:
+        """The audit log's SQLAlchemy URL: configured, or a SQLite file beside the local store."""
+        if self.audit_url:
+            return self.audit_url
+        uri = self.effective_tracking_uri
+        if uri.startswith("sqlite:///"):
+            return f"sqlite:///{Path(uri.removeprefix('sqlite:///')).parent / 'audit.db'}"
+        return f"sqlite:///{self.home / 'audit.db'}"
+
+    @property
+    def leads(self) -> frozenset[str]:
+        return frozenset(name.strip() for name in self.leads_csv.split(",") if name.strip())
+
+    @cached_property
+    def model_overrides(self) -> dict[str, dict[str, Any]]:
+        """Per-model lifecycle settings from the TOML config file (`[models."name"]` tables)."""
+        path = self.config_file or (PROJECT_ROOT / "registry.toml")
+        if not path.exists():
+            if self.config_file:
+                raise BadInput(f"REGISTRY_CONFIG: no file at {path}")
+            return {}
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise BadInput(f"{path}: not valid TOML ({exc})") from exc
+        return {str(k): dict(v) for k, v in data.get("models", {}).items()}
+
+    def credentials_present(self) -> dict[str, bool]:
+        """Which credentials are set, never their values: for status pages."""
+        return {name: bool(os.environ.get(name)) for name in ("AWS_ACCESS_KEY_ID", *SECRET_ENV)}
+
+    def describe(self) -> dict[str, str]:
+        """The settings a user may see: URIs with any password masked, and no secret values."""
+        return {
+            "tracking_uri": mask_uri(self.effective_tracking_uri),
+            "registry_uri": mask_uri(self.effective_registry_uri),
+            "s3_endpoint_url": mask_uri(self.s3_endpoint_url or ""),
+            "audit_url": mask_uri(self.effective_audit_url),
+            "identity": self.identity,
+            "actor": self.actor,
+            "leads": ", ".join(sorted(self.leads)) or "(local user)",
+        }
+
+
+def mask_uri(uri: str) -> str:
+    """Hide the password of a `scheme://user:password@host` URI."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if "@" not in uri or "://" not in uri:
+        return uri
+    try:
+        return make_url(uri).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError, TypeError):  # not a SQLAlchemy URL: mask by hand
+        scheme, rest = uri.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment; keyword overrides by field name win (tests, CLI flags).
+
+    Fields are matched to the environment by their alias only: matching by field name would let
+    unrelated variables such as `HOME` leak in.
+    """
+    unknown = set(overrides) - set(Settings.model_fields)
+    if unknown:
+        raise BadInput(f"unknown settings: {', '.join(sorted(unknown))}")
+    by_alias = {Settings.model_fields[name].validation_alias: value for name, value in overrides.items()}
+    return Settings(**by_alias)
