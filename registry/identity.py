@@ -7,6 +7,7 @@ OIDC login) is the front's job; what that name may do is decided here.
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,14 +35,15 @@ class Actor:
 def role_of(name: str, settings: Settings) -> Role:
     """The role of `name`: leads come from REGISTRY_LEADS; with no list, the local user is the lead.
 
-    The local-user fallback only holds in `local` identity mode: behind a proxy or OIDC an empty list
-    must not make anyone a lead.
+    The local user is the OS user running the process, not REGISTRY_ACTOR: naming another actor must
+    not grant the lead role. The fallback only holds in `local` identity mode: behind a proxy or OIDC
+    an empty list must not make anyone a lead.
     """
     if not name:
         return "viewer"
     if settings.leads:
         return "lead" if name in settings.leads else "viewer"
-    if settings.identity == "local" and name == settings.actor:
+    if settings.identity == "local" and name == getpass.getuser():
         return "lead"
     return "viewer"
 

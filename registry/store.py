@@ -8,6 +8,7 @@ down" from "that run does not exist", so every MLflow call goes through `transla
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -55,7 +56,7 @@ def translate_errors(what: str) -> Iterator[None]:
         if code in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST", "INVALID_STATE"):
             raise BadInput(f"{what}: {message}") from exc
         if _looks_unreachable(message) or code in ("TEMPORARILY_UNAVAILABLE", "ENDPOINT_NOT_FOUND"):
-            raise Unreachable(f"{what}: the store did not answer ({_first_line(message)})") from exc
+            raise Unreachable(f"{what}: {_unreachable_summary(message)}") from exc
         raise RegistryError(f"{what}: {_first_line(message)}") from exc
     except (ConnectionError, TimeoutError, OSError) as exc:
         raise Unreachable(f"{what}: {_first_line(str(exc))}") from exc
@@ -64,6 +65,16 @@ def translate_errors(what: str) -> Iterator[None]:
         if _looks_unreachable(text):
             raise Unreachable(f"{what}: {_first_line(text)}") from exc
         raise
+
+
+def _unreachable_summary(message: str) -> str:
+    """'API request to http://h:p/api/... failed with <pool noise>' → 'http://h:p did not answer'."""
+    match = re.search(r"API request to (\S+?)/(?:ajax-)?api/", message)
+    where = match.group(1) if match else "the store"
+    cause = next(
+        (m for m in _CONNECTION_MARKERS if m in message and m != "Max retries exceeded"), "no answer"
+    )
+    return f"{where} did not answer ({cause.lower()}); check that it is running and reachable"
 
 
 def _first_line(text: str, limit: int = 300) -> str:
