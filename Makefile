@@ -1,0 +1,58 @@
+# Two commands: `make run` opens the dashboard, `make test` passes the tests; both set everything up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+HOST ?= 127.0.0.1
+PORT ?= 8501
+MLFLOW_PORT ?= 5000
+
+.PHONY: run test install install-dev server seed lint bench clean-local
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	$(PIP) -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -c "import mlflow, streamlit, plotly, pandas" 
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PIP) -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -c "import pytest, moto, hypothesis, playwright"
+	touch $@
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+## make run: the dashboard on the embedded local store (seeded with demo runs when empty),
+## or on MLFLOW_TRACKING_URI when set.
+run: install
+	@if [ -z "$$MLFLOW_TRACKING_URI" ]; then $(PY) -m registry seed-demo --if-empty; fi
+	$(PY) -m streamlit run app.py --server.address $(HOST) --server.port $(PORT)
+
+seed: install
+	$(PY) -m registry seed-demo
+
+## make test: the whole suite against a real mlflow server, moto's S3 server and Chromium.
+test: install-dev
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q
+
+lint: install-dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+## make server: a local mlflow server on SQLite; artifacts on S3 when MLFLOW_S3_ENDPOINT_URL and
+## REGISTRY_S3_BUCKET are set, else under .local/mlartifacts.
+server: install
+	mkdir -p .local
+	$(PY) -m mlflow server --host $(HOST) --port $(MLFLOW_PORT) --workers 1 \
+	  --backend-store-uri sqlite:///$(CURDIR)/.local/server.db \
+	  --artifacts-destination $${REGISTRY_S3_BUCKET:+s3://$$REGISTRY_S3_BUCKET/mlflow}$${REGISTRY_S3_BUCKET:-$(CURDIR)/.local/mlartifacts}
+
+bench: install-dev
+	$(PY) -m bench.run
+
+clean-local:
+	rm -rf .local
