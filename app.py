@@ -1,0 +1,32 @@
+"""MLflow Registry Dashboard: navigation, page config and connection status; nothing else."""
+
+import streamlit as st
+
+from pages.shared import connection_banner, current_actor, plain, settings
+
+st.set_page_config(page_title="MLflow Registry Dashboard", page_icon="📦", layout="wide")
+
+PAGES = {
+    "Tracking": [
+        st.Page("pages/overview.py", title="Overview", icon="🏠", url_path="overview", default=True),
+        st.Page("pages/runs.py", title="Experiments & runs", icon="🧪", url_path="runs"),
+        st.Page("pages/run.py", title="Run", icon="📄", url_path="run"),
+        st.Page("pages/compare.py", title="Compare", icon="⚖️", url_path="compare"),
+    ],
+    "Registry": [
+        st.Page("pages/models.py", title="Models", icon="📦", url_path="models"),
+        st.Page("pages/history.py", title="History", icon="🕓", url_path="history"),
+    ],
+}
+
+page = st.navigation(PAGES)
+with st.sidebar:
+    s = settings()
+    st.caption(f"Tracking: {plain(s.describe()['tracking_uri'])}")
+    try:
+        actor = current_actor()
+        st.caption(f"Signed in as **{plain(actor.name)}** ({actor.role})")
+    except Exception as exc:  # noqa: BLE001 - identity trouble must not take the page down
+        st.caption(f"Identity unavailable: {plain(exc)}")
+connection_banner()
+page.run()
