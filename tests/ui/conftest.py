@@ -1,0 +1,73 @@
+"""AppTest fixtures: the dashboard's pages run headless against the real test stack.
+
+Pages read their settings from the environment like the real app, so these fixtures set MLflow's and
+the dashboard's variables for the test and clear Streamlit's caches, which live for the process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from registry.service import Registry
+from registry.settings import Settings, load_settings
+from tests.conftest import TEST_ACTOR
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+LEAD = TEST_ACTOR
+VIEWER = "vera"
+
+
+@pytest.fixture
+def ui_env(stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Environment for the app: the HTTP tracking server, a per-test audit log, `ada` as the lead."""
+    env = {
+        "MLFLOW_TRACKING_URI": stack.tracking_uri,
+        "MLFLOW_S3_ENDPOINT_URL": stack.s3_endpoint_url,
+        "REGISTRY_AUDIT_URL": f"sqlite:///{tmp_path / 'audit.db'}",
+        "REGISTRY_HOME": str(tmp_path),
+        "REGISTRY_ACTOR": LEAD,
+        "REGISTRY_LEADS": LEAD,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    return load_settings()
+
+
+@pytest.fixture
+def as_viewer(ui_env: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The same app, used by someone who is not a lead."""
+    monkeypatch.setenv("REGISTRY_ACTOR", VIEWER)
+    st.cache_resource.clear()
+    return load_settings()
+
+
+@pytest.fixture
+def ui_registry(ui_env: Settings) -> Registry:
+    """The service on the same stores the app uses, to arrange data and check results."""
+    return Registry.connect(ui_env)
+
+
+@pytest.fixture
+def open_page() -> Callable[..., AppTest]:
+    """`open_page("pages/models.py", model="m")`: run the app on a page with query params set."""
+
+    def open_(page: str = "pages/overview.py", timeout: float = 60, **query: str) -> AppTest:
+        at = AppTest.from_file(APP, default_timeout=timeout)
+        for key, value in query.items():
+            at.query_params[key] = value
+        at.run()
+        if page != "pages/overview.py":
+            at.switch_page(page)
+            for key, value in query.items():
+                at.query_params[key] = value
+            at.run()
+        return at
+
+    return open_
