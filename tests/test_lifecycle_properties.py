@@ -1,0 +1,105 @@
+"""A stateful property test over random action sequences, in both modes.
+
+Whatever leads and viewers do, in whatever order: at most one version holds production, replaying
+the audit log gives MLflow's state, and no version is ever deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from registry.errors import RegistryError
+from registry.history import replay
+from registry.identity import Actor
+from registry.service import Registry
+from tests.factories import make_model
+
+VERSIONS = ("1", "2", "3", "4")
+LEADS = (Actor("alice", "lead"), Actor("bob", "lead"))
+VIEWER = Actor("victor", "viewer")
+
+
+@pytest.fixture
+def registry_for_machine(sqlite_settings) -> Registry:
+    return Registry.connect(sqlite_settings)
+
+
+def test_random_action_sequences_keep_the_invariants(registry_for_machine: Registry) -> None:
+    reg = registry_for_machine
+
+    class LifecycleMachine(RuleBasedStateMachine):
+        @initialize(mode=st.sampled_from(["aliases", "stages"]))
+        def new_model(self, mode: str) -> None:
+            self.model = make_model(
+                reg.client,
+                [{"acc": 0.5 + i / 10} for i in range(len(VERSIONS))],
+                model_tags={"registry.mode": mode},
+            )
+            self.mode = mode
+
+        @rule(
+            version=st.sampled_from(VERSIONS),
+            where=st.sampled_from(["production", "staging"]),
+            actor=st.sampled_from(LEADS),
+        )
+        def promote(self, version: str, where: str, actor: Actor) -> None:
+            self._try(lambda: reg.promote(self.model, version, "random promote", actor=actor, target=where))
+
+        @rule(version=st.sampled_from(VERSIONS))
+        def archive(self, version: str) -> None:
+            self._try(lambda: reg.archive(self.model, version, "random archive", actor=LEADS[0]))
+
+        @rule(to=st.one_of(st.none(), st.sampled_from(VERSIONS)))
+        def rollback(self, to: str | None) -> None:
+            self._try(lambda: reg.rollback(self.model, "random rollback", actor=LEADS[1], to_version=to))
+
+        @rule(version=st.sampled_from(VERSIONS))
+        def viewer_tries(self, version: str) -> None:
+            before = reg.state(self.model).holders
+            self._try(lambda: reg.promote(self.model, version, "not mine to do", actor=VIEWER))
+            assert reg.state(self.model).holders == before
+            assert reg.history(self.model)[-1].outcome == "refused"
+
+        @rule(version=st.sampled_from(VERSIONS))
+        def stale_plan_conflicts(self, version: str) -> None:
+            stale = reg.plan("promote", self.model, version, actor=LEADS[0])
+            other = next(v for v in VERSIONS if v != version)
+            self._try(lambda: reg.promote(self.model, other, "someone else first", actor=LEADS[1]))
+            if reg.history(self.model)[-1].outcome == "done":
+                with pytest.raises(RegistryError):
+                    reg.apply(stale, "too late", actor=LEADS[0])
+
+        def _try(self, action) -> None:  # type: ignore[no-untyped-def]
+            with contextlib.suppress(RegistryError):  # refusals and conflicts are expected; nothing else
+                action()
+
+        @invariant()
+        def one_production_holder(self) -> None:
+            versions = reg.client.search_model_versions(f"name = '{self.model}'")
+            assert len([v for v in versions if v.current_stage == "Production"]) <= 1
+            assert len(versions) == len(VERSIONS)  # nothing deleted
+
+        @invariant()
+        def audit_replay_equals_registry_state(self) -> None:
+            state = reg.state(self.model)
+            replayed = replay(reg.history(self.model))
+            assert (replayed.production, replayed.staging) == (
+                state.holders.production,
+                state.holders.staging,
+            )
+            assert not any(a.outcome == "incomplete" for a in reg.history(self.model))
+            if state.holders.production:
+                assert not state.versions[state.holders.production].archived
+
+    LifecycleMachine.TestCase.settings = settings(
+        max_examples=12, stateful_step_count=10, deadline=None, suppress_health_check=list(HealthCheck)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        LifecycleMachine.TestCase().runTest()
