@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -69,7 +70,7 @@ def cmd_experiments(reg: Registry, args: argparse.Namespace) -> Any:
     found = search_experiments(reg.client, args.search or "", view=args.view)
     if args.json:
         return found
-    return _table([{"id": e.id, "name": e.name, "stage": e.lifecycle_stage} for e in found])
+    return _table([{"id": e.experiment_id, "name": e.name, "stage": e.lifecycle_stage} for e in found])
 
 
 def cmd_runs(reg: Registry, args: argparse.Namespace) -> Any:
@@ -78,7 +79,9 @@ def cmd_runs(reg: Registry, args: argparse.Namespace) -> Any:
 
     exp = get_experiment(reg.client, args.experiment)
     order_by = [args.order_by] if args.order_by else None
-    page = search_runs(reg.client, [exp.id], args.filter or "", order_by, args.max_results, args.page_token)
+    page = search_runs(
+        reg.client, [exp.experiment_id], args.filter or "", order_by, args.max_results, args.page_token
+    )
     if args.json:
         return {"runs": page.runs, "next_page_token": page.next_page_token}
     fixed = ["run_id", "run_name", "status", "start_time", "duration_s"]
@@ -283,6 +286,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug must still read as one line, not a traceback
+        print(
+            f"unexpected error: {exc.__class__.__name__}: {exc} (set REGISTRY_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
+        if os.environ.get("REGISTRY_DEBUG"):
+            raise
+        return 1
     if out is not None:
         print(json.dumps(to_jsonable(out), indent=2, default=str) if args.json else out)
     return EXIT_OK

@@ -1,0 +1,130 @@
+"""The command line: real subprocesses against a real store, checking output and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from registry import cli
+from registry.errors import Conflict
+from registry.service import Registry
+from tests.factories import make_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(settings, *args: str, actor: str = "ada") -> subprocess.CompletedProcess[str]:
+    env = os.environ.copy()
+    env.update(
+        MLFLOW_TRACKING_URI=settings.effective_tracking_uri,
+        REGISTRY_AUDIT_URL=settings.effective_audit_url,
+        REGISTRY_HOME=str(settings.home),
+        REGISTRY_ACTOR=actor,
+        REGISTRY_LEADS="ada",
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "registry", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def model(sqlite_settings) -> str:
+    reg = Registry.connect(sqlite_settings)
+    return make_model(
+        reg.client, [{"acc": 0.8}, {"acc": 0.9}, {"acc": 0.5}], model_tags={"registry.gate.metric": "acc"}
+    )
+
+
+def test_promote_then_versions_and_history(sqlite_settings, model):
+    done = run_cli(sqlite_settings, "promote", model, "1", "--reason", "first release")
+    assert done.returncode == 0, done.stderr
+    assert "promoted to production: v1" in done.stdout
+
+    versions = run_cli(sqlite_settings, "versions", model, "--json")
+    assert json.loads(versions.stdout)["holders"]["production"] == "1"
+
+    history = json.loads(run_cli(sqlite_settings, "history", model, "--json").stdout)
+    assert [(h["action"], h["to_version"], h["actor"], h["outcome"]) for h in history] == [
+        ("promote", "1", "ada", "done")
+    ]
+
+
+def test_missing_or_empty_reason_is_bad_input(sqlite_settings, model):
+    assert run_cli(sqlite_settings, "promote", model, "1").returncode == 2
+    empty = run_cli(sqlite_settings, "promote", model, "1", "--reason", " ")
+    assert empty.returncode == 2 and "reason is required" in empty.stderr
+    assert "Traceback" not in empty.stderr
+
+
+def test_viewer_is_refused_with_exit_3(sqlite_settings, model):
+    refused = run_cli(sqlite_settings, "promote", model, "1", "--reason", "mine", actor="victor")
+    assert refused.returncode == 3 and "viewer" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_gate_refuses_then_force_passes(sqlite_settings, model):
+    assert run_cli(sqlite_settings, "promote", model, "2", "--reason", "baseline").returncode == 0
+    plan = json.loads(run_cli(sqlite_settings, "plan", "promote", model, "3", "--json").stdout)
+    assert plan["needs_force"] and not plan["allowed"]
+    assert run_cli(sqlite_settings, "promote", model, "3", "--reason", "worse").returncode == 3
+    forced = run_cli(sqlite_settings, "promote", model, "3", "--reason", "accepted trade-off", "--force")
+    assert forced.returncode == 0, forced.stderr
+
+
+def test_rollback_and_archive(sqlite_settings, model):
+    for v in ("1", "2"):
+        run_cli(sqlite_settings, "promote", model, v, "--reason", f"v{v}")
+    rolled = run_cli(sqlite_settings, "rollback", model, "--reason", "v2 regressed")
+    assert rolled.returncode == 0 and "rolled back to v1" in rolled.stdout
+    archived = run_cli(sqlite_settings, "archive", model, "2", "--reason", "broken")
+    assert archived.returncode == 0, archived.stderr
+
+
+def test_unknown_model_is_bad_input(sqlite_settings):
+    missing = run_cli(sqlite_settings, "versions", "no-such-model")
+    assert missing.returncode == 2 and "no-such-model" in missing.stderr
+
+
+def test_unreachable_store_exits_5_quickly(sqlite_settings, tmp_path):
+    settings = sqlite_settings.model_copy(update={"tracking_uri": "http://127.0.0.1:9"})
+    down = run_cli(settings, "models")
+    assert down.returncode == 5
+    assert "did not answer" in down.stderr and "Traceback" not in down.stderr
+
+
+def test_conflict_maps_to_exit_4_without_traceback(monkeypatch, capsys, sqlite_settings, model):
+    """Plan and apply run back to back in one CLI call; the mapping of a Conflict is checked in process."""
+
+    def conflicting(*_args, **_kwargs):
+        raise Conflict(f"{model} changed since the plan was made")
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", sqlite_settings.effective_tracking_uri)
+    monkeypatch.setenv("REGISTRY_AUDIT_URL", sqlite_settings.effective_audit_url)
+    monkeypatch.setattr(Registry, "promote", conflicting)
+    assert cli.main(["promote", model, "1", "--reason", "x"]) == 4
+    assert "conflict: " in capsys.readouterr().err
+
+
+def test_runs_and_experiments_listing(sqlite_settings):
+    reg = Registry.connect(sqlite_settings)
+    exp = reg.client.create_experiment("cli-listing", artifact_location=(sqlite_settings.home / "a").as_uri())
+    for acc in (0.7, 0.9):
+        run = reg.client.create_run(exp)
+        reg.client.log_metric(run.info.run_id, "accuracy", acc)
+    listed = run_cli(sqlite_settings, "experiments")
+    assert "cli-listing" in listed.stdout
+    runs = run_cli(sqlite_settings, "runs", "cli-listing", "--order-by", "metrics.accuracy DESC", "--json")
+    assert runs.returncode == 0, runs.stderr
+    assert [r["metrics.accuracy"] for r in json.loads(runs.stdout)["runs"]] == [0.9, 0.7]
+    bad = run_cli(sqlite_settings, "runs", "cli-listing", "--filter", "metrics.accuracy >>> 1")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
