@@ -99,7 +99,7 @@ def current_actor() -> Actor:
     if s.identity == "header":
         from registry.identity import actor_from_headers
 
-        return actor_from_headers(dict(st.context.headers), s)
+        return actor_from_headers(dict(st.context.headers), s, st.context.ip_address)
     return reg.actor()
 
 

@@ -8,6 +8,8 @@ OIDC login) is the front's job; what that name may do is decided here.
 from __future__ import annotations
 
 import getpass
+import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -55,3 +57,28 @@ def actor_named(name: str, settings: Settings) -> Actor:
 def configured_actor(settings: Settings) -> Actor:
     """The actor of the CLI and the MCP server: REGISTRY_ACTOR, or the OS user."""
     return actor_named(settings.actor, settings)
+
+
+ANONYMOUS = Actor("anonymous", "viewer")
+
+
+def actor_from_headers(
+    headers: Mapping[str, str], settings: Settings, remote_addr: str | None = None
+) -> Actor:
+    """The user named by a trusted reverse proxy (oauth2-proxy and the like), or an anonymous viewer.
+
+    The header is honoured only in `header` mode and only when the request proves it came through
+    the proxy: the shared secret header matches, or the peer is an allowed proxy address. Anyone can
+    send `X-Forwarded-Email`; without that proof it is ignored.
+    """
+    if settings.identity != "header":
+        return ANONYMOUS
+    lower = {k.lower(): v for k, v in headers.items()}
+    via_secret = bool(settings.header_secret) and hmac.compare_digest(
+        lower.get(settings.header_secret_name.lower(), "").encode(), settings.header_secret.encode()
+    )
+    via_address = remote_addr is not None and remote_addr in settings.trusted_proxies
+    name = lower.get(settings.header_user.lower(), "").strip()
+    if not name or not (via_secret or via_address):
+        return ANONYMOUS
+    return actor_named(name, settings)

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     )
     actor: str = Field(default_factory=getpass.getuser, validation_alias="REGISTRY_ACTOR")
     leads_csv: str = Field(default="", validation_alias="REGISTRY_LEADS")
+    header_user: str = Field(default="X-Forwarded-Email", validation_alias="REGISTRY_HEADER_USER")
+    header_secret_name: str = Field(
+        default="X-Registry-Proxy-Secret", validation_alias="REGISTRY_HEADER_SECRET_NAME"
+    )
+    header_secret: str = Field(default="", validation_alias="REGISTRY_HEADER_SECRET", repr=False)
+    trusted_proxies_csv: str = Field(default="", validation_alias="REGISTRY_TRUSTED_PROXIES")
     audit_url: str | None = Field(default=None, validation_alias="REGISTRY_AUDIT_URL")
     config_file: Path | None = Field(default=None, validation_alias="REGISTRY_CONFIG")
     production_alias: str = Field(default="production", validation_alias="REGISTRY_PRODUCTION_ALIAS")
@@ -53,6 +59,10 @@ class Settings(BaseSettings):
     preview_max_bytes: int = Field(default=2 * 1024 * 1024, validation_alias="REGISTRY_PREVIEW_MAX_BYTES")
     http_timeout_s: int = Field(default=15, validation_alias="REGISTRY_HTTP_TIMEOUT")
     http_retries: int = Field(default=1, validation_alias="REGISTRY_HTTP_RETRIES")
+
+    def __repr_args__(self) -> Any:
+        """repr() and str() show the masked description: settings end up in logs and tracebacks."""
+        return list(self.describe().items())
 
     @property
     def local_tracking_uri(self) -> str:
@@ -89,6 +99,10 @@ class Settings(BaseSettings):
     @property
     def leads(self) -> frozenset[str]:
         return frozenset(name.strip() for name in self.leads_csv.split(",") if name.strip())
+
+    @property
+    def trusted_proxies(self) -> frozenset[str]:
+        return frozenset(a.strip() for a in self.trusted_proxies_csv.split(",") if a.strip())
 
     @cached_property
     def model_overrides(self) -> dict[str, dict[str, Any]]:

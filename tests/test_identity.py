@@ -1,0 +1,51 @@
+"""Who may act: roles from settings, and proxy headers honoured only with proof."""
+
+from __future__ import annotations
+
+import getpass
+
+from registry.identity import actor_from_headers, role_of
+from registry.settings import load_settings
+
+
+def test_leads_list_decides_roles():
+    s = load_settings(leads_csv="ada, bob", actor="ada")
+    assert role_of("ada", s) == "lead" and role_of("bob", s) == "lead"
+    assert role_of("carol", s) == "viewer"
+    assert role_of("", s) == "viewer"
+
+
+def test_without_a_list_only_the_os_user_is_a_lead_locally():
+    s = load_settings(actor="someone-else")
+    assert role_of(getpass.getuser(), s) == "lead"
+    assert role_of("someone-else", s) == "viewer"  # naming an actor grants nothing
+
+
+def test_without_a_list_nobody_is_a_lead_behind_a_proxy():
+    s = load_settings(identity="header")
+    assert role_of(getpass.getuser(), s) == "viewer"
+
+
+def test_header_identity_needs_the_shared_secret_or_a_trusted_proxy():
+    s = load_settings(
+        identity="header", leads_csv="ada@example.com", header_secret="s3cret", trusted_proxies_csv="10.0.0.5"
+    )
+    claimed = {"X-Forwarded-Email": "ada@example.com"}
+    assert actor_from_headers(claimed, s).name == "anonymous"  # spoofed: no proof
+    assert actor_from_headers({**claimed, "X-Registry-Proxy-Secret": "wrong"}, s).role == "viewer"
+    with_secret = actor_from_headers({**claimed, "x-registry-proxy-secret": "s3cret"}, s)
+    assert (with_secret.name, with_secret.role) == ("ada@example.com", "lead")
+    assert actor_from_headers(claimed, s, remote_addr="10.0.0.5").role == "lead"
+    assert actor_from_headers(claimed, s, remote_addr="10.0.0.6").name == "anonymous"
+
+
+def test_header_is_ignored_unless_header_mode_is_on():
+    s = load_settings(leads_csv="ada@example.com", header_secret="s3cret")
+    headers = {"X-Forwarded-Email": "ada@example.com", "X-Registry-Proxy-Secret": "s3cret"}
+    assert actor_from_headers(headers, s).name == "anonymous"
+
+
+def test_secrets_never_appear_in_what_settings_show():
+    s = load_settings(header_secret="s3cret", audit_url="postgresql://u:pw@db/audit")
+    shown = str(s.describe()) + repr(s)
+    assert "s3cret" not in shown and "pw@" not in shown
