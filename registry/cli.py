@@ -56,12 +56,20 @@ def _ms(ms: int | None) -> str:
 # commands ------------------------------------------------------------------------------------------
 def cmd_seed_demo(reg: Registry, args: argparse.Namespace) -> Any:
     from registry.demo import seed_demo
+    from registry.store import translate_errors
+
+    if args.if_empty:
+        with translate_errors("look for existing experiments"):
+            existing = [e for e in reg.client.search_experiments(max_results=2) if e.name != "Default"]
+        if existing:
+            return None if not args.json else {"skipped": "the store already has experiments"}
 
     def progress(fraction: float, message: str) -> None:
         if not args.json:
             print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
 
-    return seed_demo(reg.settings, client=reg.client, progress=progress)
+    summary = seed_demo(reg.settings, client=reg.client, progress=progress)
+    return summary if args.json else summary.message
 
 
 def cmd_experiments(reg: Registry, args: argparse.Namespace) -> Any:
@@ -230,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    add("seed-demo", cmd_seed_demo, "fill an empty store with demo training runs and models")
+    p = add("seed-demo", cmd_seed_demo, "fill an empty store with demo training runs and models")
+    p.add_argument("--if-empty", action="store_true", help="do nothing when the store has any experiment")
     p = add("experiments", cmd_experiments, "list experiments")
     p.add_argument("--search", help="name contains")
     p.add_argument("--view", choices=["active", "deleted", "all"], default="active")
