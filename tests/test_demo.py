@@ -193,10 +193,6 @@ def test_progress_is_reported_from_start_to_finish(seeded: Seeded) -> None:
     assert all(message for _, message in seeded.progress)
 
 
-def test_seeding_stays_under_a_minute(seeded: Seeded) -> None:
-    assert seeded.summary.seconds < 60
-
-
 def test_a_store_with_foreign_models_of_the_same_names_is_refused(sqlite_settings: Settings) -> None:
     client = make_client(sqlite_settings)
     client.create_registered_model("iris-classifier")
