@@ -71,6 +71,8 @@ def _unreachable_summary(message: str) -> str:
     """'API request to http://h:p/api/... failed with <pool noise>' → 'http://h:p did not answer'."""
     match = re.search(r"API request to (\S+?)/(?:ajax-)?api/", message)
     where = match.group(1) if match else "the store"
+    if "error responses" in message:  # the server answered, with 5xx: its own backend is the problem
+        return f"{where} answered with server errors; its database or artifact store may be down"
     cause = next(
         (m for m in _CONNECTION_MARKERS if m in message and m != "Max retries exceeded"), "no answer"
     )

@@ -1,0 +1,153 @@
+"""Shared fixtures: one real stack per session, and settings for either backend per test.
+
+`stack` (session) runs moto's S3 server and an `mlflow server` proxying artifacts to it. `any_settings`
+runs a test twice: against that server over HTTP, and against a direct `sqlite:///` URI, because
+the dashboard supports both and MLflow's REST and SQL stores do not always agree.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from registry.settings import Settings, load_settings
+from registry.store import make_client
+from tests.stack import FAKE_AWS, Stack, running_stack
+
+TEST_ACTOR = "ada"
+_stack_start_times: list[float] = []
+
+# Variables that would point the tests at a real store or real credentials if they leaked in.
+_SCRUBBED = (
+    "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_S3_ENDPOINT_URL", "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_EXPERIMENT_ID",
+    "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_environment() -> Iterator[None]:
+    """Fake AWS credentials, no leaked tracking URI, and an MLflow client that fails fast."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in _SCRUBBED:
+            mp.delenv(name, raising=False)
+        for field in Settings.model_fields.values():  # the dashboard's own settings, not e.g. CI flags
+            if isinstance(field.validation_alias, str):
+                mp.delenv(field.validation_alias, raising=False)
+        for name, value in FAKE_AWS.items():
+            mp.setenv(name, value)
+        mp.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        mp.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+        mp.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
+        mp.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        yield
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Moto S3 + `mlflow server` (SQLite backend, artifacts proxied to S3), once per session."""
+    with running_stack(tmp_path_factory.mktemp("stack")) as started, pytest.MonkeyPatch.context() as mp:
+        _stack_start_times.append(started.started_in_s)
+        mp.setenv("MLFLOW_S3_ENDPOINT_URL", started.s3_endpoint_url)
+        yield started
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, migrated MLflow SQLite database to copy: migrating a fresh one costs ~1 s per test."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    db = folder / "mlflow.db"
+    store = SqlAlchemyStore(f"sqlite:///{db}", (folder / "artifacts").as_uri())
+    store.engine.dispose()
+    return db
+
+
+SettingsFactory = Callable[..., Settings]
+
+
+def build_settings(request: pytest.FixtureRequest, backend: str, home: Path, **overrides: object) -> Settings:
+    """Settings on one backend with everything under `home`; the server is started only if asked for.
+
+    The sqlite backend gets its own tracking database in `home` (a copy of the migrated template).
+    """
+    fields: dict[str, object] = {
+        "home": home,
+        "audit_url": f"sqlite:///{home / 'audit.db'}",
+        "actor": TEST_ACTOR,
+        "leads_csv": TEST_ACTOR,
+    }
+    if backend == "http":
+        live: Stack = request.getfixturevalue("stack")
+        fields.update(tracking_uri=live.tracking_uri, s3_endpoint_url=live.s3_endpoint_url)
+    elif backend == "sqlite":
+        db = home / "mlflow.db"
+        if not db.exists():
+            shutil.copyfile(request.getfixturevalue("_sqlite_template"), db)
+        fields["tracking_uri"] = f"sqlite:///{db}"
+    else:
+        raise ValueError(f"unknown backend {backend!r}")
+    fields.update(overrides)
+    return load_settings(**fields)
+
+
+@pytest.fixture
+def make_settings(request: pytest.FixtureRequest, tmp_path: Path) -> SettingsFactory:
+    """`make_settings("http" | "sqlite", **field_overrides)`: settings for this test on that backend,
+    with its own audit database and home under tmp_path."""
+
+    def make(backend: str, **overrides: object) -> Settings:
+        return build_settings(request, backend, tmp_path, **overrides)
+
+    return make
+
+
+@pytest.fixture
+def http_settings(make_settings: SettingsFactory) -> Settings:
+    return make_settings("http")
+
+
+@pytest.fixture
+def sqlite_settings(make_settings: SettingsFactory) -> Settings:
+    return make_settings("sqlite")
+
+
+@pytest.fixture(params=["http", "sqlite"])
+def any_settings(request: pytest.FixtureRequest, make_settings: SettingsFactory) -> Settings:
+    return make_settings(request.param)
+
+
+@pytest.fixture
+def http_client(http_settings: Settings) -> MlflowClient:
+    return make_client(http_settings)
+
+
+@pytest.fixture
+def sqlite_client(sqlite_settings: Settings) -> MlflowClient:
+    return make_client(sqlite_settings)
+
+
+@pytest.fixture
+def any_client(any_settings: Settings) -> MlflowClient:
+    return make_client(any_settings)
+
+
+@pytest.fixture(scope="module", params=["http", "sqlite"])
+def shared_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Like `any_settings`, but one per test module: for read-only tests that share their data."""
+    return build_settings(request, request.param, tmp_path_factory.mktemp(f"shared-{request.param}"))
+
+
+@pytest.fixture(scope="module")
+def shared_client(shared_settings: Settings) -> MlflowClient:
+    return make_client(shared_settings)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for seconds in _stack_start_times:
+        terminalreporter.write_line(f"test stack (moto + mlflow server) started in {seconds:.1f} s")
