@@ -60,7 +60,13 @@ def cached_read(func: Callable[..., T], *args: Any, ttl: int = READ_TTL_S, **kwa
 
     `func` must be a module-level function whose arguments after the registry are hashable.
     """
-    return _cached(ttl)(settings_key(), func, args, tuple(sorted(kwargs.items())))
+    return _cached(ttl)(settings_key(), _func_key(func), func, args, tuple(sorted(kwargs.items())))
+
+
+def _func_key(func: Callable[..., Any]) -> str:
+    """st.cache_data cannot hash a function argument: key the cache by where the function is defined."""
+    code = getattr(func, "__code__", None)
+    return f"{code.co_filename if code else func.__module__}:{func.__qualname__}"
 
 
 _CACHES: dict[int, Callable[..., Any]] = {}
@@ -70,8 +76,8 @@ def _cached(ttl: int) -> Callable[..., Any]:
     if ttl not in _CACHES:
 
         @st.cache_data(ttl=ttl, show_spinner=False)
-        def run(key: str, func: Callable[..., Any], args: tuple, kwargs: tuple) -> Any:
-            return func(_registry_for(key), *args, **dict(kwargs))
+        def run(key: str, func_key: str, _func: Callable[..., Any], args: tuple, kwargs: tuple) -> Any:
+            return _func(_registry_for(key), *args, **dict(kwargs))
 
         _CACHES[ttl] = run
     return _CACHES[ttl]

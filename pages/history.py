@@ -1,0 +1,181 @@
+"""History: every attempted registry action, for all models or one (`?model=`), newest first.
+
+Filters (model, actor, action, outcome, dates) live in the URL so a view can be shared; the table, its
+CSV export and the production timeline all come from the audit log. Incomplete attempts and changes
+made outside the dashboard (drift) are called out above the table, not left for the reader to spot.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pandas as pd
+import streamlit as st
+
+from pages.shared import cached_read, plain, query_list, query_param, section, set_query
+from registry.audit import OUTCOMES
+from registry.catalog import model_drift
+from registry.errors import NotFound
+from registry.events import EventFilter, distinct, events_csv, events_frame, filter_events
+from registry.lifecycle import ACTIONS
+from registry.service import Registry
+from registry.timeline import production_figure, production_intervals
+
+ALL = "All models"
+MAX_DRIFT_MODELS = 20
+MAX_CHART_MODELS = 30
+WHEN = {"format": "YYYY-MM-DD HH:mm:ss", "timezone": "UTC"}
+
+
+def _date(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _filters(frame: pd.DataFrame) -> EventFilter:
+    """The filter widgets, initialised from the URL and written back to it."""
+    models = distinct(frame, "model")
+    wanted_model = query_param("model")
+    if wanted_model and wanted_model not in models:
+        models.append(wanted_model)  # a model with no recorded attempt still gets its (empty) view
+    c_model, c_actor, c_action, c_outcome, c_dates = st.columns([2, 2, 2, 2, 2])
+    model_options = [ALL, *sorted(models)]
+    model = c_model.selectbox(
+        "Model",
+        model_options,
+        index=model_options.index(wanted_model) if wanted_model in model_options else 0,
+        key="history.model",
+    )
+    actors = distinct(frame, "actor")
+    actor = c_actor.multiselect(
+        "Actor", actors, default=[a for a in query_list("actor") if a in actors], key="history.actor"
+    )
+    action = c_action.multiselect(
+        "Action",
+        list(ACTIONS),
+        default=[a for a in query_list("action") if a in ACTIONS],
+        key="history.action",
+    )
+    outcome = c_outcome.multiselect(
+        "Outcome",
+        list(OUTCOMES),
+        default=[o for o in query_list("outcome") if o in OUTCOMES],
+        key="history.outcome",
+    )
+    since, until = _date(query_param("since")), _date(query_param("until"))
+    picked = c_dates.date_input(
+        "Dates (UTC)", value=[d for d in (since, until) if d], key="history.dates", format="YYYY-MM-DD"
+    )
+    days = list(picked) if isinstance(picked, list | tuple) else [picked] if picked else []
+    since = days[0] if days else None
+    until = days[1] if len(days) > 1 else None
+    set_query(
+        model=None if model == ALL else model,
+        actor=actor,
+        action=action,
+        outcome=outcome,
+        since=since.isoformat() if since else None,
+        until=until.isoformat() if until else None,
+    )
+    return EventFilter(
+        models=() if model == ALL else (model,),
+        actors=tuple(actor),
+        actions=tuple(action),
+        outcomes=tuple(outcome),
+        since=since,
+        until=until,
+    )
+
+
+def _flags(shown: pd.DataFrame) -> None:
+    incomplete = shown[shown["outcome"] == "incomplete"]
+    if not incomplete.empty:
+        models = ", ".join(sorted(set(incomplete["model"])))
+        st.warning(
+            f"{len(incomplete)} incomplete attempt(s) ({plain(models)}): the intent was recorded but no "
+            "result, so the process stopped mid-action. Check the model's state in MLflow.",
+            icon="⚠️",
+        )
+    models = list(dict.fromkeys(shown["model"]))  # most recently active first
+    for name in models[:MAX_DRIFT_MODELS]:
+        try:
+            found = cached_read(model_drift, name)
+        except NotFound:
+            st.caption(f"{plain(name)} is no longer in the registry.")
+            continue
+        for item in found:
+            st.warning(f"Drift in **{plain(name)}**: {plain(item)}", icon="🔀")
+    if len(models) > MAX_DRIFT_MODELS:
+        st.caption(
+            f"Drift checked for the {MAX_DRIFT_MODELS} most recently active models; pick a model for others."
+        )
+
+
+def _table(shown: pd.DataFrame) -> None:
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "at": st.column_config.DatetimeColumn("at", **WHEN),
+            "finished_at": st.column_config.DatetimeColumn("finished at", **WHEN),
+            "from_version": "from",
+            "to_version": "to",
+        },
+        key="history.table",
+    )
+    st.download_button(
+        "Download CSV",
+        data=events_csv(shown),
+        file_name="registry-history.csv",
+        mime="text/csv",
+        key="history.download",
+        on_click="ignore",
+    )
+
+
+def _timeline(frame: pd.DataFrame, flt: EventFilter) -> None:
+    scope = filter_events(frame, EventFilter(models=flt.models))  # the chart needs every done attempt
+    models = list(dict.fromkeys(scope["model"])) if not scope.empty else []
+    attempts = cached_read(Registry.history, flt.models[0] if flt.models else None)
+    if len(models) > MAX_CHART_MODELS:
+        keep = set(models[:MAX_CHART_MODELS])
+        attempts = [a for a in attempts if a.model in keep]
+        st.caption(f"The {MAX_CHART_MODELS} most recently active models; pick a model to see another.")
+    intervals = production_intervals(attempts, datetime.now(UTC))
+    st.plotly_chart(production_figure(intervals), key="history.chart")
+    if not intervals.empty:
+        with st.expander("Production intervals as a table"):
+            st.dataframe(
+                intervals,
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "start": st.column_config.DatetimeColumn("start", **WHEN),
+                    "end": st.column_config.DatetimeColumn("end", **WHEN),
+                },
+            )
+
+
+st.title("History")
+st.caption("Every attempted change, whoever made it and whatever the outcome, newest first.")
+frame = None
+with section("history"), st.spinner("Reading the audit log…"):
+    frame = events_frame(cached_read(Registry.history))
+if frame is not None:
+    flt = _filters(frame)
+    shown = filter_events(frame, flt)
+    with section("flags"):
+        _flags(shown)
+    st.subheader(f"{len(shown)} attempt(s)" + (f" of {len(frame)}" if len(shown) != len(frame) else ""))
+    with section("table"):
+        if frame.empty:
+            st.info(
+                "No registry actions recorded yet. Promote a version on the Models page to start the history."
+            )
+        _table(shown)
+    st.subheader("Who held production")
+    with section("timeline"):
+        _timeline(frame, flt)

@@ -1,0 +1,381 @@
+"""Models: the registered models, and one model's page (`?model=NAME`) with its versions and actions.
+
+Every action is shown as the service's plan in a dialog (what changes, every check, the candidate
+against production) and applied only after a reason and Confirm. The dialog is opened from a
+session-state flag set by the action button and cleared on confirm, cancel or dismiss, so it survives
+the reruns its own widgets cause (see FIELD_NOTES: dialogs under AppTest).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import streamlit as st
+
+from pages.shared import (
+    after_write,
+    cached_read,
+    current_actor,
+    plain,
+    query_param,
+    registry,
+    section,
+    set_query,
+    show_error,
+)
+from registry.catalog import ModelView, model_rows, model_view, models_frame, versions_frame
+from registry.checks import check_actor
+from registry.errors import Conflict, NotFound, RegistryError
+from registry.plan_tables import blocking_reason, checks_frame, comparison_frame, plan_title
+
+log = logging.getLogger("registry.ui.models")
+
+PAGE_SIZE = 25
+PENDING = "models.pending"  # the action whose dialog is open: model, action, target, version
+PLAN = "models.plan"  # the plan the dialog shows; apply uses exactly this one (a Conflict if it aged)
+OUTCOME = "models.outcome"  # (kind, message) of the last failed confirm, shown in the dialog
+FLASH = "models.flash"  # the result message of the last successful action, shown once
+REASON = "models.reason"
+FORCE = "models.force"
+VERSION = "models.version"
+_DIALOG_KEYS = (PENDING, PLAN, OUTCOME, REASON, FORCE)
+
+LINK_TO_RUN = st.column_config.LinkColumn("source run", display_text=r"run\?run=(.+)$")
+WHEN = {"format": "YYYY-MM-DD HH:mm", "timezone": "UTC"}
+
+
+# the dialog -------------------------------------------------------------------------------------------
+def _open_action(model: str, action: str, target: str, version: str | None) -> None:
+    _close_dialog()
+    st.session_state[PENDING] = {"model": model, "action": action, "target": target, "version": version}
+
+
+def _close_dialog() -> None:
+    for key in _DIALOG_KEYS:
+        st.session_state.pop(key, None)
+
+
+def _confirm() -> None:
+    """Apply the plan the dialog shows; every outcome is kept in session state for the next run."""
+    plan = st.session_state.get(PLAN)
+    if plan is None:
+        return
+    reason = str(st.session_state.get(REASON) or "")
+    force = bool(st.session_state.get(FORCE, False))
+    try:
+        result = registry().apply(plan, reason, actor=current_actor(), force=force)
+    except Conflict as exc:
+        after_write()  # the page behind shows the new state, and the dialog plans again on it
+        st.session_state[OUTCOME] = ("conflict", str(exc))
+        st.session_state.pop(PLAN, None)
+        st.session_state.pop(FORCE, None)
+        return
+    except RegistryError as exc:
+        after_write()  # a failed apply may have changed part of the state; a refusal is now in the history
+        st.session_state[OUTCOME] = (exc.kind, str(exc))
+        return
+    except Exception as exc:  # a callback's exception would be a traceback on the page
+        log.exception("apply %s failed", plan.action)
+        st.session_state[OUTCOME] = (
+            "error",
+            f"unexpected error ({exc.__class__.__name__}); see the server log",
+        )
+        return
+    after_write()
+    _close_dialog()
+    st.session_state[FLASH] = result.message
+
+
+def _show_outcome() -> None:
+    outcome = st.session_state.get(OUTCOME)
+    if not outcome:
+        return
+    kind, message = outcome
+    if kind == "conflict":
+        st.error(
+            f"**Conflict**, someone else acted first: {plain(message.rstrip('.'))}. "
+            "The plan below is made on the new state: review it before confirming again.",
+            icon="🔀",
+        )
+    else:
+        if message.lower().startswith(f"{kind}:"):  # "refused: ..." reads once, not "Refused: refused: ..."
+            message = message[len(kind) + 1 :].strip()
+        st.error(f"**{plain(kind.capitalize())}**: {plain(message)}", icon="⛔")
+
+
+def _action_dialog(pending: dict[str, Any]) -> None:
+    if st.session_state.get(PENDING) != pending:
+        st.rerun()  # a callback closed it (a dialog's own reruns only rerun the dialog)
+    model = pending["model"]
+    actor = current_actor()
+    st.caption(f"Model **{plain(model)}**, acting as {plain(actor.name)} ({actor.role})")
+    plan = st.session_state.get(PLAN)
+    if plan is None:
+        try:
+            with st.spinner("Reading the model and running the checks…"):
+                plan = registry().plan(
+                    pending["action"], model, pending["version"], actor=actor, target=pending["target"]
+                )
+        except RegistryError as exc:
+            show_error(exc, "plan")
+            st.button("Close", key="models.close", on_click=_close_dialog)
+            return
+        st.session_state[PLAN] = plan
+    _show_outcome()
+    with section("plan"):
+        st.markdown(f"#### {plain(plan_title(plan))}")
+        st.markdown("**What will change**")
+        if plan.changes:
+            st.markdown("\n".join(f"- {plain(change)}" for change in plan.changes))
+        else:
+            st.caption("Nothing can change until the failed checks below are resolved.")
+        for found in plan.drift:
+            st.warning(f"Drift: {plain(found)}", icon="⚠️")
+        st.markdown("**Checks**")
+        st.dataframe(checks_frame(plan), hide_index=True, width="stretch")
+        if plan.comparison:
+            st.markdown("**Candidate against production**")
+            st.dataframe(comparison_frame(plan), hide_index=True, width="stretch")
+    st.text_area("Reason (required; it goes into the audit history)", key=REASON)
+    if plan.needs_force and actor.may_change_registry:
+        st.checkbox(
+            "Force: apply despite the failed metric gate (recorded as forced, with your reason)", key=FORCE
+        )
+    blocked = blocking_reason(plan)
+    if blocked:
+        st.caption(f"Cannot be applied: {plain(blocked)}")
+    confirm, cancel = st.columns(2)
+    confirm.button("Confirm", key="models.confirm", type="primary", disabled=bool(blocked), on_click=_confirm)
+    cancel.button("Cancel", key="models.cancel", on_click=_close_dialog)
+
+
+def _show_dialog(pending: dict[str, Any]) -> None:
+    title = {"promote": "Promote", "archive": "Archive", "rollback": "Roll back"}.get(
+        pending["action"], "Act"
+    )
+    if pending["action"] == "promote":
+        title += f" to {pending['target']}"
+    st.dialog(title, width="large", on_dismiss=_close_dialog)(_action_dialog)(pending)
+
+
+# the model page ---------------------------------------------------------------------------------------
+def _state_section(view: ModelView) -> None:
+    cols = st.columns(4)
+    cols[0].metric("Production", f"v{view.production}" if view.production else "none")
+    cols[1].metric("Staging", f"v{view.staging}" if view.staging else "none")
+    cols[2].metric("Rollback target", f"v{view.rollback_to}" if view.rollback_to else "none")
+    cols[3].metric("Mode", view.mode)
+    policy = [f"gate: {view.gate}" if view.gate else "no metric gate"]
+    policy.append(f"key metric: {view.key_metric}" if view.key_metric else "no key metric")
+    if view.required_tags:
+        policy.append(
+            "required tags: " + ", ".join(f"{k}={v}" if v else k for k, v in view.required_tags.items())
+        )
+    st.caption(plain("; ".join(policy)))
+    if view.description:
+        st.text(view.description)
+    for found in view.drift:
+        st.warning(f"Drift: {plain(found)}", icon="⚠️")
+    if view.audit_problem:
+        st.warning(
+            f"Audit log unavailable, so no rollback target or drift check: {plain(view.audit_problem)}"
+        )
+
+
+def _versions_section(view: ModelView) -> None:
+    frame = versions_frame(view)
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "source run": LINK_TO_RUN,
+            "created": st.column_config.DatetimeColumn("created", **WHEN),
+            "promoted at": st.column_config.DatetimeColumn("promoted at", **WHEN),
+            "archived at": st.column_config.DatetimeColumn("archived at", **WHEN),
+        },
+    )
+    if view.runs_truncated:
+        st.caption("Metrics are shown for the newest versions only; open a run for the others.")
+
+
+def _forget_stale(key: str, options: list[str]) -> None:
+    """A version picker keeps its value across models: drop it when this model has no such version."""
+    if key in st.session_state and st.session_state[key] not in options:
+        del st.session_state[key]
+
+
+def _version_label(version: str) -> str:
+    """Labels must not depend on the model's state: Streamlit keeps a keyed picker's old labels."""
+    return f"v{version}"
+
+
+def _actions_section(view: ModelView) -> None:
+    versions = [v.version for v in view.versions]
+    if not versions:
+        st.info("This model has no versions yet.")
+        return
+    wanted = query_param("version") or view.production or versions[0]
+    _forget_stale(VERSION, versions)
+    version = st.selectbox(
+        "Version",
+        versions,
+        index=versions.index(wanted) if wanted in versions else 0,
+        format_func=_version_label,
+        key=VERSION,
+    )
+    set_query(version=version)
+    actor = current_actor()
+    may = check_actor(actor)
+    why_not = None if may.passed else may.detail
+    no_rollback = "the audit history has no earlier production version to roll back to"
+    buttons = (
+        ("promote_production", "Promote to production", "promote", "production", version, why_not),
+        ("promote_staging", "Promote to staging", "promote", "staging", version, why_not),
+        ("archive", "Archive", "archive", "archived", version, why_not),
+        (
+            "rollback",
+            f"Roll back to v{view.rollback_to}" if view.rollback_to else "Roll back",
+            "rollback",
+            "production",
+            view.rollback_to,
+            why_not or (None if view.rollback_to else no_rollback),
+        ),
+    )
+    for col, (key, label, action, target, target_version, reason) in zip(
+        st.columns(len(buttons)), buttons, strict=True
+    ):
+        col.button(
+            label,
+            key=f"models.{key}",
+            disabled=reason is not None,
+            help=reason,
+            on_click=_open_action,
+            args=(view.name, action, target, target_version),
+            width="stretch",
+        )
+    if why_not:
+        st.info(f"Actions are disabled: {plain(why_not)}", icon="🔒")
+    row = view.version(version)
+    if row and row.run_id:
+        st.page_link(
+            "pages/run.py", label=f"Source run of v{version}", icon="📄", query_params={"run": row.run_id}
+        )
+
+
+def _compare_section(view: ModelView) -> None:
+    with_runs = [v for v in view.versions if v.run_id]
+    if len(with_runs) < 2:
+        st.caption("Comparing needs two versions with a source run.")
+        return
+    versions = [v.version for v in with_runs]
+    first = view.production if view.production in versions else versions[1]
+    second = next(v for v in versions if v != first)
+    a_col, b_col = st.columns(2)
+    _forget_stale("models.compare_a", versions)
+    _forget_stale("models.compare_b", versions)
+    a = a_col.selectbox("Version A", versions, versions.index(first), _version_label, key="models.compare_a")
+    b = b_col.selectbox("Version B", versions, versions.index(second), _version_label, key="models.compare_b")
+    run_a, run_b = view.version(a).run_id, view.version(b).run_id  # type: ignore[union-attr]
+    if run_a == run_b:
+        st.caption("Both versions come from the same run.")
+        return
+    st.page_link(
+        "pages/compare.py",
+        label=f"Compare the runs of v{a} and v{b}",
+        icon="⚖️",
+        query_params={"runs": f"{run_a},{run_b}"},
+    )
+
+
+def model_page(name: str) -> None:
+    flash = st.session_state.pop(FLASH, None)
+    if flash:
+        st.success(plain(flash), icon="✅")
+        st.toast(plain(flash), icon="✅")
+    try:
+        with st.spinner(f"Loading {plain(name)}…"):
+            view = cached_read(model_view, name)
+    except NotFound:
+        st.title("Models")
+        st.warning(
+            f"There is no registered model named **{plain(name)}**: the link may be old, or the model was "
+            "renamed or deleted. Pick a model from the list below.",
+            icon="🔎",
+        )
+        set_query(version=None)
+        list_page(with_title=False)
+        return
+    except Exception as exc:  # noqa: BLE001 - the page header and the way back still render
+        st.title(plain(name))
+        show_error(exc, "model")
+        st.page_link("pages/models.py", label="All models", icon="📦")
+        return
+    st.title(plain(name))
+    st.page_link("pages/models.py", label="All models", icon="📦")
+    with section("state"):
+        _state_section(view)
+    st.subheader("Versions")
+    with section("versions"):
+        _versions_section(view)
+    st.subheader("Actions")
+    with section("actions"):
+        _actions_section(view)
+    st.subheader("Compare two versions")
+    with section("compare"):
+        _compare_section(view)
+    with section("history"):
+        st.page_link(
+            "pages/history.py", label="Audit history of this model", icon="🕓", query_params={"model": name}
+        )
+    pending = st.session_state.get(PENDING)
+    if pending and pending.get("model") == name:
+        _show_dialog(pending)
+
+
+# the list -----------------------------------------------------------------------------------------------
+def list_page(with_title: bool = True) -> None:
+    if with_title:
+        st.title("Models")
+    search = st.text_input(
+        "Search models", value=query_param("q", ""), key="models.search", placeholder="part of a model name"
+    ).strip()
+    set_query(q=search or None)
+    if st.session_state.get("models.paged_search") != search:
+        st.session_state["models.paged_search"] = search
+        st.session_state["models.tokens"] = [None]
+    tokens: list[str | None] = st.session_state["models.tokens"]
+    with section("models"), st.spinner("Loading models…"):
+        page = cached_read(model_rows, search, PAGE_SIZE, tokens[-1])
+        if not page.rows:
+            st.info(
+                f"No registered model matches {plain(search)}." if search else "No registered models yet."
+            )
+        else:
+            st.dataframe(
+                models_frame(page.rows),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "open": st.column_config.LinkColumn("open", display_text="open ↗", width="small"),
+                    "since": st.column_config.DatetimeColumn("since", **WHEN),
+                    "updated": st.column_config.DatetimeColumn("updated", **WHEN),
+                },
+                key="models.table",
+            )
+        prev, label, nxt = st.columns([1, 2, 1])
+        if prev.button("← Previous", key="models.prev", disabled=len(tokens) == 1):
+            tokens.pop()
+            st.rerun()
+        label.caption(f"Page {len(tokens)}")
+        if nxt.button("Next →", key="models.next", disabled=not page.next_page_token):
+            tokens.append(page.next_page_token)
+            st.rerun()
+
+
+name = query_param("model")
+if name:
+    model_page(name)
+else:
+    list_page()

@@ -1,0 +1,144 @@
+"""What the Models and Overview pages list, read from real stores (both backends where they differ)."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from registry.catalog import (
+    Promotion,
+    model_link,
+    model_rows,
+    model_view,
+    models_frame,
+    production_frame,
+    production_models,
+    promotion_of,
+    versions_frame,
+)
+from registry.errors import NotFound
+from registry.identity import Actor
+from registry.service import Registry
+from tests.factories import make_model, unique
+from tests.test_timeline import attempt
+
+LEAD = Actor("alice", "lead")
+GATE = {"registry.gate.metric": "rmse", "registry.gate.direction": "min"}
+
+
+@pytest.fixture
+def reg(any_settings) -> Registry:
+    return Registry.connect(any_settings)
+
+
+@pytest.fixture
+def local(sqlite_settings) -> Registry:
+    return Registry.connect(sqlite_settings)
+
+
+def test_rows_come_with_holders_key_metric_and_who_promoted(reg):
+    prefix = unique("rows")
+    aliased = make_model(
+        reg.client,
+        [{"acc": 0.7}, {"acc": 0.9}],
+        name=f"{prefix}-a",
+        model_tags={"registry.key_metric": "acc"},
+    )
+    staged = make_model(reg.client, [{"rmse": 3.0}], name=f"{prefix}-b", model_tags=GATE)
+    idle = make_model(reg.client, [{"acc": 0.5}], name=f"{prefix}-c")
+    reg.promote(aliased, "2", "best", actor=LEAD)
+    reg.promote(aliased, "1", "staging try", actor=LEAD, target="staging")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        reg.client.transition_model_version_stage(staged, "1", "Production")  # outside the dashboard
+
+    page = model_rows(reg, prefix)
+
+    rows = {r.name: r for r in page.rows}
+    assert list(rows) == [aliased, staged, idle]
+    a, b, c = rows[aliased], rows[staged], rows[idle]
+    assert (a.mode, a.production, a.staging, a.latest_version) == ("aliases", "2", "1", "2")
+    assert (a.key_metric, a.key_value, a.promotion.by, a.promotion.source) == ("acc", 0.9, "alice", "tags")
+    assert a.promotion.at is not None and a.promotion.at.tzinfo is not None
+    assert (b.mode, b.production, b.key_metric, b.key_value) == ("stages", "1", "rmse", 3.0)
+    assert b.promotion == Promotion()  # nobody in the audit log or the tags: changed outside
+    assert (c.production, c.key_value, c.problem) == (None, None, "")
+    frame = models_frame(page.rows)
+    assert list(frame["production"]) == ["v2", "v1", ""]
+    assert frame.loc[0, "open"] == model_link(aliased)
+
+
+def test_rows_page_through_the_search(local):
+    prefix = unique("paged")
+    for suffix in "abc":
+        make_model(local.client, [{"acc": 0.5}], name=f"{prefix}-{suffix}")
+    first = model_rows(local, prefix, max_results=2)
+    assert [r.name[-1] for r in first.rows] == ["a", "b"] and first.next_page_token
+    second = model_rows(local, prefix, max_results=2, page_token=first.next_page_token)
+    assert [r.name[-1] for r in second.rows] == ["c"] and second.next_page_token is None
+    assert model_rows(local, "no-such-prefix-at-all").rows == []
+
+
+def test_production_models_are_capped(local):
+    names = [make_model(local.client, [{"acc": 0.5}], name=f"prod-{i}") for i in range(3)]
+    make_model(local.client, [{"acc": 0.5}], name="prod-none")
+    for name in names:
+        local.promote(name, "1", "go", actor=LEAD)
+    rows, more = production_models(local)
+    assert [r.name for r in rows] == names and not more
+    rows, more = production_models(local, cap=2, page=1)
+    assert [r.name for r in rows] == names[:2] and more
+    frame = production_frame(rows)
+    assert list(frame["by"]) == ["alice", "alice"] and frame.loc[0, "source run"].startswith("run?run=")
+
+
+def test_promotion_falls_back_to_the_audit_log():
+    tagged = {"registry.promoted_by": "bo", "registry.promoted_at": "2026-01-05T10:00:00+00:00"}
+    assert promotion_of("m", "1", tagged, []) == Promotion("bo", datetime(2026, 1, 5, 10, tzinfo=UTC), "tags")
+    history = [
+        attempt(1, "promote", "1", actor="ada"),
+        attempt(2, "promote", "1", actor="cy", outcome="refused"),
+    ]
+    found = promotion_of("m", "1", {}, history)
+    assert (found.by, found.source) == ("ada", "audit")
+    staged_tags = {**tagged, "registry.promoted_to": "staging"}  # its tags speak of staging, not production
+    assert promotion_of("m", "1", staged_tags, history).source == "audit"
+    assert promotion_of("m", "1", {}, [replace(history[0], model="other")]) == Promotion()
+    assert promotion_of("m", None, tagged, history) == Promotion()
+
+
+def test_model_view_has_versions_metrics_drift_and_rollback_target(local):
+    model = make_model(
+        local.client, [{"rmse": 3.0, "mae": 1.0}, {"rmse": 2.5, "mae": 1.1}, {"rmse": 2.0}], model_tags=GATE
+    )
+    local.client.set_model_version_tag(model, "2", "team", "search")
+    local.promote(model, "1", "first", actor=LEAD)
+    local.promote(model, "2", "better", actor=LEAD)
+    local.client.set_registered_model_alias(model, "production", "3")  # outside the dashboard
+
+    view = model_view(local, model)
+
+    assert (view.mode, view.production, view.staging, view.rollback_to) == ("aliases", "3", None, "2")
+    assert view.gate_metric == "rmse" and view.key_metric == "rmse"
+    assert len(view.drift) == 1 and "MLflow says v3, the audit log says v2" in view.drift[0]
+    assert [v.version for v in view.versions] == ["3", "2", "1"]
+    frame = versions_frame(view).set_index("version")
+    assert list(frame.columns[:6]) == ["holds", "aliases", "status", "created", "source run", "run status"]
+    assert [c for c in frame.columns if c.startswith("metrics.")] == ["metrics.rmse", "metrics.mae"]
+    assert frame.loc["v3", "holds"] == "production" and frame.loc["v3", "aliases"] == "production"
+    assert frame.loc["v2", "metrics.rmse"] == 2.5 and frame.loc["v2", "tags"] == "team=search"
+    assert frame.loc["v2", "promoted by"] == "alice" and frame.loc["v2", "promoted at"] is not None
+    assert frame.loc["v1", "source run"] == f"run?run={view.version('1').run_id}"
+    assert frame.loc["v1", "run status"] == "FINISHED" and not frame.loc["v1", "archived"]
+
+
+def test_model_view_of_an_unknown_model_is_not_found(local):
+    with pytest.raises(NotFound):
+        model_view(local, "no-such-model")
+
+
+def test_links_are_relative_and_quote_the_name():
+    assert model_link("a b/<c>&d") == "models?model=a%20b%2F%3Cc%3E%26d"

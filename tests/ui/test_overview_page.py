@@ -1,0 +1,64 @@
+"""The Overview page under AppTest against the real stack: stores, counts, production, latest events."""
+
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+
+from pages.shared import plain
+from registry.identity import Actor
+from tests.factories import make_model
+
+ALICE = Actor("alice", "lead")
+
+
+def test_overview_shows_stores_counts_production_and_latest_events(ui_registry, open_page):
+    model = make_model(
+        ui_registry.client, [{"acc": 0.8}, {"acc": 0.9}], model_tags={"registry.key_metric": "acc"}
+    )
+    ui_registry.promote(model, "2", "best so far", actor=ALICE)
+
+    at = open_page()
+
+    assert not at.exception
+    stores = at.dataframe[0].value.set_index("store")
+    assert list(stores.index) == ["tracking store", "model registry", "artifact store", "audit log"]
+    assert all(status.endswith("reachable") and "unreachable" not in status for status in stores["status"])
+    assert stores.loc["tracking store", "uri"] == ui_registry.settings.describe()["tracking_uri"]
+
+    credentials = at.dataframe[1].value.set_index("credential")["present"]
+    assert credentials["AWS_ACCESS_KEY_ID"] == "set" and credentials["MLFLOW_TRACKING_TOKEN"] == "not set"
+    assert set(credentials) <= {"set", "not set"}  # whether it is set, never the value
+
+    metrics = {m.label: m.value for m in at.metric}
+    assert set(metrics) == {"Experiments", "Runs", "Registered models", "Model versions"}
+    assert all(value.rstrip("+").replace(",", "").isdigit() and value != "0" for value in metrics.values())
+
+    production = at.dataframe[2].value.set_index("model")
+    assert production.loc[model, "version"] == "v2"
+    assert production.loc[model, "value"] == pytest.approx(0.9)
+    assert production.loc[model, "by"] == "alice"
+
+    events = at.dataframe[3].value
+    assert (events.loc[0, "model"], events.loc[0, "to_version"], events.loc[0, "reason"]) == (
+        model,
+        "2",
+        "best so far",
+    )
+
+
+def test_a_store_that_is_down_shows_in_its_place_and_the_rest_renders(
+    ui_env, open_page, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("REGISTRY_AUDIT_URL", f"sqlite:///{tmp_path / 'missing-dir' / 'audit.db'}")
+    st.cache_resource.clear()
+
+    at = open_page()
+
+    assert not at.exception
+    stores = at.dataframe[0].value.set_index("store")
+    assert "unreachable" in stores.loc["audit log", "status"]
+    assert "reachable" in stores.loc["tracking store", "status"]
+    assert any(plain("The audit log does not answer") in e.value for e in at.error)
+    assert any("Latest registry events" in s.value for s in at.subheader)
+    assert {m.label for m in at.metric} == {"Experiments", "Runs", "Registered models", "Model versions"}
