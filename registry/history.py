@@ -35,8 +35,8 @@ def replay(attempts: Iterable[Attempt]) -> Replay:
     stack: list[str] = []
     audited = False
     for a in attempts:
-        if a.outcome != "done" or not a.to_version:
-            continue
+        if a.outcome != "done" or not a.to_version or a.action not in ("promote", "archive", "rollback"):
+            continue  # registrations and other audited events do not move holders
         audited = True
         v = a.to_version
         if a.action == "promote" and a.target == "staging":

@@ -1,0 +1,78 @@
+"""register_version: from a run id or a logged model URI, on both backends; viewers refused and audited."""
+
+from __future__ import annotations
+
+import pytest
+
+from registry.errors import BadInput, NotFound, Refused
+from registry.identity import Actor
+from registry.registration import TAG_REGISTERED_BY, register_version
+from registry.service import Registry
+from tests.factories import unique
+from tests.run_data import make_logged_model, make_run
+from tests.stack import create_experiment
+
+LEAD = Actor("ada", "lead")
+VIEWER = Actor("victor", "viewer")
+
+
+@pytest.fixture
+def reg(any_settings) -> Registry:
+    return Registry.connect(any_settings)
+
+
+def register(reg: Registry, source: str, model: str, actor: Actor = LEAD):
+    return register_version(reg.settings, reg.client, reg.audit, source, model, actor=actor)
+
+
+def test_from_run_id_then_from_logged_model_uri(reg):
+    exp = create_experiment(reg.client, reg.settings)
+    run_id = make_run(reg.client, exp, metrics={"acc": 0.9})
+    model_id = make_logged_model(reg.client, exp, run_id)
+    name = unique("registered")
+
+    first = register(reg, run_id, name)
+    second = register(reg, f"models:/{model_id}", name)
+
+    assert (first.version, second.version) == ("1", "2")
+    assert first.source == second.source == f"models:/{model_id}"
+    assert first.run_id == second.run_id == run_id
+    version = reg.client.get_model_version(name, "1")
+    assert version.status == "READY" and version.tags[TAG_REGISTERED_BY] == "ada"
+    assert reg.history(name) == []  # a registration is not a lifecycle change
+
+
+def test_a_run_without_exactly_one_model_says_what_to_do(reg):
+    exp = create_experiment(reg.client, reg.settings)
+    bare = make_run(reg.client, exp)
+    with pytest.raises(BadInput, match="logged no model"):
+        register(reg, bare, unique("m"))
+    two = make_run(reg.client, exp)
+    ids = [make_logged_model(reg.client, exp, two, name=n) for n in ("a", "b")]
+    with pytest.raises(BadInput, match="register one of") as raised:
+        register(reg, two, unique("m"))
+    assert all(f"models:/{i}" in str(raised.value) for i in ids)
+
+
+@pytest.mark.parametrize("source", ["", "runs:/abc/model", "models:/name/1", "not a run", "0" * 32])
+def test_bad_or_unknown_sources(reg, source):
+    with pytest.raises(BadInput):  # NotFound is a BadInput
+        register(reg, source, unique("m"))
+
+
+def test_unknown_logged_model_is_not_found(reg):
+    with pytest.raises(NotFound):
+        register(reg, "models:/m-0123456789abcdef0123456789abcdef", unique("m"))
+
+
+def test_viewer_is_refused_before_anything_is_read_and_the_refusal_is_audited(reg):
+    name = unique("viewer")
+    with pytest.raises(Refused, match="victor is a viewer"):
+        register(reg, "whatever", name, actor=VIEWER)
+    [attempt] = reg.history(name)
+    assert (attempt.actor, attempt.role, attempt.action, attempt.outcome) == (
+        "victor",
+        "viewer",
+        "register",
+        "refused",
+    )
