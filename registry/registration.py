@@ -4,9 +4,9 @@ Registering adds a version; it does not change who serves (promotion does), so i
 reason. It is still a change to the registry, so only leads may do it, and a viewer's attempt is
 refused and recorded in the audit log like any other refusal.
 
-A successful registration is not written to the audit log: the log is the lifecycle history that
-`registry.history.replay` folds into production and staging holders, and replay has no notion of a
-registration. The version carries `registry.registered_by` instead, which MLflow's own UI shows.
+A successful registration is recorded too (action `register`, outcome done); `registry.history.replay`
+folds only promote, archive and rollback into holders, so it moves nothing. The version also carries
+`registry.registered_by`, which MLflow's own UI shows.
 """
 
 from __future__ import annotations
@@ -141,6 +141,18 @@ def register_version(
             await_creation_for=REGISTRATION_TIMEOUT_S,
             model_id=model_id,
         )
+    audit.record(
+        "done",
+        actor=actor.name,
+        role=actor.role,
+        model=model,
+        action="register",
+        target="none",
+        from_version=None,
+        to_version=str(created.version),
+        reason=description or f"registered from {source}",
+        checks=[],
+    )
     return RegisteredVersion(
         model=model,
         version=str(created.version),

@@ -39,7 +39,10 @@ def test_from_run_id_then_from_logged_model_uri(reg):
     assert first.run_id == second.run_id == run_id
     version = reg.client.get_model_version(name, "1")
     assert version.status == "READY" and version.tags[TAG_REGISTERED_BY] == "ada"
-    assert reg.history(name) == []  # a registration is not a lifecycle change
+    registered = [(a.action, a.to_version, a.outcome, a.actor) for a in reg.history(name)]
+    assert registered == [("register", "1", "done", "ada"), ("register", "2", "done", "ada")]
+    assert reg.state(name).holders.production is None  # recorded, and it serves nothing
+    assert reg.model_history(name).drift == []
 
 
 def test_a_run_without_exactly_one_model_says_what_to_do(reg):
