@@ -226,38 +226,43 @@ class AuditLog:
         return attempt_id
 
     def attempts(self, model: str | None = None, limit: int | None = None) -> list[Attempt]:
-        """Attempts oldest first; an intent with no result reads as outcome `incomplete`."""
-        query = select(events).order_by(events.c.id)
+        """Attempts oldest first (the newest `limit` of them); an intent with no result is `incomplete`."""
+        intents = select(events).where(events.c.phase == "intent")
         if model is not None:
-            query = query.where(events.c.model == model)
+            intents = intents.where(events.c.model == model)
+        if limit:  # the newest N in SQL: the overview reads ten events, not the whole log
+            intents = intents.order_by(events.c.id.desc()).limit(limit)
         with self._errors("read the audit log"), self.engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-        results = {r["attempt_id"]: r for r in rows if r["phase"] == "result"}
-        out: list[Attempt] = []
-        for r in rows:
-            if r["phase"] != "intent":
-                continue
-            result = results.get(r["attempt_id"])
-            out.append(
-                Attempt(
-                    attempt_id=r["attempt_id"],
-                    at=_as_utc(r["at"]),
-                    actor=r["actor"],
-                    role=r["role"],
-                    model=r["model"],
-                    action=r["action"],
-                    target=r["target"],
-                    from_version=r["from_version"],
-                    to_version=r["to_version"],
-                    reason=r["reason"],
-                    outcome=result["outcome"] if result else "incomplete",
-                    error=result["error"] if result else None,
-                    forced=bool(r["forced"]),
-                    finished_at=_as_utc(result["at"]) if result else None,
-                    checks=json.loads(r["checks"] or "[]"),
-                )
-            )
-        return out[-limit:] if limit else out
+            rows = sorted(conn.execute(intents).mappings().all(), key=lambda r: r["id"])
+            ids = [r["attempt_id"] for r in rows]
+            results: dict[str, Any] = {}
+            for start in range(0, len(ids), 500):  # bounded IN lists
+                chunk = ids[start : start + 500]
+                found = conn.execute(
+                    select(events).where(events.c.phase == "result", events.c.attempt_id.in_(chunk))
+                ).mappings()
+                results.update({r["attempt_id"]: r for r in found})
+        return [_attempt(r, results.get(r["attempt_id"])) for r in rows]
+
+
+def _attempt(intent: Any, result: Any | None) -> Attempt:
+    return Attempt(
+        attempt_id=intent["attempt_id"],
+        at=_as_utc(intent["at"]),
+        actor=intent["actor"],
+        role=intent["role"],
+        model=intent["model"],
+        action=intent["action"],
+        target=intent["target"],
+        from_version=intent["from_version"],
+        to_version=intent["to_version"],
+        reason=intent["reason"],
+        outcome=result["outcome"] if result else "incomplete",
+        error=result["error"] if result else None,
+        forced=bool(intent["forced"]),
+        finished_at=_as_utc(result["at"]) if result else None,
+        checks=json.loads(intent["checks"] or "[]"),
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
