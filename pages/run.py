@@ -1,0 +1,337 @@
+"""Run: one run in full. Summary, params, metrics and their history, tags, artifacts, models.
+
+URL: `?run=<id>&metrics=loss,acc&x=step&logy=1&artifact=<path>`.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+import pandas as pd
+import streamlit as st
+
+from pages.shared import cached_read, plain, query_list, query_param, registry, section, set_query
+from registry.artifacts import (
+    DEFAULT_DOWNLOAD_MAX_BYTES,
+    ArtifactTree,
+    Preview,
+    artifact_tree,
+    download_artifact,
+    model_artifact_tree,
+    preview_artifact,
+    preview_model_artifact,
+)
+from registry.figures import X_AXES, metric_history_figure
+from registry.metrics import metric_history
+from registry.runs import RunDetail, RunSummary, get_run
+from registry.service import Registry
+
+_CODE_LANGUAGES = {
+    ".py": "python",
+    ".json": "json",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".sh": "bash",
+    ".toml": "toml",
+}
+HISTORY_POINTS = 1000
+
+
+def _run(reg: Registry, run_id: str) -> RunDetail:
+    return get_run(reg.client, run_id)
+
+
+def _history(reg: Registry, run_ids: tuple[str, ...], keys: tuple[str, ...]) -> pd.DataFrame:
+    return metric_history(reg.client, list(run_ids), list(keys), max_points=HISTORY_POINTS)
+
+
+def _tree(reg: Registry, run_id: str) -> ArtifactTree:
+    return artifact_tree(reg.client, run_id)
+
+
+def _preview(reg: Registry, run_id: str, path: str) -> Preview:
+    return preview_artifact(reg.client, run_id, path, max_bytes=reg.settings.preview_max_bytes)
+
+
+def _model_tree(reg: Registry, model_id: str) -> ArtifactTree:
+    return model_artifact_tree(reg.client, model_id)
+
+
+def _model_preview(reg: Registry, model_id: str, path: str) -> Preview:
+    return preview_model_artifact(reg.client, model_id, path, max_bytes=reg.settings.preview_max_bytes)
+
+
+def _when(value: object) -> str:
+    return "" if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _duration(seconds: float | None) -> str:
+    return "" if seconds is None else str(pd.Timedelta(seconds=round(seconds, 1))).removeprefix("0 days ")
+
+
+def summary(detail: RunDetail) -> None:
+    info = detail.info
+    st.title(f"Run {plain(info.run_name or info.run_id)}")
+    rows = [
+        ("run id", info.run_id),
+        ("status", info.status),
+        ("start", _when(info.start_time)),
+        ("end", _when(info.end_time)),
+        ("duration", _duration(info.duration_s) if info.end_time else f"{info.status.lower()} (no end time)"),
+        ("user", info.user),
+        ("source", " ".join(s for s in (info.source_type, info.source_name) if s)),
+        ("git commit", info.git_commit),
+        ("experiment", info.experiment_id),
+        ("artifacts", info.artifact_uri),
+    ]
+    half = (len(rows) + 1) // 2
+    for column, part in zip(st.columns(2), (rows[:half], rows[half:]), strict=True):
+        column.dataframe(pd.DataFrame(part, columns=["field", "value"]), hide_index=True, width="stretch")
+    links = st.columns(3)
+    links[0].page_link(
+        "pages/runs.py",
+        label="Runs of this experiment",
+        icon="🧪",
+        query_params={"experiment": info.experiment_id},
+    )
+    if detail.parent_run_id:
+        links[1].page_link(
+            "pages/run.py", label=f"Parent run {plain(detail.parent_run_id[:8])}", icon="⬆️",
+            query_params={"run": detail.parent_run_id},
+        )  # fmt: skip
+    if detail.children:
+        st.subheader("Child runs")
+        st.dataframe(_runs_frame(detail.children), hide_index=True, width="stretch", column_config=_LINKS)
+
+
+_LINKS = {"open": st.column_config.LinkColumn("Open", display_text="open ↗", width="small")}
+
+
+def _runs_frame(runs: list[RunSummary]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "run_name": [r.run_name for r in runs],
+            "status": [r.status for r in runs],
+            "start_time": [r.start_time for r in runs],
+            "duration_s": [r.duration_s for r in runs],
+            "open": [f"run?run={r.run_id}" for r in runs],
+        }
+    )
+
+
+def key_values(values: dict[str, object], key_name: str, empty: str) -> None:
+    if not values:
+        st.caption(empty)
+        return
+    frame = pd.DataFrame(sorted(values.items()), columns=[key_name, "value"])
+    st.dataframe(frame, hide_index=True, width="stretch")
+
+
+def history(detail: RunDetail) -> None:
+    keys = sorted(detail.metrics)
+    if not keys:
+        st.caption("This run logged no metrics.")
+        return
+    st.session_state.setdefault("run_metrics", [k for k in query_list("metrics") if k in keys] or keys[:2])
+    st.session_state.setdefault("run_x", query_param("x", "step") if query_param("x") in X_AXES else "step")
+    st.session_state.setdefault("run_logy", query_param("logy") == "1")
+    chosen = st.multiselect("Metrics", keys, key="run_metrics")
+    left, right = st.columns([3, 1])
+    x = left.radio("x axis", list(X_AXES), key="run_x", format_func=X_AXES.get, horizontal=True)
+    log_y = right.toggle("Log y", key="run_logy")
+    set_query(metrics=chosen or None, x=None if x == "step" else x, logy="1" if log_y else None)
+    if not chosen:
+        st.caption("Choose metrics to chart.")
+        return
+    with st.spinner("Loading metric history…"):
+        frame = cached_read(_history, (detail.info.run_id,), tuple(chosen))
+    figure = metric_history_figure(frame, x=x, log_y=log_y, names={detail.info.run_id: detail.info.run_name})
+    st.plotly_chart(figure, key="run_history_chart")
+
+
+def _tree_label(path: str, is_dir: bool) -> str:
+    depth = path.count("/")
+    name = PurePosixPath(path).name
+    return "    " * depth + ("📁 " if is_dir else "📄 ") + name
+
+
+def artifacts(run_id: str) -> None:
+    with st.spinner("Listing artifacts…"):
+        tree = cached_read(_tree, run_id)
+    entries = sorted(tree.entries, key=lambda e: e.path)  # a folder's files right under it
+    files = {e.path: e for e in entries if not e.is_dir}
+    if not files:
+        st.caption(
+            "No artifacts under this run. In MLflow 3 a logged model's files live with the model: "
+            "see Logged models below."
+        )
+        return
+    if tree.truncated:
+        st.caption(f"Showing the first {len(tree.entries)} entries.")
+    listing = pd.DataFrame(
+        {
+            "path": [_tree_label(e.path, e.is_dir) for e in entries],
+            "size (bytes)": [e.size for e in entries],
+        }
+    )
+    left, right = st.columns([2, 3])
+    left.dataframe(listing, hide_index=True, width="stretch", height=min(400, 38 + 35 * len(listing)))
+    wanted = query_param("artifact")
+    st.session_state.setdefault("run_artifact", wanted if wanted in files else next(iter(files)))
+    if st.session_state["run_artifact"] not in files:
+        st.session_state["run_artifact"] = next(iter(files))
+    with right:
+        path = st.selectbox("Preview", list(files), key="run_artifact")
+        set_query(artifact=path)
+        with section("Preview"):
+            show_preview(cached_read(_preview, run_id, path))
+        entry = files[path]
+        too_big = entry.size is not None and entry.size > DEFAULT_DOWNLOAD_MAX_BYTES
+        reg = registry()
+        st.download_button(
+            "Download",
+            data=lambda: download_artifact(reg.client, run_id, path)[1],
+            file_name=PurePosixPath(path).name,
+            key="run_artifact_download",
+            disabled=too_big,
+            help="Too large to download through the dashboard; use `mlflow artifacts download`"
+            if too_big
+            else None,
+        )
+
+
+def show_preview(preview: Preview) -> None:
+    if preview.kind == "json":
+        st.json(preview.data, expanded=2)
+    elif preview.kind == "yaml":
+        st.code(preview.text or "", language="yaml")
+    elif preview.kind == "csv" and preview.table is not None:
+        st.dataframe(preview.table, width="stretch")
+    elif preview.kind == "image" and preview.image is not None:
+        st.image(preview.image)
+    elif preview.kind == "text":
+        st.code(preview.text or "", language=_CODE_LANGUAGES.get(PurePosixPath(preview.path).suffix))
+    else:  # binary, too_large
+        st.info(plain(preview.message or f"{preview.kind}: no preview"), icon="ℹ️")
+    if preview.message and preview.kind in ("text", "json", "yaml", "csv"):
+        st.caption(plain(preview.message))
+    if preview.truncated:
+        st.caption("Preview cut short; download the file for all of it.")
+
+
+def models(detail: RunDetail) -> None:
+    st.subheader("Logged models")
+    if detail.logged_models:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    (m.name, m.model_id, m.status, m.creation_time, m.artifact_location)
+                    for m in detail.logged_models
+                ],
+                columns=["name", "model_id", "status", "created", "artifact_location"],
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+        with section("Logged model files"):
+            model_files(detail)
+    else:
+        st.caption("This run logged no models.")
+    st.subheader("Registered versions")
+    if not detail.model_versions:
+        st.caption("No registered model version comes from this run.")
+        return
+    st.dataframe(
+        pd.DataFrame(
+            [(v.name, v.version, v.status, v.creation_time, v.source) for v in detail.model_versions],
+            columns=["model", "version", "status", "created", "source"],
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    for name in dict.fromkeys(v.name for v in detail.model_versions):
+        st.page_link("pages/models.py", label=f"Model {plain(name)}", icon="📦", query_params={"model": name})
+
+
+_RUN_WIDGETS = ("run_metrics", "run_x", "run_logy", "run_artifact", "run_model", "run_model_file")
+
+
+def model_files(detail: RunDetail) -> None:
+    """MLflow 3 keeps a model's files (MLmodel, requirements, weights) with the model, not the run."""
+    models = {m.model_id: m for m in detail.logged_models}
+    left, right = st.columns(2)
+    model_id = left.selectbox(
+        "Files of the logged model",
+        list(models),
+        key="run_model",
+        format_func=lambda i: f"{models[i].name} ({i})",
+    )
+    files = sorted(e.path for e in cached_read(_model_tree, model_id).entries if not e.is_dir)
+    if not files:
+        st.caption("This logged model has no files.")
+        return
+    if st.session_state.get("run_model_file") not in files:
+        st.session_state["run_model_file"] = "MLmodel" if "MLmodel" in files else files[0]
+    path = right.selectbox("File", files, key="run_model_file")
+    show_preview(cached_read(_model_preview, model_id, path))
+
+
+def pick_run() -> str | None:
+    """The run from the URL, or one typed in the sidebar (the box stays, so a wrong id can be fixed).
+
+    A link to another run (parent, child) changes the URL while the box still holds the old id, so
+    the URL wins when it changed since the last run of the page (or the box is new: Streamlit drops
+    a widget's state on pages where it is not drawn), and the box wins when it did not.
+    """
+    url_run = query_param("run", "") or ""
+    if st.session_state.get("run_url_seen") != url_run or "run_id_input" not in st.session_state:
+        st.session_state["run_url_seen"] = url_run
+        st.session_state["run_id_input"] = url_run
+        for stale in _RUN_WIDGETS:
+            st.session_state.pop(stale, None)
+    typed = st.sidebar.text_input("Run id", key="run_id_input", placeholder="paste a run id").strip()
+    if typed != url_run:
+        st.session_state["run_url_seen"] = typed
+        for stale in _RUN_WIDGETS:
+            st.session_state.pop(stale, None)
+        set_query(run=typed or None, metrics=None, x=None, logy=None, artifact=None)
+    return typed or None
+
+
+run_id = pick_run()
+if not run_id:
+    st.title("Run")
+    st.info("Open a run from Experiments & runs, or paste its id in the sidebar.")
+    st.page_link("pages/runs.py", label="Experiments & runs", icon="🧪")
+else:
+    detail: RunDetail | None = None
+    top = st.container()
+    with section("Run"), st.spinner("Loading the run…"):
+        detail = cached_read(_run, run_id)
+    if detail is None:
+        top.title("Run")
+        st.caption("Check the run id in the sidebar, or find the run in its experiment.")
+        st.page_link("pages/runs.py", label="Find the run in Experiments & runs", icon="🧪")
+    else:
+        with section("Summary"):
+            summary(detail)
+        params_col, metrics_col = st.columns(2)
+        with params_col, section("Params"):
+            st.subheader("Params")
+            key_values(detail.params, "param", "No params.")
+        with metrics_col, section("Metrics"):
+            st.subheader("Latest metrics")
+            key_values(detail.metrics, "metric", "No metrics.")
+        with section("Metric history"):
+            st.subheader("Metric history")
+            history(detail)
+        with section("Tags"):
+            st.subheader("Tags")
+            key_values(detail.tags, "tag", "No tags.")
+            with st.expander("System tags (mlflow.*)"):
+                key_values(detail.system_tags, "tag", "None.")
+        with section("Artifacts"):
+            st.subheader("Artifacts")
+            artifacts(run_id)
+        with section("Models"):
+            models(detail)

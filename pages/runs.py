@@ -1,0 +1,223 @@
+"""Experiments & runs: pick an experiment, filter, order and page through its runs; open or compare them.
+
+URL: `?experiment=<id>&filter=<mlflow filter>&order=<order_by clause>&cols=<columns>`. Paging is on the
+server: the page tokens live in session_state (a token is only valid for the query that made it).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from pages.shared import cached_read, plain, query_list, query_param, section, set_query, show_error
+from registry import run_table
+from registry.diff import MAX_RUNS, MIN_RUNS
+from registry.errors import BadInput
+from registry.experiments import ExperimentInfo, get_experiment, search_experiments
+from registry.runs import RunsPage, search_runs
+from registry.service import Registry
+
+PAGE_SIZES = [25, 50, 100, 200]
+
+
+def _experiments(reg: Registry, name_contains: str) -> list[ExperimentInfo]:
+    return search_experiments(reg.client, name_contains)
+
+
+def _experiment(reg: Registry, id_or_name: str) -> ExperimentInfo:
+    return get_experiment(reg.client, id_or_name)
+
+
+def _runs(
+    reg: Registry, experiment_id: str, filter_string: str, order: str, size: int, token: str | None
+) -> RunsPage:
+    return search_runs(reg.client, experiment_id, filter_string, [order], size, token)
+
+
+def _label(info: ExperimentInfo) -> str:
+    return f"{info.name}  ({info.experiment_id})"
+
+
+def pick_experiment() -> ExperimentInfo | None:
+    """The experiment from the URL (id or name) or the picker; its search narrows the choices."""
+    search_col, pick_col = st.columns([1, 2])
+    search = search_col.text_input("Search experiments", key="runs_exp_search", placeholder="part of a name")
+    found = cached_read(_experiments, search)
+    choices = {e.experiment_id: e for e in found}
+    current = st.session_state.get("runs_experiment") or query_param("experiment")
+    if current and current not in choices:
+        try:
+            info = cached_read(_experiment, current)
+            choices = {info.experiment_id: info, **choices}
+            current = info.experiment_id
+        except BadInput as exc:
+            show_error(exc, "experiment")
+            current = None
+    if not choices:
+        pick_col.info(
+            "No experiment matches the search." if search else "No experiments yet: log a run to start."
+        )
+        return None
+    if current not in choices:
+        current = next(iter(choices))
+    st.session_state["runs_experiment"] = current
+    chosen = pick_col.selectbox(
+        "Experiment", list(choices), key="runs_experiment", format_func=lambda i: _label(choices[i])
+    )
+    return choices[chosen]
+
+
+def _reset_paging(signature: tuple) -> None:
+    if st.session_state.get("runs_signature") != signature:
+        st.session_state["runs_signature"] = signature
+        st.session_state["runs_tokens"] = [None]
+        st.session_state["runs_page"] = 0
+        st.session_state["runs_query_no"] = st.session_state.get("runs_query_no", 0) + 1
+
+
+def _turn(step: int) -> None:
+    st.session_state["runs_page"] = max(0, st.session_state.get("runs_page", 0) + step)
+
+
+def runs_table(experiment: ExperimentInfo) -> None:
+    st.session_state.setdefault("runs_filter", query_param("filter", "") or "")
+    filter_text = st.text_input(
+        "Filter runs",
+        key="runs_filter",
+        placeholder="metrics.accuracy > 0.9 AND params.lr = '0.01'",
+        help="MLflow's search syntax: conditions on metrics., params., tags. and attributes., joined by AND.",
+    )
+    filter_message = st.container()
+    st.caption("Examples: " + " · ".join(f"`{e}`" for e in run_table.FILTER_EXAMPLES))
+    controls = st.container()
+
+    order_column, ascending = run_table.parse_order(query_param("order", run_table.DEFAULT_ORDER) or "")
+    st.session_state.setdefault("runs_order_col", order_column)
+    st.session_state.setdefault("runs_order_asc", ascending)
+    st.session_state.setdefault("runs_page_size", 50)
+    try:
+        order = run_table.order_clause(st.session_state["runs_order_col"], st.session_state["runs_order_asc"])
+    except BadInput as exc:
+        with filter_message:
+            show_error(exc)
+        order = run_table.DEFAULT_ORDER
+    size = int(st.session_state["runs_page_size"])
+    _reset_paging((experiment.experiment_id, filter_text.strip(), order, size))
+    tokens: list[str | None] = st.session_state["runs_tokens"]
+    page_index = min(st.session_state["runs_page"], len(tokens) - 1)
+    st.session_state["runs_page"] = page_index
+
+    page: RunsPage | None = None
+    try:
+        with st.spinner("Searching runs…"):
+            page = cached_read(
+                _runs, experiment.experiment_id, filter_text.strip(), order, size, tokens[page_index]
+            )
+    except BadInput as exc:  # a bad filter or order: say so right under the box
+        with filter_message:
+            show_error(exc)
+    set_query(experiment=experiment.experiment_id, filter=filter_text.strip() or None)
+    set_query(order=None if order == run_table.DEFAULT_ORDER else order)
+    if page is not None:
+        del tokens[page_index + 1 :]
+        if page.next_page_token:
+            tokens.append(page.next_page_token)
+    runs = page.runs if page is not None else pd.DataFrame(columns=["run_id", "run_name", "parent_run_id"])
+
+    with controls:
+        left, middle, right = st.columns([3, 1, 1])
+        left.selectbox(
+            "Order by (on the server)",
+            run_table.order_choices(runs, st.session_state["runs_order_col"]),
+            key="runs_order_col",
+        )
+        middle.toggle("Ascending", key="runs_order_asc")
+        right.selectbox("Runs per page", PAGE_SIZES, key="runs_page_size")
+
+    with section("Runs table"):
+        if page is None:
+            st.info("Fix the filter above to see runs.")
+            return
+        show_runs(runs, page_index, has_next=page.next_page_token is not None)
+
+
+def choose_columns(runs: pd.DataFrame) -> list[str]:
+    groups = run_table.column_groups(runs)
+    offered = [c for group in groups.values() for c in group]
+    default = run_table.default_columns(runs)
+    if "runs_columns" not in st.session_state:
+        st.session_state["runs_columns"] = query_list("cols") or default
+    elif st.session_state["runs_columns"] == st.session_state.get("runs_columns_default"):
+        st.session_state["runs_columns"] = default  # not customised: follow the experiment's columns
+    st.session_state["runs_columns_default"] = default
+    chosen = st.session_state["runs_columns"]
+    options = list(dict.fromkeys(offered + chosen))
+    picked = st.multiselect(
+        "Columns",
+        options,
+        key="runs_columns",
+        help="Summary columns, params.*, metrics.* and tags.*; sort a page by clicking a header.",
+    )
+    set_query(cols=None if picked == default else picked)
+    return picked
+
+
+def show_runs(runs: pd.DataFrame, page_index: int, has_next: bool) -> None:
+    picked = choose_columns(runs)
+    nested = run_table.nest_children(runs)
+    shown = nested[run_table.visible_columns(nested, picked)].assign(
+        open=[f"run?run={r}" for r in nested["run_id"]]
+    )
+    st.caption(
+        f"Page {page_index + 1}: {len(runs)} run(s). Child runs follow their parent, marked "
+        f"{run_table.CHILD_MARK.strip()}. Select rows to open or compare them."
+    )
+    event = st.dataframe(
+        shown,
+        key=f"runs_table_{st.session_state['runs_query_no']}_{page_index}",  # a new page starts unselected
+        on_select="rerun",
+        selection_mode="multi-row",
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "run_id": None,
+            "open": st.column_config.LinkColumn("Open", display_text="open ↗", width="small"),
+            "duration_s": st.column_config.NumberColumn("duration (s)", format="%.1f"),
+            "start_time": st.column_config.DatetimeColumn("start (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "end_time": st.column_config.DatetimeColumn("end (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        },
+    )
+    rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+    selected = [nested["run_id"].iloc[r] for r in rows if 0 <= r < len(nested)]
+
+    prev_col, next_col, open_col, compare_col = st.columns(4)
+    prev_col.button(
+        "← Previous", key="runs_prev", disabled=page_index == 0, on_click=_turn, args=(-1,), width="stretch"
+    )
+    next_col.button(
+        "Next →", key="runs_next", disabled=not has_next, on_click=_turn, args=(1,), width="stretch"
+    )
+    if open_col.button("Open run", key="runs_open", disabled=len(selected) != 1, width="stretch"):
+        st.switch_page("pages/run.py", query_params={"run": selected[0]})
+    can_compare = MIN_RUNS <= len(selected) <= MAX_RUNS
+    if compare_col.button(
+        f"Compare {len(selected)} runs" if selected else "Compare",
+        key="runs_compare",
+        disabled=not can_compare,
+        help=f"Select {MIN_RUNS} to {MAX_RUNS} runs",
+        width="stretch",
+    ):
+        st.switch_page("pages/compare.py", query_params={"runs": ",".join(selected)})
+
+
+st.title("Experiments & runs")
+chosen_experiment: ExperimentInfo | None = None
+with section("Experiments"):
+    chosen_experiment = pick_experiment()
+if chosen_experiment is not None:
+    st.caption(
+        f"Experiment **{plain(chosen_experiment.name)}** · id {plain(chosen_experiment.experiment_id)} · "
+        f"artifacts at {plain(chosen_experiment.artifact_location)}"
+    )
+    with section("Runs"):
+        runs_table(chosen_experiment)

@@ -1,0 +1,120 @@
+"""Experiments & runs page: the table, nesting, filters (good and bad), ordering, paging, selection."""
+
+from __future__ import annotations
+
+from mlflow import MlflowClient
+
+from tests.run_data import make_run
+from tests.stack import unique_name
+from tests.ui.tracking_data import MARKUP_NAME, assert_no_raw_markup, flatten, tracking_fixture, unescape  # noqa: F401
+
+PAGE = "pages/runs.py"
+
+
+def runs_table(at):
+    return next(d for d in at.dataframe if d.key and d.key.startswith("runs_table"))
+
+
+def test_the_table_lists_the_runs_with_children_under_their_parent(ui_env, open_page, tracking):
+    at = open_page(PAGE, experiment=tracking.experiment_id)
+    assert not at.exception
+    table = runs_table(at).value
+    names = list(table["run_name"])
+    assert sorted(table["run_id"]) == sorted(
+        [tracking.parent, tracking.child, tracking.other, tracking.plain]
+    )
+    assert names.index("↳ child") == names.index("parent") + 1
+    assert MARKUP_NAME in names  # shown as a table value, literally
+    assert set(table.columns) >= {"run_name", "status", "duration_s", "metrics.accuracy", "params.lr"}
+    assert at.selectbox(key="runs_experiment").value == tracking.experiment_id
+    assert_no_raw_markup(at)
+
+
+def test_an_experiment_can_be_named_in_the_url(ui_env, open_page, tracking):
+    at = open_page(PAGE, experiment=tracking.experiment_name)
+    assert not at.exception
+    assert at.selectbox(key="runs_experiment").value == tracking.experiment_id
+    assert at.query_params["experiment"] == tracking.experiment_id
+
+
+def test_a_filter_narrows_the_runs_and_goes_in_the_url(ui_env, open_page, tracking):
+    at = open_page(PAGE, experiment=tracking.experiment_id)
+    at.text_input(key="runs_filter").input("metrics.accuracy > 0.75").run()
+    assert not at.exception
+    assert sorted(runs_table(at).value["run_id"]) == sorted([tracking.parent, tracking.other])
+    assert at.query_params["filter"] == "metrics.accuracy > 0.75"
+
+
+def test_a_bad_filter_is_explained_under_the_box_and_the_page_still_renders(ui_env, open_page, tracking):
+    at = open_page(PAGE, experiment=tracking.experiment_id)
+    at.text_input(key="runs_filter").input("metrics.acuracy > 0.5").run()
+    assert not at.exception
+    assert len(at.error) == 1
+    message = unescape(at.error[0].value)
+    assert "unknown column" in message and "metrics.accuracy" in message  # the hint
+    elements = flatten(at.main)
+    box = next(i for i, e in enumerate(elements) if getattr(e, "key", None) == "runs_filter")
+    assert elements[box + 1].type == "error"  # right under the box, before the examples
+    assert "Fix the filter above" in " ".join(i.value for i in at.info)
+    assert at.selectbox(key="runs_order_col")  # the controls still render
+
+    at.text_input(key="runs_filter").input("metrics.accuracy >> 1").run()
+    assert not at.exception and at.error and "filter" in at.error[0].value
+
+
+def test_order_by_a_metric_on_the_server(ui_env, open_page, tracking):
+    at = open_page(PAGE, experiment=tracking.experiment_id)
+    at.selectbox(key="runs_order_col").set_value("metrics.accuracy")
+    at.toggle(key="runs_order_asc").set_value(True).run()
+    assert not at.exception
+    ids = list(runs_table(at).value["run_id"])
+    # accuracy ascending: plain 0.5, then parent 0.8 (its child 0.7 follows it), then 0.9
+    assert ids == [tracking.plain, tracking.parent, tracking.child, tracking.other]
+    assert at.query_params["order"] == "metrics.accuracy ASC"
+
+
+def test_the_url_restores_filter_order_and_columns(ui_env, open_page, tracking):
+    at = open_page(
+        PAGE,
+        experiment=tracking.experiment_id,
+        filter="params.optimizer = 'adam'",
+        order="metrics.accuracy DESC",
+        cols="run_name,metrics.accuracy",
+    )
+    assert not at.exception
+    table = runs_table(at).value
+    assert list(table.columns) == ["run_id", "run_name", "metrics.accuracy", "open"]
+    assert table["run_id"].iloc[0] == tracking.other
+    assert at.text_input(key="runs_filter").value == "params.optimizer = 'adam'"
+
+
+def test_paging_on_the_server(ui_env, open_page, stack):
+    client = MlflowClient(stack.tracking_uri)
+    eid = client.create_experiment(unique_name("ui-paging"))
+    for i in range(27):
+        make_run(client, eid, f"r{i:02d}", metrics={"i": float(i)})
+    at = open_page(PAGE, experiment=eid)
+    at.selectbox(key="runs_page_size").set_value(25).run()
+    assert len(runs_table(at).value) == 25
+    assert at.button(key="runs_prev").disabled
+    at.button(key="runs_next").click().run()
+    assert not at.exception
+    second = runs_table(at).value
+    assert len(second) == 2
+    assert at.button(key="runs_next").disabled
+    at.button(key="runs_prev").click().run()
+    assert len(runs_table(at).value) == 25
+
+
+def test_selected_runs_open_compare_with_their_ids(ui_env, open_page, tracking):
+    at = open_page(PAGE, experiment=tracking.experiment_id)
+    table = runs_table(at)
+    assert at.button(key="runs_compare").disabled
+    at.session_state[table.key] = {"selection": {"rows": [0, 1], "columns": [], "cells": []}}
+    at.run()
+    assert not at.button(key="runs_compare").disabled
+    chosen = list(runs_table(at).value["run_id"].iloc[[0, 1]])
+    at.button(key="runs_compare").click().run()
+    assert not at.exception
+    assert at.query_params["runs"] == ",".join(chosen)
+    assert at.title[0].value == "Compare runs"
