@@ -23,6 +23,7 @@ from registry.settings import Settings, load_settings
 log = logging.getLogger("registry.ui")
 T = TypeVar("T")
 READ_TTL_S = 30
+_AUTOLINK = re.compile(r"(\\:/|www\\\.|@)", re.IGNORECASE)
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
@@ -32,7 +33,9 @@ def plain(text: object) -> str:
     Run names, tags and error messages can hold markdown or HTML; escaping every markdown character
     makes them show literally. Tables (`st.dataframe`) and `st.text` need no escaping.
     """
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
+    escaped = _MD_SPECIAL.sub(r"\\\1", str(text))
+    # Markdown turns bare addresses into links even with ':' escaped; a zero-width space stops it.
+    return _AUTOLINK.sub(lambda m: m.group(0)[:-1] + "\u200b" + m.group(0)[-1], escaped)
 
 
 def settings() -> Settings:
@@ -111,7 +114,7 @@ def current_actor() -> Actor:
 
 def show_error(exc: BaseException, where: str = "") -> None:
     """One way to show a failure: the service's typed message, never a traceback."""
-    prefix = f"{where}: " if where else ""
+    prefix = f"{plain(where)}: " if where else ""
     if isinstance(exc, Unreachable):
         st.error(f"{prefix}{plain(exc)}", icon="🔌")
     elif isinstance(exc, NotFound):
