@@ -9,6 +9,7 @@ import streamlit as st
 
 from pages.shared import cached_read, plain, section, settings
 from registry.catalog import production_frame, production_models
+from registry.events import EVENT_COLUMNS as HISTORY_COLUMNS
 from registry.events import events_frame
 from registry.service import Registry
 from registry.status import store_counts, store_status
@@ -16,18 +17,7 @@ from registry.status import store_counts, store_status
 PRODUCTION_CAP = 100
 LATEST_EVENTS = 10
 WHEN = {"format": "YYYY-MM-DD HH:mm", "timezone": "UTC"}
-EVENT_COLUMNS = [
-    "at",
-    "model",
-    "action",
-    "target",
-    "from_version",
-    "to_version",
-    "actor",
-    "outcome",
-    "reason",
-    "flag",
-]
+EVENT_COLUMNS = list(HISTORY_COLUMNS[: HISTORY_COLUMNS.index("flag") + 1])  # as History shows them
 
 st.title("MLflow Registry Dashboard")
 
