@@ -78,8 +78,9 @@ def plotly_array(value: Any) -> np.ndarray:
 
 
 def unescape(text: str) -> str:
-    """A message as the reader sees it: `plain()` backslash-escapes markdown characters."""
-    return re.sub(r"\\(.)", r"\1", text)
+    """A message as the reader sees it: `plain()` backslash-escapes markdown characters and puts an
+    invisible zero-width space inside addresses so they cannot become links."""
+    return re.sub(r"\\(.)", r"\1", text).replace("\u200b", "")
 
 
 def flatten(node: Any) -> list[Any]:
