@@ -2,6 +2,9 @@
 
 URL: `?experiment=<id>&filter=<mlflow filter>&order=<order_by clause>&cols=<columns>`. Paging is on the
 server: the page tokens live in session_state (a token is only valid for the query that made it).
+`&view=Whole experiment` shows every run at once instead (read straight from the tracking database
+when the URI is one, see registry/fastpath.py): a sortable table and params → metric in parallel
+coordinates. Only the open tab runs, so the paged view never pays for the whole experiment.
 """
 
 from __future__ import annotations
@@ -14,10 +17,20 @@ from registry import run_table
 from registry.diff import MAX_RUNS, MIN_RUNS
 from registry.errors import BadInput
 from registry.experiments import ExperimentInfo, get_experiment, search_experiments
+from registry.fastpath import ExperimentRuns, experiment_runs
+from registry.figures import numeric_columns, parallel_coordinates_data, parallel_coordinates_figure
 from registry.runs import RunsPage, search_runs
 from registry.service import Registry
 
 PAGE_SIZES = [25, 50, 100, 200]
+VIEWS = ["Pages", "Whole experiment"]
+RUN_COLUMNS = {
+    "run_id": None,
+    "open": st.column_config.LinkColumn("Open", display_text="open ↗", width="small"),
+    "duration_s": st.column_config.NumberColumn("duration (s)", format="%.1f"),
+    "start_time": st.column_config.DatetimeColumn("start (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+    "end_time": st.column_config.DatetimeColumn("end (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+}
 
 
 def _experiments(reg: Registry, name_contains: str) -> list[ExperimentInfo]:
@@ -32,6 +45,10 @@ def _runs(
     reg: Registry, experiment_id: str, filter_string: str, order: str, size: int, token: str | None
 ) -> RunsPage:
     return search_runs(reg.client, experiment_id, filter_string, [order], size, token)
+
+
+def _whole(reg: Registry, experiment_id: str) -> ExperimentRuns:
+    return experiment_runs(reg.client, experiment_id, reg.settings.effective_tracking_uri)
 
 
 def _label(info: ExperimentInfo) -> str:
@@ -179,13 +196,7 @@ def show_runs(runs: pd.DataFrame, page_index: int, has_next: bool) -> None:
         selection_mode="multi-row",
         hide_index=True,
         width="stretch",
-        column_config={
-            "run_id": None,
-            "open": st.column_config.LinkColumn("Open", display_text="open ↗", width="small"),
-            "duration_s": st.column_config.NumberColumn("duration (s)", format="%.1f"),
-            "start_time": st.column_config.DatetimeColumn("start (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-            "end_time": st.column_config.DatetimeColumn("end (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-        },
+        column_config=RUN_COLUMNS,
     )
     rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
     selected = [nested["run_id"].iloc[r] for r in rows if 0 <= r < len(nested)]
@@ -210,6 +221,51 @@ def show_runs(runs: pd.DataFrame, page_index: int, has_next: bool) -> None:
         st.switch_page("pages/compare.py", query_params={"runs": ",".join(selected)})
 
 
+def _keep_choices(key: str, options: list[str], default: list[str]) -> None:
+    """Seed a multiselect once, and keep only the values this experiment still offers."""
+    current = st.session_state.get(key)
+    st.session_state[key] = default if current is None else [v for v in current if v in options]
+
+
+def whole_experiment(experiment: ExperimentInfo) -> None:
+    with st.spinner("Reading every run of the experiment…"):
+        result = cached_read(_whole, experiment.experiment_id)
+    runs = result.runs
+    if runs.empty:
+        st.info("This experiment has no runs yet.")
+        return
+    how = "straight from the tracking database" if result.source == "database" else "page by page from MLflow"
+    more = " (the newest; the experiment has more)" if result.truncated else ""
+    st.caption(f"All {len(runs):,} runs{more}, read {how}. Click a header to sort.")
+    groups = run_table.column_groups(runs)
+    offered = [c for group in groups.values() for c in group]
+    _keep_choices("whole_columns", offered, run_table.default_columns(runs))
+    picked = st.multiselect("Columns", offered, key="whole_columns")
+    links = [f"run?run={r}" for r in runs["run_id"]]
+    shown = runs[run_table.visible_columns(runs, picked)].assign(open=links)
+    st.dataframe(shown, key="whole_table", hide_index=True, width="stretch", column_config=RUN_COLUMNS)
+
+    st.subheader("Params → metric")
+    params = numeric_columns(runs, "params.")
+    metrics = groups["metrics"]
+    if not params or not metrics:
+        st.caption("Parallel coordinates need numeric params and a metric.")
+        return
+    _keep_choices("whole_pc_params", params, params[:6])
+    if st.session_state.get("whole_pc_metric") not in metrics:
+        st.session_state["whole_pc_metric"] = metrics[0]
+    left, right = st.columns([3, 1])
+    chosen = left.multiselect("Numeric params", params, key="whole_pc_params")
+    metric = right.selectbox("Metric", metrics, key="whole_pc_metric")
+    if not chosen:
+        st.caption("Choose at least one param.")
+        return
+    drawn = len(parallel_coordinates_data(runs, chosen, metric))
+    if drawn < len(runs):
+        st.caption(f"{len(runs) - drawn:,} run(s) without all of these values are left out.")
+    st.plotly_chart(parallel_coordinates_figure(runs, chosen, metric), key="whole_parallel_chart")
+
+
 st.title("Experiments & runs")
 chosen_experiment: ExperimentInfo | None = None
 with section("Experiments"):
@@ -219,5 +275,10 @@ if chosen_experiment is not None:
         f"Experiment **{plain(chosen_experiment.name)}** · id {plain(chosen_experiment.experiment_id)} · "
         f"artifacts at {plain(chosen_experiment.artifact_location)}"
     )
-    with section("Runs"):
-        runs_table(chosen_experiment)
+    paged_tab, whole_tab = st.tabs(VIEWS, key="view", bind="query-params")
+    if paged_tab.open:
+        with paged_tab, section("Runs"):
+            runs_table(chosen_experiment)
+    if whole_tab.open:
+        with whole_tab, section("Whole experiment"):
+            whole_experiment(chosen_experiment)

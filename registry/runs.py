@@ -30,7 +30,7 @@ BASE_COLUMNS = [
     "parent_run_id",
 ]  # fmt: skip
 # System tags already shown as columns, or too bulky for a table cell.
-_TAGS_NOT_AS_COLUMNS = {"mlflow.runName", "mlflow.user", "mlflow.parentRunId", "mlflow.log-model.history"}
+TAGS_NOT_AS_COLUMNS = {"mlflow.runName", "mlflow.user", "mlflow.parentRunId", "mlflow.log-model.history"}
 _SAMPLE_SIZE = 100
 _MAX_RESULTS = 50_000
 _MAX_CHILDREN = 1_000
@@ -134,9 +134,9 @@ def runs_to_frame(runs: Sequence[Run]) -> pd.DataFrame:
         }
         row.update({f"params.{k}": v for k, v in run.data.params.items()})
         row.update({f"metrics.{k}": v for k, v in run.data.metrics.items()})
-        row.update({f"tags.{k}": v for k, v in run.data.tags.items() if k not in _TAGS_NOT_AS_COLUMNS})
+        row.update({f"tags.{k}": v for k, v in run.data.tags.items() if k not in TAGS_NOT_AS_COLUMNS})
         rows.append(row)
-    extra = sorted({c for row in rows for c in row} - set(BASE_COLUMNS), key=_column_order)
+    extra = sorted({c for row in rows for c in row} - set(BASE_COLUMNS), key=column_order)
     frame = pd.DataFrame(rows, columns=BASE_COLUMNS + extra)
     for column in ("start_time", "end_time"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
@@ -144,7 +144,8 @@ def runs_to_frame(runs: Sequence[Run]) -> pd.DataFrame:
     return frame
 
 
-def _column_order(column: str) -> tuple[int, str]:
+def column_order(column: str) -> tuple[int, str]:
+    """params.* first, then metrics.*, then tags.*, each by name."""
     prefix = column.split(".", 1)[0]
     return ({"params": 0, "metrics": 1, "tags": 2}.get(prefix, 3), column)
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 from mlflow import MlflowClient
 
 from tests.run_data import make_run
 from tests.stack import unique_name
-from tests.ui.tracking_data import MARKUP_NAME, assert_no_raw_markup, flatten, tracking_fixture, unescape  # noqa: F401
+from tests.ui.tracking_data import (  # noqa: F401
+    MARKUP_NAME,
+    assert_no_raw_markup,
+    flatten,
+    plotly_array,
+    tracking_fixture,
+    unescape,
+)
 
 PAGE = "pages/runs.py"
 
@@ -118,3 +127,22 @@ def test_selected_runs_open_compare_with_their_ids(ui_env, open_page, tracking):
     assert not at.exception
     assert at.query_params["runs"] == ",".join(chosen)
     assert at.title[0].value == "Compare runs"
+
+
+def test_the_whole_experiment_view_shows_every_run_and_params_against_a_metric(ui_env, open_page, tracking):
+    at = open_page(PAGE, experiment=tracking.experiment_id, view="Whole experiment")
+    assert not at.exception
+    assert len(at.dataframe) == 1  # only the open tab ran: no paged table
+    table = at.dataframe[0].value
+    everyone = [tracking.parent, tracking.child, tracking.other, tracking.plain]
+    assert sorted(table["run_id"]) == sorted(everyone)
+    assert {"run_name", "metrics.accuracy", "params.lr", "open"} <= set(table.columns)
+    assert "page by page" in " ".join(c.value for c in at.caption)  # an HTTP store: the client path
+
+    assert at.multiselect(key="whole_pc_params").value == ["params.depth", "params.lr"]
+    at.selectbox(key="whole_pc_metric").set_value("metrics.accuracy").run()
+    chart = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "parcoords" in c.proto.spec)
+    dimensions = chart["data"][0]["dimensions"]
+    assert [d["label"] for d in dimensions] == ["params.depth", "params.lr", "metrics.accuracy"]
+    assert sorted(plotly_array(dimensions[2]["values"]).tolist()) == [0.7, 0.8, 0.9]  # plain has no lr
+    assert_no_raw_markup(at)
