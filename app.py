@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.shared import connection_banner, current_actor, plain, settings
+from pages.shared import connection_banner, identity_sidebar, login_page, needs_login, plain, settings
 
 st.set_page_config(page_title="MLflow Registry Dashboard", page_icon="📦", layout="wide")
 
@@ -19,14 +19,16 @@ PAGES = {
     ],
 }
 
-page = st.navigation(PAGES)
-with st.sidebar:
-    s = settings()
-    st.caption(f"Tracking: {plain(s.describe()['tracking_uri'])}")
-    try:
-        actor = current_actor()
-        st.caption(f"Signed in as **{plain(actor.name)}** ({actor.role})")
-    except Exception as exc:  # noqa: BLE001 - identity trouble must not take the page down
-        st.caption(f"Identity unavailable: {plain(exc)}")
-connection_banner()
+if needs_login():  # REGISTRY_IDENTITY=oidc and nobody logged in yet: the login page, and nothing else
+    page = st.navigation([st.Page(login_page, title="Log in", url_path="login")], position="hidden")
+else:
+    page = st.navigation(PAGES)
+    with st.sidebar:
+        s = settings()
+        st.caption(f"Tracking: {plain(s.describe()['tracking_uri'])}")
+        try:
+            identity_sidebar()
+        except Exception as exc:  # noqa: BLE001 - identity trouble must not take the page down
+            st.caption(f"Identity unavailable: {plain(exc)}")
+    connection_banner()
 page.run()

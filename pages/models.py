@@ -138,7 +138,7 @@ def _action_dialog(pending: dict[str, Any]) -> None:
             st.markdown("**Candidate against production**")
             st.dataframe(comparison_frame(plan), hide_index=True, width="stretch")
     st.text_area("Reason (required; it goes into the audit history)", key=REASON)
-    if plan.needs_force and actor.may_change_registry:
+    if plan.needs_force and plan.actor.may_change_registry:  # the plan's actor: their role for this model
         st.checkbox(
             "Force: apply despite the failed metric gate (recorded as forced, with your reason)", key=FORCE
         )
@@ -172,6 +172,8 @@ def _state_section(view: ModelView) -> None:
         policy.append(
             "required tags: " + ", ".join(f"{k}={v}" if v else k for k, v in view.required_tags.items())
         )
+    if view.leads is not None:
+        policy.append("leads: " + ", ".join(sorted(view.leads)) + " (and admins)")
     st.caption(plain("; ".join(policy)))
     if view.description:
         st.text(view.description)
@@ -227,7 +229,7 @@ def _actions_section(view: ModelView) -> None:
     )
     set_query(version=version)
     actor = current_actor()
-    may = check_actor(actor)
+    may = check_actor(actor, view.name, view.leads)
     why_not = None if may.passed else may.detail
     no_rollback = "the audit history has no earlier production version to roll back to"
     buttons = (
@@ -250,7 +252,7 @@ def _actions_section(view: ModelView) -> None:
             label,
             key=f"models.{key}",
             disabled=reason is not None,
-            help=reason,
+            help=plain(reason) if reason else None,  # a tooltip renders markdown: names in it stay text
             on_click=_open_action,
             args=(view.name, action, target, target_version),
             width="stretch",

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from registry.errors import NotFound, RegistryError, Unreachable
-from registry.identity import Actor
+from registry.identity import ANONYMOUS, Actor, oidc_name
 from registry.service import Registry
 from registry.settings import Settings, load_settings
 
@@ -24,6 +24,7 @@ log = logging.getLogger("registry.ui")
 T = TypeVar("T")
 READ_TTL_S = 30
 _AUTOLINK = re.compile(r"(\\:/|www\\\.|@)", re.IGNORECASE)
+_INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200b\ufeff]")  # bidi overrides, zero-width space
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
@@ -33,7 +34,10 @@ def plain(text: object) -> str:
     Run names, tags and error messages can hold markdown or HTML; escaping every markdown character
     makes them show literally. Tables (`st.dataframe`) and `st.text` need no escaping.
     """
-    escaped = _MD_SPECIAL.sub(r"\\\1", str(text))
+    # Direction overrides and zero-width spaces make one name look like another ("evil\u202etxt.exe"
+    # shows as "evilexe.txt") and reverse the text after them: show them as what they are.
+    shown = _INVISIBLE.sub(lambda m: f"‹U+{ord(m.group(0)):04X}›", str(text))
+    escaped = _MD_SPECIAL.sub(r"\\\1", shown)
     # Markdown turns bare addresses into links even with ':' escaped; a zero-width space stops it.
     return _AUTOLINK.sub(lambda m: m.group(0)[:-1] + "\u200b" + m.group(0)[-1], escaped)
 
@@ -95,21 +99,72 @@ def current_actor() -> Actor:
     """Who is using the dashboard: the identity mode decides how the name is learned.
 
     - local: the configured actor (the OS user unless REGISTRY_ACTOR says otherwise);
-    - oidc: the logged-in user's email (or name) from `st.user`;
+    - oidc: the logged-in user's verified email from `st.user` (registry/identity.oidc_name);
     - header: a trusted proxy header, only where registry/identity allows it.
     The role always comes from the service.
     """
     s = settings()
     reg = registry()
     if s.identity == "oidc":
-        if not st.user.get("is_logged_in"):
-            return Actor("anonymous", "viewer")
-        return reg.actor(str(st.user.get("email") or st.user.get("name") or "anonymous"))
+        name = oidc_name(st.user.to_dict()) if st.user.get("is_logged_in") else ""
+        return reg.actor(name) if name else ANONYMOUS
     if s.identity == "header":
         from registry.identity import actor_from_headers
 
         return actor_from_headers(dict(st.context.headers), s, st.context.ip_address)
     return reg.actor()
+
+
+def _auth_configured() -> bool:
+    """Whether `.streamlit/secrets.toml` (or `--secrets.files`) has the `[auth]` provider section."""
+    try:
+        return "auth" in st.secrets
+    except FileNotFoundError:  # no secrets file at all (StreamlitSecretNotFoundError is one)
+        return False
+
+
+def needs_login() -> bool:
+    """True under OIDC until the user logs in: then the app shows only the login page.
+
+    Tracking data (params, artifacts, dataset names) is often as sensitive as the registry, and a
+    team that set up an identity provider wants to know who looks: so nothing is readable before a
+    login; anyone who can log in may read, and what they may change is their role's business.
+    """
+    return settings().identity == "oidc" and not st.user.get("is_logged_in")
+
+
+def login_page() -> None:
+    """The only page before an OIDC login: a Log in button, or what to configure if it cannot work.
+
+    A page of its own, not a button above `st.navigation`: a widget there loses its click once the
+    navigation has chosen a file page (checked on streamlit 1.67).
+    """
+    st.title("MLflow Registry Dashboard")
+    if not _auth_configured():
+        st.error(
+            "REGISTRY_IDENTITY is oidc, but no [auth] section was found in .streamlit/secrets.toml: "
+            "configure the identity provider there (see docs/identity.md).",
+            icon="🔒",
+        )
+        return
+    st.info("Log in with your organisation's account to use the dashboard.", icon="🔒")
+    if st.button("Log in", key="auth.login", type="primary"):
+        st.login()
+
+
+def identity_sidebar() -> None:
+    """Who is acting and with what role; under OIDC their name as the provider gives it, and Log out."""
+    actor = current_actor()
+    if settings().identity != "oidc":
+        st.caption(f"Signed in as **{plain(actor.name)}** ({actor.role})")
+        return
+    shown = str(st.user.get("name") or "").strip()
+    if shown and shown != actor.name:
+        st.caption(f"Signed in as **{plain(shown)}** ({plain(actor.name)}, {actor.role})")
+    else:
+        st.caption(f"Signed in as **{plain(actor.name)}** ({actor.role})")
+    if st.button("Log out", key="auth.logout"):
+        st.logout()
 
 
 def show_error(exc: BaseException, where: str = "") -> None:

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tempfile
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
+from urllib.parse import unquote
 
 import mlflow.artifacts
 import pandas as pd
@@ -43,9 +46,12 @@ _IMAGE_MAGIC = {
     ".webp": (b"RIFF",),
     ".bmp": (b"BM",),
 }
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # NUL, newlines, escapes: no file name needs them
+_DRIVE = re.compile(r"[A-Za-z]:")  # C:\ or C:/ on a Windows artifact store
 _YAML_NAMES = {"MLmodel"}
 _YAML_SUFFIXES = {".yaml", ".yml"}
 _CSV_SEPARATORS = {".csv": ",", ".tsv": "\t"}
+_TOO_DEEP = "nested too deeply to show as a tree: shown as text"
 
 
 @dataclass(frozen=True)
@@ -85,17 +91,33 @@ class _Owner:
     download: Callable[[str, str], str]  # (relative path, destination folder) -> local path
 
 
+def _decodings(raw: str) -> list[str]:
+    """The path and every form a store or server on the way might turn it into: percent-decoded
+    (repeatedly, for double encoding) and Unicode-normalized (fullwidth `．．／` is `../` in NFKC)."""
+    forms = [raw]
+    for _ in range(3):
+        decoded = unquote(forms[-1])
+        if decoded == forms[-1]:
+            break
+        forms.append(decoded)
+    return forms + [unicodedata.normalize("NFKC", f) for f in forms]
+
+
 def safe_path(path: str, allow_root: bool = False) -> str:
-    """A normalized relative artifact path; anything that could leave the artifact root is refused."""
+    """A normalized relative artifact path; anything that could leave the artifact root is refused.
+
+    Every decoding of the path is checked, not only the text as given: `%2e%2e/` is an odd folder
+    name on disk, but `../` to a server that decodes it.
+    """
     raw = (path or "").strip()
-    if "\\" in raw or "\x00" in raw or "://" in raw:
-        raise BadInput(f"artifact path {path!r}: use a relative path with forward slashes")
-    pure = PurePosixPath(raw)
-    if pure.is_absolute() or raw.startswith("~"):
-        raise BadInput(f"artifact path {path!r}: must be relative to the artifact root")
-    parts = [p for p in pure.parts if p not in ("", ".")]
-    if ".." in parts:
-        raise BadInput(f"artifact path {path!r}: '..' is not allowed")
+    for form in _decodings(raw):
+        if "\\" in form or "://" in form or _CONTROL.search(form) or _DRIVE.match(form):
+            raise BadInput(f"artifact path {path!r}: use a relative path with forward slashes")
+        if PurePosixPath(form).is_absolute() or form.startswith("~"):
+            raise BadInput(f"artifact path {path!r}: must be relative to the artifact root")
+        if ".." in PurePosixPath(form).parts:
+            raise BadInput(f"artifact path {path!r}: '..' is not allowed")
+    parts = [p for p in PurePosixPath(raw).parts if p not in ("", ".")]
     if not parts and not allow_root:
         raise BadInput("artifact path: name a file")
     return "/".join(parts)
@@ -226,11 +248,15 @@ def classify(path: str, content: bytes, max_chars: int = PREVIEW_MAX_TEXT_CHARS)
             return Preview(path, "json", size, text=shown, truncated=cut, data=json.loads(text))
         except ValueError as exc:
             return Preview(path, "text", size, text=shown, truncated=cut, message=f"not valid JSON: {exc}")
+        except RecursionError:  # `[[[[...` a few thousand deep: valid, and too deep for Python's parser
+            return Preview(path, "text", size, text=shown, truncated=cut, message=_TOO_DEEP)
     if suffix in _YAML_SUFFIXES or name.name in _YAML_NAMES:
         try:
             return Preview(path, "yaml", size, text=shown, truncated=cut, data=yaml.safe_load(text))
         except yaml.YAMLError as exc:
             return Preview(path, "text", size, text=shown, truncated=cut, message=f"not valid YAML: {exc}")
+        except RecursionError:
+            return Preview(path, "text", size, text=shown, truncated=cut, message=_TOO_DEEP)
     if suffix in _CSV_SEPARATORS:
         try:
             table = pd.read_csv(

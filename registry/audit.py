@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,11 +30,12 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
     text,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from registry.errors import Conflict, Unreachable
 from registry.settings import mask_uri
@@ -71,13 +72,26 @@ _SQLITE_TRIGGERS = (
     "CREATE TRIGGER IF NOT EXISTS registry_audit_no_delete BEFORE DELETE ON registry_audit "
     "BEGIN SELECT RAISE(ABORT, 'registry_audit is append-only'); END",
 )
+# PostgreSQL: an integrity error like SQLite's ABORT (not a generic P0001 that reads as "unreachable");
+# TRUNCATE skips row triggers, so it gets a statement trigger of its own. Triggers are created only
+# when missing: replacing them on every open would lock the table against every replica's writes.
 _PG_TRIGGERS = (
-    "CREATE OR REPLACE FUNCTION registry_audit_append_only() RETURNS trigger AS $$ "
-    "BEGIN RAISE EXCEPTION 'registry_audit is append-only'; END; $$ LANGUAGE plpgsql",
-    "DROP TRIGGER IF EXISTS registry_audit_no_change ON registry_audit",
+    "CREATE OR REPLACE FUNCTION registry_audit_append_only() RETURNS trigger AS $$ BEGIN "
+    "RAISE EXCEPTION 'registry_audit is append-only' USING ERRCODE = 'integrity_constraint_violation'; "
+    "END; $$ LANGUAGE plpgsql",
+    "DO $$ BEGIN "
+    "IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'registry_audit_no_change' "
+    "AND tgrelid = 'registry_audit'::regclass) THEN "
     "CREATE TRIGGER registry_audit_no_change BEFORE UPDATE OR DELETE ON registry_audit "
-    "FOR EACH ROW EXECUTE FUNCTION registry_audit_append_only()",
+    "FOR EACH ROW EXECUTE FUNCTION registry_audit_append_only(); END IF; "
+    "IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'registry_audit_no_truncate' "
+    "AND tgrelid = 'registry_audit'::regclass) THEN "
+    "CREATE TRIGGER registry_audit_no_truncate BEFORE TRUNCATE ON registry_audit "
+    "FOR EACH STATEMENT EXECUTE FUNCTION registry_audit_append_only(); END IF; "
+    "END $$",
 )
+_TRIGGERS = {"sqlite": _SQLITE_TRIGGERS, "postgresql": _PG_TRIGGERS}
+_PG_SETUP_LOCK = 0x72656769  # the advisory lock key that serializes the set-up across replicas ("regi")
 
 
 @dataclass(frozen=True)
@@ -129,19 +143,27 @@ def _as_utc(value: datetime) -> datetime:
 
 
 class AuditLog:
-    """The audit table behind a SQLAlchemy URL (SQLite by default, PostgreSQL for several replicas)."""
+    """The audit table behind a SQLAlchemy URL (SQLite by default, PostgreSQL for several replicas).
 
-    def __init__(self, url: str) -> None:
+    `timeout_s` bounds how long a write waits for a lock (SQLite's busy timeout, PostgreSQL's
+    lock_timeout) or a connection: an action whose intent cannot be recorded must give up with
+    Unreachable in seconds, before MLflow is touched, rather than hang the page.
+    """
+
+    def __init__(self, url: str, timeout_s: float = 30.0) -> None:
         self.url = url
-        connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
+        self.timeout_s = timeout_s
+        connect_args = _connect_args(url, timeout_s)
         self.engine: Engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
-        if url.startswith("sqlite"):
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        with self._errors("open the audit log"):
-            metadata.create_all(self.engine)
-            with self.engine.begin() as conn:
-                statements = _SQLITE_TRIGGERS if url.startswith("sqlite") else _PG_TRIGGERS
-                for statement in statements if self.engine.dialect.name in ("sqlite", "postgresql") else ():
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas(timeout_s))
+        elif self.engine.dialect.name == "postgresql":
+            event.listen(self.engine, "connect", _pg_session(timeout_s))
+        with self._errors("open the audit log"), self.engine.begin() as conn:
+            if not _is_set_up(conn):  # a set-up log opens without writing: read-only, or while locked
+                _lock_for_set_up(conn)
+                metadata.create_all(conn)
+                for statement in _TRIGGERS.get(self.engine.dialect.name, ()):
                     conn.execute(text(statement))
 
     @contextmanager
@@ -150,10 +172,32 @@ class AuditLog:
             yield
         except IntegrityError:
             raise
-        except (OperationalError, ProgrammingError) as exc:
-            raise Unreachable(f"{what} at {mask_uri(self.url)}: {str(exc.orig).splitlines()[0]}") from exc
+        except DBAPIError as exc:  # the driver's own words: "database is locked", "lock timeout", …
+            said = str(exc.orig).strip()
+            reason = said.splitlines()[0] if said else type(exc.orig).__name__
+            raise Unreachable(f"{what} at {mask_uri(self.url)}: {reason}{_hint(reason)}") from exc
         except SQLAlchemyError as exc:
             raise Unreachable(f"{what} at {mask_uri(self.url)}: {exc.__class__.__name__}") from exc
+
+    def pending_change(self, model: str) -> Attempt | None:
+        """The model's latest claimed change when it has no result yet: an apply still in flight
+        (or one whose process died). The seq claim alone does not serialize the MLflow writes."""
+        latest = (
+            select(events)
+            .where(events.c.model == model, events.c.phase == "intent", events.c.seq.is_not(None))
+            .order_by(events.c.seq.desc())
+            .limit(1)
+        )
+        with self._errors("read the audit log"), self.engine.connect() as conn:
+            intent = conn.execute(latest).mappings().first()
+            if intent is None:
+                return None
+            result = conn.execute(
+                select(events.c.id).where(
+                    events.c.attempt_id == intent["attempt_id"], events.c.phase == "result"
+                )
+            ).first()
+        return None if result else _attempt(intent, None)
 
     def last_seq(self, model: str) -> int:
         """The sequence number of the model's latest change attempt (0 when none)."""
@@ -265,9 +309,66 @@ def _attempt(intent: Any, result: Any | None) -> Attempt:
     )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """WAL lets readers (the dashboard) and a writer (an action) work at once."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+def _is_set_up(conn: Any) -> bool:
+    """Table and triggers present (the PostgreSQL TRUNCATE trigger marks this version's set-up)."""
+    if conn.dialect.name == "sqlite":
+        expected = ("registry_audit", "registry_audit_no_update", "registry_audit_no_delete")
+        query = "SELECT count(*) FROM sqlite_master WHERE name IN ({})"
+    elif conn.dialect.name == "postgresql":  # triggers on the table imply the table
+        expected = ("registry_audit_no_change", "registry_audit_no_truncate")
+        query = (
+            "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('registry_audit') AND tgname IN ({})"
+        )
+    else:
+        return inspect(conn).has_table(events.name)
+    found = conn.execute(text(query.format(", ".join(f"'{name}'" for name in expected)))).scalar()
+    return found == len(expected)
+
+
+def _lock_for_set_up(conn: Any) -> None:
+    """Replicas opening a new log at once race on CREATE TABLE (and CREATE FUNCTION): the first
+    takes a lock, the others wait and find everything made instead of failing on "already exists"."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SETUP_LOCK})
+    elif conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _connect_args(url: str, timeout_s: float) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"timeout": timeout_s}
+    if url.startswith("postgresql") and "connect_timeout" not in url:
+        return {"connect_timeout": max(1, round(timeout_s))}
+    return {}
+
+
+def _hint(reason: str) -> str:
+    if "locked" in reason or "lock timeout" in reason:
+        return "; another process holds a lock on the audit log: try again when it lets go"
+    if "readonly" in reason or "read-only" in reason:
+        return "; the audit log is read-only here, so no action can be recorded or applied"
+    return ""
+
+
+def _sqlite_pragmas(timeout_s: float) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        """WAL lets readers (the dashboard) and a writer (an action) work at once."""
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    return on_connect
+
+
+def _pg_session(timeout_s: float) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        """A write waits at most timeout_s for a lock; set outside a transaction so it sticks."""
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET lock_timeout = {int(timeout_s * 1000)}")
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
+
+    return on_connect

@@ -31,6 +31,7 @@ from registry.lifecycle import (
     TAG_PROMOTED_TO,
 )
 from registry.models import VersionInfo, model_state, source_run_id
+from registry.permissions import leads_of
 from registry.policy import ModelPolicy, resolve_policy
 from registry.settings import Settings
 from registry.store import translate_errors
@@ -345,6 +346,7 @@ class ModelView:
     versions: tuple[VersionRow, ...]
     runs_truncated: bool
     audit_problem: str = ""
+    leads: frozenset[str] | None = None  # the model's own leads (registry/permissions), if it names any
 
     def version(self, version: str | None) -> VersionRow | None:
         return next((v for v in self.versions if v.version == version), None)
@@ -417,6 +419,7 @@ def model_view(reg: Registry, name: str) -> ModelView:
         versions=tuple(rows),
         runs_truncated=len(versions) > MAX_VERSION_RUNS,
         audit_problem=audit_problem,
+        leads=leads_of(state.model.tags, reg.settings.model_overrides.get(name)),
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 from registry.identity import Actor
 from registry.models import VersionInfo
+from registry.permissions import TAG_LEADS, actor_for_model
 from registry.policy import Gate
 
 
@@ -25,13 +26,23 @@ class Check:
         return asdict(self)
 
 
-def check_actor(actor: Actor) -> Check:
-    if actor.may_change_registry:
-        return Check("actor may change the registry", True, f"{actor.name} is a {actor.role}")
+def check_actor(actor: Actor, model: str | None = None, leads: frozenset[str] | None = None) -> Check:
+    """The actor's global role, or, for a model that names its own `leads`, their role for it."""
+    name = "actor may change the registry"
+    if leads is None:
+        if actor.may_change_registry:
+            return Check(name, True, f"{actor.name} is a {actor.role}")
+        detail = f"{actor.name} is a viewer; only leads may change the registry"
+        return Check(name, False, detail + " (ask a lead, or see REGISTRY_LEADS)")
+    which = f"model {model}" if model else "this model"
+    if actor_for_model(actor, leads).may_change_registry:
+        detail = f"{actor.name} is an admin" if actor.role == "admin" else f"{actor.name} leads {which}"
+        return Check(name, True, detail)
     return Check(
-        "actor may change the registry",
+        name,
         False,
-        f"{actor.name} is a viewer; only leads may change the registry (ask a lead, or see REGISTRY_LEADS)",
+        f"{actor.name} is a viewer for {which}: only its leads ({', '.join(sorted(leads))}) and admins "
+        f"may change it (set in its {TAG_LEADS} tag or the config file)",
     )
 
 

@@ -35,15 +35,18 @@ class Actor:
 
 
 def role_of(name: str, settings: Settings) -> Role:
-    """The role of `name`: leads come from REGISTRY_LEADS; with no list, the local user is the lead.
+    """The global role of `name`: admins from REGISTRY_ADMINS, leads from REGISTRY_LEADS, else viewer.
 
-    The local user is the OS user running the process, not REGISTRY_ACTOR: naming another actor must
-    not grant the lead role. The fallback only holds in `local` identity mode: behind a proxy or OIDC
-    an empty list must not make anyone a lead.
+    With neither list set, the local user is the lead. The local user is the OS user running the
+    process, not REGISTRY_ACTOR: naming another actor must not grant the lead role. The fallback only
+    holds in `local` identity mode: behind a proxy or OIDC an empty list must not make anyone a lead.
+    A model may name its own leads, which changes the role for that model only (registry/permissions).
     """
     if not name:
         return "viewer"
-    if settings.leads:
+    if name in settings.admins:
+        return "admin"
+    if settings.leads or settings.admins:
         return "lead" if name in settings.leads else "viewer"
     if settings.identity == "local" and name == getpass.getuser():
         return "lead"
@@ -60,6 +63,19 @@ def configured_actor(settings: Settings) -> Actor:
 
 
 ANONYMOUS = Actor("anonymous", "viewer")
+
+
+def oidc_name(claims: Mapping[str, object]) -> str:
+    """The actor name of an OIDC login: the email claim, which is what REGISTRY_LEADS lists.
+
+    A provider that says the address is unverified (`email_verified` false) may let anyone type any
+    address, so the subject (`sub`) names that user instead and can never match an email in a list.
+    """
+    email = str(claims.get("email") or "").strip()
+    if email and claims.get("email_verified") is not False:
+        return email
+    sub = str(claims.get("sub") or "").strip()
+    return f"sub:{sub}" if sub else ""
 
 
 def actor_from_headers(

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from mlflow import MlflowClient
 
-from registry.audit import AuditLog
+from registry.audit import Attempt, AuditLog
 from registry.checks import (
     Check,
     check_actor,
@@ -30,6 +30,7 @@ from registry.errors import BadInput, Conflict, NotFound, Refused, RegistryError
 from registry.history import replay, rollback_target
 from registry.identity import Actor
 from registry.models import ModelState, VersionInfo, model_state, source_run_id
+from registry.permissions import actor_for_model, leads_of, model_leads
 from registry.policy import TAG_ARCHIVED
 from registry.settings import Settings
 from registry.store import translate_errors
@@ -197,7 +198,9 @@ def plan_action(
     from registry.history import drift
 
     drifted = tuple(drift(history, state.holders))
-    checks: list[Check] = [check_actor(actor)]
+    leads = leads_of(state.model.tags, settings.model_overrides.get(model))  # per-model leads, if any
+    checks: list[Check] = [check_actor(actor, model, leads)]
+    actor = actor_for_model(actor, leads)
     if action == "rollback":
         target = "production"
         if version is None:
@@ -365,11 +368,26 @@ def apply_plan(
     if not reason:
         audit.record("refused", "a reason is required", **intent)
         raise BadInput("a reason is required: say why, it goes into the audit history")
-    if not actor.may_change_registry:
-        message = f"{actor.name} is a viewer: only leads may {plan.action} versions of {plan.model}"
+    leads = model_leads(client, settings, plan.model)
+    allowed = check_actor(actor, plan.model, leads)
+    actor = actor_for_model(actor, leads)
+    intent["role"] = actor.role
+    if not allowed.passed:
+        message = (
+            allowed.detail  # names the model's leads
+            if leads is not None
+            else f"{actor.name} is a viewer: only leads may {plan.action} versions of {plan.model}"
+        )
         audit.record("refused", message, **intent)
         raise Refused(message)
 
+    # Before the re-read: with no change in flight now, every earlier claim has finished its MLflow
+    # writes, so the state read next includes them and the seq claim below serializes ours after.
+    in_flight = audit.pending_change(plan.model)
+    if in_flight and (datetime.now(UTC) - in_flight.at).total_seconds() < settings.change_lease_s:
+        message = _in_flight_message(in_flight, settings.change_lease_s)
+        audit.record("conflict", message, **intent)
+        raise Conflict(message)
     fresh = plan_action(
         client,
         audit,
@@ -415,6 +433,14 @@ def apply_plan(
     return ActionResult(attempt_id, fresh, "done", _done_message(fresh))
 
 
+def _in_flight_message(attempt: Attempt, lease_s: float) -> str:
+    return (
+        f"{attempt.model}: another change is in progress ({attempt.action} {_v(attempt.to_version)} by "
+        f"{attempt.actor}, started {attempt.at:%H:%M:%S} UTC); wait for it to finish, then plan again "
+        f"(an attempt that never finishes stops blocking after {lease_s:.0f} s)"
+    )
+
+
 def _conflict_message(plan: Plan, fresh: Plan) -> str:
     now = f"production is {_v(fresh.snapshot.production)}, staging is {_v(fresh.snapshot.staging)}"
     return f"{plan.model} changed since the plan was made (now {now}); review the new state and plan again"
@@ -428,11 +454,23 @@ def _done_message(plan: Plan) -> str:
 
 
 def _perform(client: MlflowClient, settings: Settings, plan: Plan, actor: Actor, reason: str) -> None:
-    """The MLflow writes for a plan; nothing is ever deleted but aliases and the archived tag."""
+    """The MLflow writes for a plan; nothing is ever deleted but aliases and the archived tag.
+
+    Provenance tags first, the holder last: a change is several calls, and if the store dies part way
+    the holders must still be the ones the audit's `failed` attempt implies (a moved alias with the
+    tags missing read as a change made outside the dashboard).
+    """
     name, v = plan.model, str(plan.version)
     now = datetime.now(UTC).isoformat(timespec="seconds")
     with translate_errors(f"{plan.action} {name} v{v}"), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # stages are deprecated, and still in use
+        if plan.action == "archive":
+            client.set_model_version_tag(name, v, TAG_ARCHIVED_BY, actor.name)
+            client.set_model_version_tag(name, v, TAG_ARCHIVED_AT, now)
+        else:
+            client.set_model_version_tag(name, v, TAG_PROMOTED_BY, actor.name)
+            client.set_model_version_tag(name, v, TAG_PROMOTED_AT, now)
+            client.set_model_version_tag(name, v, TAG_PROMOTED_TO, plan.target)
         if plan.mode == "aliases":
             if plan.action == "archive":
                 client.set_model_version_tag(name, v, TAG_ARCHIVED, "true")
@@ -454,10 +492,3 @@ def _perform(client: MlflowClient, settings: Settings, plan: Plan, actor: Actor,
                 if plan.snapshot.staging and plan.snapshot.staging != v:
                     client.transition_model_version_stage(name, plan.snapshot.staging, "None")
                 client.transition_model_version_stage(name, v, "Staging")
-        if plan.action == "archive":
-            client.set_model_version_tag(name, v, TAG_ARCHIVED_BY, actor.name)
-            client.set_model_version_tag(name, v, TAG_ARCHIVED_AT, now)
-        else:
-            client.set_model_version_tag(name, v, TAG_PROMOTED_BY, actor.name)
-            client.set_model_version_tag(name, v, TAG_PROMOTED_AT, now)
-            client.set_model_version_tag(name, v, TAG_PROMOTED_TO, plan.target)

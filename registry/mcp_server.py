@@ -2,10 +2,10 @@
 
 Every tool is a thin call into the registry service, so an assistant goes through the same guards,
 audit log and error messages as the dashboard and the CLI. Changes are made as the configured actor
-(REGISTRY_ACTOR, with the role REGISTRY_LEADS gives it): a viewer's change is refused by the service
-and the refusal is audited. Results are JSON objects; a service error comes back as an MCP tool error
-whose text is `<kind>: <message>` (bad input, not found, refused, conflict, unreachable), never as a
-success with a flag in it.
+(REGISTRY_ACTOR, with the role REGISTRY_LEADS, REGISTRY_ADMINS and the model's own leads give it):
+a viewer's change is refused by the service and the refusal is audited. Results are JSON objects; a
+service error comes back as an MCP tool error whose text is `<kind>: <message>` (bad input, not
+found, refused, conflict, unreachable), never as a success with a flag in it.
 
 Served over stdio (what desktop assistants launch) or streamable HTTP bound to 127.0.0.1 only.
 """
@@ -117,9 +117,11 @@ def _tool_body(fn: Callable[..., Any]) -> Callable[..., Result]:
 def build_server(reg: Registry) -> MCPServer:
     """The MCP server with every tool bound to `reg`; nothing is served until `serve`."""
     actor = reg.actor()
-    may = (
-        "a lead, so changes are allowed" if actor.may_change_registry else "a viewer, so changes are refused"
-    )
+    may = {
+        "admin": "an admin, so changes are allowed on every model",
+        "lead": "a lead, so changes are allowed, except on models whose registry.leads name others",
+        "viewer": "a viewer, so changes are refused, except on models whose registry.leads name you",
+    }[actor.role]
     server = MCPServer(
         "mlflow-registry",
         title="MLflow Registry",
@@ -344,11 +346,13 @@ def build_server(reg: Registry) -> MCPServer:
         Ridge, Lasso, ElasticNet, DecisionTreeRegressor, RandomForestRegressor, ExtraTreesRegressor,
         GradientBoostingRegressor, KNeighborsRegressor, SVR."""
         from registry.model_specs import train_from_spec
+        from registry.permissions import model_leads
         from registry.registration import TAG_REGISTERED_BY, require_writer
         from registry.tracking import track_model as track
 
         writer = reg.actor()
-        require_writer(reg.audit, writer, name, "register" if register else "track")
+        leads = model_leads(reg.client, reg.settings, name)
+        require_writer(reg.audit, writer, name, "register" if register else "track", leads)
         reserved = sorted(k for k in tags or {} if k.startswith(RESERVED_TAG_PREFIX))
         if reserved:  # the registry's own bookkeeping (archived, promoted_by, ...) is not set by hand
             raise BadInput(f"tags: names starting registry. are the registry's own ({', '.join(reserved)})")

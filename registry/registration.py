@@ -22,6 +22,7 @@ from registry.audit import AuditLog
 from registry.checks import check_actor
 from registry.errors import BadInput, NotFound, Refused
 from registry.identity import Actor
+from registry.permissions import actor_for_model, model_leads
 from registry.settings import Settings
 from registry.store import translate_errors
 from registry.tracking import _fluent_state  # the one guard of MLflow's process-wide state
@@ -48,20 +49,25 @@ class RegisteredVersion:
 _WRITES = {"register": "register versions of", "track": "log runs and models for"}
 
 
-def require_writer(audit: AuditLog, actor: Actor, model: str, action: str) -> None:
+def require_writer(
+    audit: AuditLog, actor: Actor, model: str, action: str, leads: frozenset[str] | None = None
+) -> None:
     """Refuse a viewer (recorded in the audit log as refused); leads and admins pass.
 
-    `action` is `register` (a new version) or `track` (a run with a model, not registered).
+    `action` is `register` (a new version) or `track` (a run with a model, not registered). `leads`
+    are the model's own leads, when it exists and names some (registry/permissions.model_leads).
     """
-    check = check_actor(actor)
+    check = check_actor(actor, model, leads)
     if check.passed:
         return
     message = f"{actor.name} is a viewer: only leads may {_WRITES[action]} {model}"
+    if leads is not None:
+        message = check.detail  # names the model's leads
     audit.record(
         "refused",
         message,
         actor=actor.name,
-        role=actor.role,
+        role=actor_for_model(actor, leads).role,
         model=model,
         action=action,
         target=TARGET_NEW_VERSION,
@@ -124,7 +130,9 @@ def register_version(
     model = (model or "").strip()
     if not model:
         raise BadInput("model: give the registered model a name")
-    require_writer(audit, actor, model, "register")
+    leads = model_leads(client, settings, model)
+    require_writer(audit, actor, model, "register", leads)
+    actor = actor_for_model(actor, leads)
     model_id, run_id = resolve_logged_model(client, source)
     with translate_errors(f"register {model}"), _fluent_state(settings):
         try:

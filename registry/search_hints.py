@@ -104,7 +104,10 @@ def explain_search_error(where: str, message: str, known: KnownKeys) -> str:
     if "Expected a quoted string value" in message:
         return f"{where}: {message}; params, tags and attributes are strings: put the value in single quotes"
     if "Expected numeric value type for metric" in message:
-        return f"{where}: {message}; metrics are numbers: drop the quotes"
+        found = message.rsplit("Found ", 1)[-1].strip()
+        if found[:1] in ("'", '"'):
+            return f"{where}: {message}; metrics are numbers: drop the quotes"
+        return f"{where}: {message}; metrics are compared with numbers, e.g. metrics.accuracy > 0.9"
     if "'OR'" in message:
         return f"{where}: OR is not supported; MLflow filters combine conditions with AND only"
     if "Invalid clause" in message:

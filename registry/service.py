@@ -47,7 +47,7 @@ class Registry:
     @cached_property
     def audit(self) -> AuditLog:
         """Opened on first use, so a read-only page works while the audit database is down."""
-        return self._audit or AuditLog(self.settings.effective_audit_url)
+        return self._audit or AuditLog(self.settings.effective_audit_url, self.settings.audit_timeout_s)
 
     # identity ------------------------------------------------------------------------------------
     def actor(self, name: str | None = None) -> Actor:

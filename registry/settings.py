@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     )
     actor: str = Field(default_factory=getpass.getuser, validation_alias="REGISTRY_ACTOR")
     leads_csv: str = Field(default="", validation_alias="REGISTRY_LEADS")
+    admins_csv: str = Field(default="", validation_alias="REGISTRY_ADMINS")
     header_user: str = Field(default="X-Forwarded-Email", validation_alias="REGISTRY_HEADER_USER")
     header_secret_name: str = Field(
         default="X-Registry-Proxy-Secret", validation_alias="REGISTRY_HEADER_SECRET_NAME"
@@ -53,6 +54,11 @@ class Settings(BaseSettings):
     header_secret: str = Field(default="", validation_alias="REGISTRY_HEADER_SECRET", repr=False)
     trusted_proxies_csv: str = Field(default="", validation_alias="REGISTRY_TRUSTED_PROXIES")
     audit_url: str | None = Field(default=None, validation_alias="REGISTRY_AUDIT_URL")
+    # How long an audit write waits for a lock or a connection before the action gives up (Unreachable).
+    audit_timeout_s: float = Field(default=30.0, gt=0, validation_alias="REGISTRY_AUDIT_TIMEOUT")
+    # An applied change with no recorded result blocks other changes to its model for this long; after
+    # that its process is presumed dead (the attempt stays `incomplete` in the history).
+    change_lease_s: float = Field(default=300.0, ge=0, validation_alias="REGISTRY_CHANGE_LEASE")
     config_file: Path | None = Field(default=None, validation_alias="REGISTRY_CONFIG")
     production_alias: str = Field(default="production", validation_alias="REGISTRY_PRODUCTION_ALIAS")
     staging_alias: str = Field(default="staging", validation_alias="REGISTRY_STAGING_ALIAS")
@@ -101,6 +107,10 @@ class Settings(BaseSettings):
         return frozenset(name.strip() for name in self.leads_csv.split(",") if name.strip())
 
     @property
+    def admins(self) -> frozenset[str]:
+        return frozenset(name.strip() for name in self.admins_csv.split(",") if name.strip())
+
+    @property
     def trusted_proxies(self) -> frozenset[str]:
         return frozenset(a.strip() for a in self.trusted_proxies_csv.split(",") if a.strip())
 
@@ -131,7 +141,8 @@ class Settings(BaseSettings):
             "audit_url": mask_uri(self.effective_audit_url),
             "identity": self.identity,
             "actor": self.actor,
-            "leads": ", ".join(sorted(self.leads)) or "(local user)",
+            "leads": ", ".join(sorted(self.leads)) or ("(none)" if self.admins else "(local user)"),
+            "admins": ", ".join(sorted(self.admins)) or "(none)",
         }
 
 

@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 
 from registry.settings import Settings, load_settings
 from registry.store import make_client
+from tests.pg import PgStack, Postgres, running_pg_stack, running_postgres, skip_unless_available
 from tests.stack import FAKE_AWS, Stack, running_stack
 
 TEST_ACTOR = "ada"
@@ -90,6 +91,10 @@ def build_settings(request: pytest.FixtureRequest, backend: str, home: Path, **o
         if not db.exists():
             shutil.copyfile(request.getfixturevalue("_sqlite_template"), db)
         fields["tracking_uri"] = f"sqlite:///{db}"
+    elif backend == "postgres":  # a server on PostgreSQL, and the audit log in its own PG database
+        pg: PgStack = request.getfixturevalue("pg_stack")
+        fields.update(tracking_uri=pg.tracking_uri, s3_endpoint_url=pg.s3_endpoint_url)
+        fields["audit_url"] = pg.postgres.database_for(home)
     else:
         raise ValueError(f"unknown backend {backend!r}")
     fields.update(overrides)
@@ -98,8 +103,8 @@ def build_settings(request: pytest.FixtureRequest, backend: str, home: Path, **o
 
 @pytest.fixture
 def make_settings(request: pytest.FixtureRequest, tmp_path: Path) -> SettingsFactory:
-    """`make_settings("http" | "sqlite", **field_overrides)`: settings for this test on that backend,
-    with its own audit database and home under tmp_path."""
+    """`make_settings("http" | "sqlite" | "postgres", **field_overrides)`: settings for this test on
+    that backend, with its own audit database and home under tmp_path."""
 
     def make(backend: str, **overrides: object) -> Settings:
         return build_settings(request, backend, tmp_path, **overrides)
@@ -151,3 +156,31 @@ def shared_client(shared_settings: Settings) -> MlflowClient:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for seconds in _stack_start_times:
         terminalreporter.write_line(f"test stack (moto + mlflow server) started in {seconds:.1f} s")
+
+
+# PostgreSQL: skipped where it is not installed, a failure then when REGISTRY_REQUIRE_POSTGRES=1 ------
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A throw-away PostgreSQL cluster on 127.0.0.1, once per session."""
+    skip_unless_available()
+    with running_postgres() as pg:
+        yield pg
+
+
+@pytest.fixture(scope="session")
+def pg_stack(stack: Stack, postgres: Postgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgStack]:
+    """`mlflow server` on a PostgreSQL backend store, artifacts in the session's moto S3."""
+    folder = tmp_path_factory.mktemp("pg-stack")
+    with running_pg_stack(folder, postgres, stack.s3_endpoint_url, stack.bucket) as started:
+        yield started
+
+
+@pytest.fixture
+def pg_settings(make_settings: SettingsFactory) -> Settings:
+    return make_settings("postgres")
+
+
+@pytest.fixture(params=["http", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def every_backend_settings(request: pytest.FixtureRequest, make_settings: SettingsFactory) -> Settings:
+    """`any_settings` plus a server and an audit log on PostgreSQL: for the lifecycle's core tests."""
+    return make_settings(request.param)

@@ -143,20 +143,28 @@ def start_moto(tmpdir: Path, port: int | None = None) -> tuple[ServerProcess, st
 
 
 def start_mlflow_server(
-    tmpdir: Path, s3_endpoint_url: str, bucket: str, port: int | None = None
+    tmpdir: Path,
+    s3_endpoint_url: str,
+    bucket: str,
+    port: int | None = None,
+    *,
+    backend_uri: str | None = None,
+    artifacts_prefix: str = "artifacts",
 ) -> tuple[ServerProcess, str, str]:
-    """Start `mlflow server` on SQLite with artifacts proxied to `s3://bucket/artifacts`.
+    """Start `mlflow server` on SQLite (or `backend_uri`) with artifacts proxied to S3.
 
-    Job execution is switched off: it forks a job runner and five huey consumers we do not use, and
-    costs seconds of start-up. The default security middleware already allows 127.0.0.1.
+    Started again with the same `tmpdir` and `port`, it serves the same store (the fault tests
+    restart a server they killed). Job execution is switched off: it forks a job runner and five
+    huey consumers we do not use, and costs seconds of start-up. The default security middleware
+    already allows 127.0.0.1.
     """
     port = port or free_port()
-    backend_uri = f"sqlite:///{tmpdir / 'mlflow.db'}"
+    backend_uri = backend_uri or f"sqlite:///{tmpdir / 'mlflow.db'}"
     argv = [
         sys.executable, "-m", "mlflow", "server",
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         "--backend-store-uri", backend_uri,
-        "--artifacts-destination", f"s3://{bucket}/artifacts",
+        "--artifacts-destination", f"s3://{bucket}/{artifacts_prefix}",
     ]  # fmt: skip
     env = child_env(MLFLOW_S3_ENDPOINT_URL=s3_endpoint_url, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
     server = ServerProcess("mlflow server", argv, tmpdir / "mlflow-server.log", env, tmpdir)

@@ -1,4 +1,8 @@
-"""Lifecycle actions through the service against the real stack, in both alias and stage modes."""
+"""Lifecycle actions through the service against the real stack, in both alias and stage modes.
+
+Every test runs on the HTTP server, on a direct SQLite store, and on a server and an audit log in
+PostgreSQL (where PostgreSQL is installed).
+"""
 
 from __future__ import annotations
 
@@ -19,8 +23,8 @@ VIEWER = Actor("victor", "viewer")
 
 
 @pytest.fixture
-def reg(any_settings) -> Registry:
-    return Registry.connect(any_settings)
+def reg(every_backend_settings) -> Registry:
+    return Registry.connect(every_backend_settings)
 
 
 def holders(reg: Registry, model: str) -> tuple[str | None, str | None]:
@@ -275,3 +279,53 @@ def test_crash_between_record_and_change_leaves_a_visible_incomplete_attempt(reg
     assert holders(reg, model) == (None, None)
     [attempt] = reg.history(model)
     assert attempt.outcome == "incomplete" and attempt.finished_at is None
+
+
+# serialization ---------------------------------------------------------------------------------------
+def test_a_change_applied_while_another_is_in_flight_conflicts(reg):
+    """The seq claim alone let B claim the next slot while A, claimed, had not written to MLflow yet:
+    both succeeded, A's write landed last, and the audit's replay disagreed with MLflow."""
+    from registry.history import replay
+    from registry.lifecycle import apply_plan
+
+    model = make_model(reg.client, [{"acc": 0.7}, {"acc": 0.8}, {"acc": 0.9}])
+    reg.promote(model, "1", "first", actor=LEAD)
+    plan = reg.plan("promote", model, "2", actor=LEAD)
+    seen: list[str] = []
+
+    def bob_acts_meanwhile() -> None:  # A's intent is recorded, MLflow not yet changed
+        try:
+            reg.promote(model, "3", "mine", actor=Actor("bob", "lead"))
+            seen.append("done")
+        except Conflict as exc:
+            seen.append(str(exc))
+
+    apply_plan(
+        reg.client, reg.audit, reg.settings, plan, "second", actor=LEAD, before_change=bob_acts_meanwhile
+    )
+    assert holders(reg, model) == ("2", None)
+    assert replay(reg.history(model)).production == "2"
+    assert len(seen) == 1 and "in progress" in seen[0]
+    assert [(a.actor, a.outcome) for a in reg.history(model)] == [
+        ("alice", "done"),
+        ("alice", "done"),
+        ("bob", "conflict"),
+    ]
+    reg.promote(model, "3", "now it is my turn", actor=Actor("bob", "lead"))
+    assert holders(reg, model) == ("3", None)
+
+
+def test_an_attempt_that_never_finished_blocks_its_model_only_for_the_lease(make_settings):
+    reg = Registry.connect(make_settings("sqlite", change_lease_s=3600))
+    model = make_model(reg.client, [{"acc": 0.7}, {"acc": 0.8}])
+    plan = reg.plan("promote", model, "1", actor=LEAD)
+    reg.audit.begin(  # a replica that died between its intent and its result
+        actor="carol", role="lead", model=model, action="promote", target="production", from_version=None,
+        to_version="2", reason="crashed", checks=[], seq=plan.audit_seq + 1,
+    )  # fmt: skip
+    with pytest.raises(Conflict, match=r"in progress \(promote v2 by carol"):
+        reg.promote(model, "1", "go", actor=LEAD)
+    expired = Registry(reg.settings.model_copy(update={"change_lease_s": 0}), reg.client, reg.audit)
+    expired.promote(model, "1", "go", actor=LEAD)
+    assert holders(reg, model) == ("1", None)
+    assert [a.outcome for a in reg.history(model)] == ["incomplete", "conflict", "done"]

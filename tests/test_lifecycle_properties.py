@@ -25,9 +25,10 @@ LEADS = (Actor("alice", "lead"), Actor("bob", "lead"))
 VIEWER = Actor("victor", "viewer")
 
 
-@pytest.fixture
-def registry_for_machine(sqlite_settings) -> Registry:
-    return Registry.connect(sqlite_settings)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow])])
+def registry_for_machine(request, make_settings) -> Registry:
+    """Direct SQLite; and once on a server and an audit log in PostgreSQL (fewer examples: over HTTP)."""
+    return Registry.connect(make_settings(request.param))
 
 
 def test_random_action_sequences_keep_the_invariants(registry_for_machine: Registry) -> None:
@@ -97,8 +98,9 @@ def test_random_action_sequences_keep_the_invariants(registry_for_machine: Regis
             if state.holders.production:
                 assert not state.versions[state.holders.production].archived
 
+    examples = 12 if reg.settings.effective_audit_url.startswith("sqlite") else 4
     LifecycleMachine.TestCase.settings = settings(
-        max_examples=12, stateful_step_count=10, deadline=None, suppress_health_check=list(HealthCheck)
+        max_examples=examples, stateful_step_count=10, deadline=None, suppress_health_check=list(HealthCheck)
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -1,0 +1,157 @@
+"""Many leads at once: threads sharing one service (sessions of one dashboard replica) and separate
+processes (replicas) promote and roll back the same models through the real HTTP server.
+
+Whatever interleaving happens, afterwards: at most one production holder per model, replaying the
+audit gives MLflow's state, change slots (seq) are claimed without gaps, and every attempt a worker
+made appears in the audit exactly once with the outcome the worker saw; in particular every Conflict
+a worker was told about is recorded as a conflict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from registry.audit import events
+from registry.errors import Conflict, Refused, RegistryError
+from registry.history import replay
+from registry.identity import Actor
+from registry.service import Registry
+from registry.settings import load_settings
+from tests.factories import make_model
+
+THREADS, THREAD_ACTIONS = 8, 15
+PROCESSES, PROCESS_ACTIONS = 3, 10
+VERSIONS = ("1", "2", "3")
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def act(reg: Registry, worker: str, models: list[str], actions: int, seed: int) -> list[dict[str, str]]:
+    """A lead's session: plan, think a moment (others act meanwhile), apply; note what it was told."""
+    rng = random.Random(seed)
+    actor = Actor(worker, "lead")
+    seen = []
+    for i in range(actions):
+        model, reason = rng.choice(models), f"{worker}#{i}"
+        try:
+            if rng.random() < 0.3:
+                plan = reg.plan("rollback", model, actor=actor)
+            else:
+                target = "staging" if rng.random() < 0.2 else "production"
+                plan = reg.plan("promote", model, rng.choice(VERSIONS), actor=actor, target=target)
+        except RegistryError as exc:  # a plan writes nothing: not in the audit
+            seen.append({"reason": reason, "model": model, "outcome": "plan error", "error": str(exc)})
+            continue
+        time.sleep(rng.random() * 0.05)
+        try:
+            reg.apply(plan, reason, actor=actor)
+            outcome = "done"
+        except Conflict:
+            outcome = "conflict"
+        except Refused:
+            outcome = "refused"
+        except RegistryError:
+            outcome = "failed"
+        seen.append({"reason": reason, "model": model, "outcome": outcome})
+    return seen
+
+
+def worker_process() -> None:
+    """Entry point of a replica process: argv[1] is JSON with the settings, models and its name."""
+    job = json.loads(sys.argv[1])
+    reg = Registry.connect(load_settings(**job["settings"]))
+    print(json.dumps(act(reg, job["worker"], job["models"], job["actions"], job["seed"])))
+
+
+def start_replica(
+    settings: dict[str, object], worker: str, models: list[str], seed: int, log: Path
+) -> subprocess.Popen:
+    """A replica process; its log goes to a file, so a chatty one never blocks on a full pipe."""
+    job = {"settings": settings, "worker": worker, "models": models, "actions": PROCESS_ACTIONS, "seed": seed}
+    code = "from tests.test_load import worker_process; worker_process()"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, json.dumps(job)],
+        cwd=PROJECT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+        stdout=subprocess.PIPE,
+        stderr=log.open("w"),
+        text=True,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("backend", ["http", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_concurrent_leads_keep_the_invariants(make_settings, backend: str, record_property, tmp_path) -> None:
+    settings = make_settings(backend)
+    reg = Registry.connect(settings)
+    models = [
+        make_model(reg.client, [{"acc": 0.8}] * len(VERSIONS), model_tags={"registry.mode": "aliases"}),
+        make_model(reg.client, [{"acc": 0.8}] * len(VERSIONS), model_tags={"registry.mode": "stages"}),
+    ]
+    for model in models:
+        reg.promote(model, "1", "baseline", actor=Actor("setup", "lead"))
+    assert reg.audit  # opened before the threads share it
+
+    as_fields = {"tracking_uri": settings.tracking_uri, "audit_url": settings.effective_audit_url,
+                 "s3_endpoint_url": settings.s3_endpoint_url, "home": str(settings.home)}  # fmt: skip
+    logs = [tmp_path / f"replica{p}.log" for p in range(PROCESSES)]
+    replicas = [start_replica(as_fields, f"replica{p}", models, 100 + p, logs[p]) for p in range(PROCESSES)]
+    seen: list[dict[str, str]] = []
+    crashed: list[BaseException] = []
+
+    def session(t: int) -> None:
+        try:
+            seen.extend(act(reg, f"thread{t}", models, THREAD_ACTIONS, seed=t))
+        except BaseException as exc:  # anything but a RegistryError is a bug: fail the test with it
+            crashed.append(exc)
+
+    threads = [threading.Thread(target=session, args=(t,)) for t in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for replica, log in zip(replicas, logs, strict=True):
+        out, _ = replica.communicate(timeout=300)
+        assert replica.returncode == 0, log.read_text()[-3000:]
+        seen.extend(json.loads(out.strip().splitlines()[-1]))
+    assert not crashed, crashed
+
+    counts = Counter(s["outcome"] for s in seen)
+    print(f"\nload ({backend}): {dict(counts)} over {len(seen)} attempts")
+    record_property("outcomes", dict(counts))
+    assert len(seen) == THREADS * THREAD_ACTIONS + PROCESSES * PROCESS_ACTIONS
+    assert counts["done"] > 0 and counts["conflict"] > 0
+    assert counts["plan error"] == 0 and counts["failed"] == 0, [s for s in seen if "error" in s][:3]
+
+    for model in models:
+        state = reg.state(model)
+        history = reg.history(model)
+        assert not state.holders.extra_production  # at most one version in stage Production
+        replayed = replay(history)
+        assert (replayed.production, replayed.staging) == (state.holders.production, state.holders.staging)
+        assert reg.model_history(model).drift == []
+        assert not [a for a in history if a.outcome == "incomplete"]
+
+        by_reason = Counter(a.reason for a in history)
+        expected = {s["reason"]: s["outcome"] for s in seen if s["model"] == model}
+        assert {r: n for r, n in by_reason.items() if n != 1} == {}  # each attempt recorded once
+        assert {a.reason: a.outcome for a in history if a.reason != "baseline"} == expected
+
+        with reg.audit.engine.connect() as conn:
+            seqs = conn.execute(
+                sa.select(events.c.seq).where(events.c.model == model, events.c.seq.is_not(None))
+            ).scalars()
+            seqs = sorted(seqs)
+        claimed = [a for a in history if a.outcome in ("done", "failed")]
+        assert seqs == list(range(1, len(claimed) + 1))  # one slot per change, no gaps, no doubles
