@@ -1,0 +1,177 @@
+"""Browser tests: the real app (`streamlit run app.py`) over the seeded demo, driven in Chromium.
+
+Once per session: the demo is trained into the HTTP test stack (its promotion history goes to an
+audit database of our own), the dashboard starts as a child process pointed at both, and Debian's
+Chromium starts headless. Each test gets a fresh browser context, so a fresh Streamlit session.
+
+Without /usr/bin/chromium the directory is skipped, unless REGISTRY_REQUIRE_BROWSER=1 (CI installs
+Chromium, so there a missing browser is a failure, not a skip). Screenshots for the docs go to
+REGISTRY_SCREENSHOTS when it names a folder (`REGISTRY_SCREENSHOTS=docs/screenshots`), else to a
+temporary folder, so a test run does not rewrite the committed images.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from playwright.sync_api import Browser, BrowserContext, sync_playwright
+
+from registry.demo import DEMO_EXPERIMENTS, seed_demo
+from registry.settings import Settings, load_settings
+from registry.store import make_client
+from tests.e2e.dashboard import Dashboard
+from tests.stack import ServerProcess, Stack, child_env, free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+VIEWPORT = {"width": 1400, "height": 900}
+E2E_ACTOR = "e2e-lead"
+PROJECT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+
+
+def _browser_required() -> bool:
+    return os.environ.get("REGISTRY_REQUIRE_BROWSER") == "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip this directory where Chromium is missing, unless the browser is required (then fail)."""
+    if CHROMIUM.exists():
+        return
+    if _browser_required():
+        reason = f"REGISTRY_REQUIRE_BROWSER=1 but {CHROMIUM} is missing: apt-get install -y chromium"
+        mark = pytest.mark.usefixtures("_missing_browser")
+    else:
+        reason = f"{CHROMIUM} not installed (set REGISTRY_REQUIRE_BROWSER=1 to make this a failure)"
+        mark = pytest.mark.skip(reason=reason)
+    for item in items:
+        if HERE in Path(str(item.path)).parents:
+            item.add_marker(mark)
+
+
+@pytest.fixture(scope="session")
+def _missing_browser() -> None:
+    pytest.fail(f"REGISTRY_REQUIRE_BROWSER=1 but {CHROMIUM} is missing: apt-get install -y chromium")
+
+
+@dataclass(frozen=True)
+class Demo:
+    """The seeded demo: settings for its stores, a client, and run ids by (experiment, run name)."""
+
+    settings: Settings
+    client: MlflowClient
+    experiments: dict[str, str]
+    runs: dict[tuple[str, str], str]
+
+    def run_id(self, experiment: str, run_name: str) -> str:
+        return self.runs[(experiment, run_name)]
+
+
+@pytest.fixture(scope="session")
+def demo(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """Train the demo into the test stack once (~30 s); its audit history is the app's audit log."""
+    home = tmp_path_factory.mktemp("e2e-home")
+    settings = load_settings(
+        tracking_uri=stack.tracking_uri,
+        s3_endpoint_url=stack.s3_endpoint_url,
+        home=home,
+        audit_url=f"sqlite:///{home / 'audit.db'}",
+        actor=E2E_ACTOR,
+        leads_csv=E2E_ACTOR,
+    )
+    client = make_client(settings)
+    summary = seed_demo(settings, client)
+    if summary.already_seeded:
+        pytest.fail("the demo was already in the test stack: its audit history is not in our audit log")
+    runs = {}
+    for name, experiment_id in summary.experiments.items():
+        for run in client.search_runs([experiment_id], max_results=1000):
+            runs[(name, run.info.run_name)] = run.info.run_id
+    assert set(summary.experiments) == set(DEMO_EXPERIMENTS)
+    return Demo(settings, client, summary.experiments, runs)
+
+
+@pytest.fixture(scope="session")
+def app_url(demo: Demo, stack: Stack) -> Iterator[str]:
+    """`streamlit run app.py` in its own process group, on the demo's stores, until the session ends."""
+    port = free_port()
+    settings = demo.settings
+    env = child_env(
+        MLFLOW_TRACKING_URI=stack.tracking_uri,
+        MLFLOW_S3_ENDPOINT_URL=stack.s3_endpoint_url,
+        REGISTRY_AUDIT_URL=settings.effective_audit_url,
+        REGISTRY_HOME=str(settings.home),
+        REGISTRY_ACTOR=E2E_ACTOR,
+        REGISTRY_LEADS=E2E_ACTOR,
+    )
+    argv = [
+        sys.executable, "-m", "streamlit", "run", "app.py",
+        "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        # No file watcher: the tests never edit the app, and a "source changed" prompt would keep
+        # the status widget up. No Deploy button in the screenshots.
+        "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal",
+    ]  # fmt: skip
+    app = ServerProcess("streamlit", argv, settings.home / "streamlit.log", env, PROJECT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        app.wait_until_answers(f"{url}/_stcore/health", timeout_s=60)
+        yield url
+    finally:
+        app.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Chromium, per module: Playwright's sync API allows one instance at a time in a process, and
+    other modules here (test_oidc) start their own."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture(scope="module")
+def browser_context(browser: Browser) -> Iterator[BrowserContext]:
+    """One context per module, so the app's scripts are fetched once; each page is its own
+    Streamlit session (Streamlit keeps session state per connection, not per cookie)."""
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: REGISTRY_SCREENSHOTS (relative to the project) or a temporary folder."""
+    wanted = os.environ.get("REGISTRY_SCREENSHOTS")
+    folder = PROJECT / wanted if wanted else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def dashboard(browser_context: BrowserContext, app_url: str, shots: Path) -> Iterator[Dashboard]:
+    """A new tab on the app, 1400×900, closed after the test."""
+    page = browser_context.new_page()
+    try:
+        yield Dashboard(page, app_url, shots)
+    finally:
+        page.close()
