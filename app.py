@@ -8,14 +8,16 @@ st.set_page_config(page_title="MLflow Registry Dashboard", page_icon="📦", lay
 
 PAGES = {
     "Tracking": [
-        st.Page("pages/overview.py", title="Overview", icon="🏠", url_path="overview", default=True),
-        st.Page("pages/runs.py", title="Experiments & runs", icon="🧪", url_path="runs"),
-        st.Page("pages/run.py", title="Run", icon="📄", url_path="run"),
-        st.Page("pages/compare.py", title="Compare", icon="⚖️", url_path="compare"),
+        st.Page(
+            "pages/overview.py", title="Overview", icon=":material/home:", url_path="overview", default=True
+        ),
+        st.Page("pages/runs.py", title="Experiments & runs", icon=":material/science:", url_path="runs"),
+        st.Page("pages/run.py", title="Run", icon=":material/description:", url_path="run"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     ],
     "Registry": [
-        st.Page("pages/models.py", title="Models", icon="📦", url_path="models"),
-        st.Page("pages/history.py", title="History", icon="🕓", url_path="history"),
+        st.Page("pages/models.py", title="Models", icon=":material/inventory_2:", url_path="models"),
+        st.Page("pages/history.py", title="History", icon=":material/history:", url_path="history"),
     ],
 }
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from pages.shared import cached_read, plain, query_list, query_param, section, set_query
+from pages.shared import cached_read, plain, query_list, query_param, section, set_query, through_app
 from registry import diff
 from registry.compare import ComparedRuns, load_runs
 from registry.figures import (
@@ -27,6 +27,8 @@ from registry.figures import (
 from registry.metrics import metric_history
 from registry.service import Registry
 from registry.textdiff import TextDiff, artifact_diff, diffable_paths
+
+through_app()  # first: a deep link must run inside app.py (see pages/shared.py)
 
 HISTORY_POINTS = 1000
 
@@ -74,10 +76,13 @@ def load() -> ComparedRuns | None:
         st.warning(
             f"Left out {len(compared.missing)} run id(s) that name no run: "
             f"{plain(', '.join(compared.missing))}",
-            icon="🔎",
+            icon=":material/search:",
         )
     if len(compared.runs) < diff.MIN_RUNS:
-        st.error(f"compare: fewer than {diff.MIN_RUNS} of the chosen runs exist; choose others.", icon="⚠️")
+        st.error(
+            f"compare: fewer than {diff.MIN_RUNS} of the chosen runs exist; choose others.",
+            icon=":material/warning:",
+        )
         return None
     return compared
 
@@ -231,7 +236,7 @@ def artifact_section(ids: list[str], baseline: str, labels: dict[str, str]) -> N
         if result.only_in:
             st.caption(f"Only {plain(labels.get(result.only_in, result.only_in))} has this file.")
         if result.identical:
-            st.success("The two files are identical.", icon="✅")
+            st.success("The two files are identical.", icon=":material/check_circle:")
         else:
             st.code(result.diff, language="diff")
             if result.truncated:
@@ -243,7 +248,7 @@ compared: ComparedRuns | None = None
 with section("Runs"):
     compared = load()
 if compared is None:
-    st.page_link("pages/runs.py", label="Choose runs in Experiments & runs", icon="🧪")
+    st.page_link("pages/runs.py", label="Choose runs in Experiments & runs", icon=":material/science:")
 else:
     frame = compared.runs
     run_ids = list(frame["run_id"])

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import streamlit as st
 
-from pages.shared import cached_read, plain, query_list, query_param, section, set_query
+from pages.shared import cached_read, plain, query_list, query_param, section, set_query, through_app
 from registry.audit import OUTCOMES
 from registry.catalog import model_drift
 from registry.errors import NotFound
@@ -20,6 +20,8 @@ from registry.events import EventFilter, distinct, events_csv, events_frame, fil
 from registry.lifecycle import ACTIONS
 from registry.service import Registry
 from registry.timeline import production_figure, production_intervals
+
+through_app()  # first: a deep link must run inside app.py (see pages/shared.py)
 
 ALL = "All models"
 MAX_DRIFT_MODELS = 20
@@ -96,7 +98,7 @@ def _flags(shown: pd.DataFrame) -> None:
         st.warning(
             f"{len(incomplete)} incomplete attempt(s) ({plain(models)}): the intent was recorded but no "
             "result, so the process stopped mid-action. Check the model's state in MLflow.",
-            icon="⚠️",
+            icon=":material/warning:",
         )
     models = list(dict.fromkeys(shown["model"]))  # most recently active first
     for name in models[:MAX_DRIFT_MODELS]:
@@ -106,7 +108,7 @@ def _flags(shown: pd.DataFrame) -> None:
             st.caption(f"{plain(name)} is no longer in the registry.")
             continue
         for item in found:
-            st.warning(f"Drift in **{plain(name)}**: {plain(item)}", icon="🔀")
+            st.warning(f"Drift in **{plain(name)}**: {plain(item)}", icon=":material/call_split:")
     if len(models) > MAX_DRIFT_MODELS:
         st.caption(
             f"Drift checked for the {MAX_DRIFT_MODELS} most recently active models; pick a model for others."

@@ -23,11 +23,14 @@ from pages.shared import (
     section,
     set_query,
     show_error,
+    through_app,
 )
 from registry.catalog import ModelView, model_rows, model_view, models_frame, versions_frame
 from registry.checks import check_actor
 from registry.errors import Conflict, NotFound, RegistryError
 from registry.plan_tables import blocking_reason, checks_frame, comparison_frame, plan_title
+
+through_app()  # first: a deep link must run inside app.py (see pages/shared.py)
 
 log = logging.getLogger("registry.ui.models")
 
@@ -96,12 +99,12 @@ def _show_outcome() -> None:
         st.error(
             f"**Conflict**, someone else acted first: {plain(message.rstrip('.'))}. "
             "The plan below is made on the new state: review it before confirming again.",
-            icon="🔀",
+            icon=":material/call_split:",
         )
     else:
         if message.lower().startswith(f"{kind}:"):  # "refused: ..." reads once, not "Refused: refused: ..."
             message = message[len(kind) + 1 :].strip()
-        st.error(f"**{plain(kind.capitalize())}**: {plain(message)}", icon="⛔")
+        st.error(f"**{plain(kind.capitalize())}**: {plain(message)}", icon=":material/block:")
 
 
 def _action_dialog(pending: dict[str, Any]) -> None:
@@ -131,7 +134,7 @@ def _action_dialog(pending: dict[str, Any]) -> None:
         else:
             st.caption("Nothing can change until the failed checks below are resolved.")
         for found in plan.drift:
-            st.warning(f"Drift: {plain(found)}", icon="⚠️")
+            st.warning(f"Drift: {plain(found)}", icon=":material/warning:")
         st.markdown("**Checks**")
         st.dataframe(checks_frame(plan), hide_index=True, width="stretch")
         if plan.comparison:
@@ -178,7 +181,7 @@ def _state_section(view: ModelView) -> None:
     if view.description:
         st.text(view.description)
     for found in view.drift:
-        st.warning(f"Drift: {plain(found)}", icon="⚠️")
+        st.warning(f"Drift: {plain(found)}", icon=":material/warning:")
     if view.audit_problem:
         st.warning(
             f"Audit log unavailable, so no rollback target or drift check: {plain(view.audit_problem)}"
@@ -258,11 +261,14 @@ def _actions_section(view: ModelView) -> None:
             width="stretch",
         )
     if why_not:
-        st.info(f"Actions are disabled: {plain(why_not)}", icon="🔒")
+        st.info(f"Actions are disabled: {plain(why_not)}", icon=":material/lock:")
     row = view.version(version)
     if row and row.run_id:
         st.page_link(
-            "pages/run.py", label=f"Source run of v{version}", icon="📄", query_params={"run": row.run_id}
+            "pages/run.py",
+            label=f"Source run of v{version}",
+            icon=":material/description:",
+            query_params={"run": row.run_id},
         )
 
 
@@ -286,7 +292,7 @@ def _compare_section(view: ModelView) -> None:
     st.page_link(
         "pages/compare.py",
         label=f"Compare the runs of v{a} and v{b}",
-        icon="⚖️",
+        icon=":material/compare_arrows:",
         query_params={"runs": f"{run_a},{run_b}"},
     )
 
@@ -294,8 +300,8 @@ def _compare_section(view: ModelView) -> None:
 def model_page(name: str) -> None:
     flash = st.session_state.pop(FLASH, None)
     if flash:
-        st.success(plain(flash), icon="✅")
-        st.toast(plain(flash), icon="✅")
+        st.success(plain(flash), icon=":material/check_circle:")
+        st.toast(plain(flash), icon=":material/check_circle:")
     try:
         with st.spinner(f"Loading {plain(name)}…"):
             view = cached_read(model_view, name)
@@ -304,7 +310,7 @@ def model_page(name: str) -> None:
         st.warning(
             f"There is no registered model named **{plain(name)}**: the link may be old, or the model was "
             "renamed or deleted. Pick a model from the list below.",
-            icon="🔎",
+            icon=":material/search:",
         )
         set_query(version=None)
         list_page(with_title=False)
@@ -312,10 +318,10 @@ def model_page(name: str) -> None:
     except Exception as exc:  # noqa: BLE001 - the page header and the way back still render
         st.title(plain(name))
         show_error(exc, "model")
-        st.page_link("pages/models.py", label="All models", icon="📦")
+        st.page_link("pages/models.py", label="All models", icon=":material/inventory_2:")
         return
     st.title(plain(name))
-    st.page_link("pages/models.py", label="All models", icon="📦")
+    st.page_link("pages/models.py", label="All models", icon=":material/inventory_2:")
     with section("state"):
         _state_section(view)
     st.subheader("Versions")
@@ -329,7 +335,10 @@ def model_page(name: str) -> None:
         _compare_section(view)
     with section("history"):
         st.page_link(
-            "pages/history.py", label="Audit history of this model", icon="🕓", query_params={"model": name}
+            "pages/history.py",
+            label="Audit history of this model",
+            icon=":material/history:",
+            query_params={"model": name},
         )
     pending = st.session_state.get(PENDING)
     if pending and pending.get("model") == name:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages.shared import cached_read, plain, section, settings
+from pages.shared import cached_read, plain, section, settings, through_app
 from registry.catalog import production_frame, production_models
 from registry.events import EVENT_COLUMNS as HISTORY_COLUMNS
 from registry.events import events_frame
 from registry.service import Registry
 from registry.status import store_counts, store_status
+
+through_app()  # first: a deep link must run inside app.py (see pages/shared.py)
 
 PRODUCTION_CAP = 100
 LATEST_EVENTS = 10
@@ -43,7 +45,7 @@ with section("stores"), st.spinner("Checking the stores…"):
     )
     for s in statuses:
         if s.reachable is False:
-            st.error(f"The {s.store} does not answer: {plain(s.detail)}", icon="🔌")
+            st.error(f"The {s.store} does not answer: {plain(s.detail)}", icon=":material/power_off:")
 with section("credentials"):
     present = settings().credentials_present()
     st.dataframe(
@@ -83,7 +85,7 @@ with section("production"), st.spinner("Reading production versions…"):
         )
         if more:
             st.caption(f"The first {PRODUCTION_CAP} models by name; search the Models page for the others.")
-    st.page_link("pages/models.py", label="All models", icon="📦")
+    st.page_link("pages/models.py", label="All models", icon=":material/inventory_2:")
 
 st.subheader("Latest registry events")
 with section("events"):
@@ -102,4 +104,4 @@ with section("events"):
             },
             key="overview.events",
         )
-    st.page_link("pages/history.py", label="Full history", icon="🕓")
+    st.page_link("pages/history.py", label="Full history", icon=":material/history:")

@@ -10,7 +10,16 @@ from pathlib import PurePosixPath
 import pandas as pd
 import streamlit as st
 
-from pages.shared import cached_read, plain, query_list, query_param, registry, section, set_query
+from pages.shared import (
+    cached_read,
+    plain,
+    query_list,
+    query_param,
+    registry,
+    section,
+    set_query,
+    through_app,
+)
 from registry.artifacts import (
     DEFAULT_DOWNLOAD_MAX_BYTES,
     ArtifactTree,
@@ -25,6 +34,8 @@ from registry.figures import X_AXES, metric_history_figure
 from registry.metrics import metric_history
 from registry.runs import RunDetail, RunSummary, get_run
 from registry.service import Registry
+
+through_app()  # first: a deep link must run inside app.py (see pages/shared.py)
 
 _CODE_LANGUAGES = {
     ".py": "python",
@@ -91,14 +102,16 @@ def summary(detail: RunDetail) -> None:
     links[0].page_link(
         "pages/runs.py",
         label="Runs of this experiment",
-        icon="🧪",
+        icon=":material/science:",
         query_params={"experiment": info.experiment_id},
     )
     if detail.parent_run_id:
         links[1].page_link(
-            "pages/run.py", label=f"Parent run {plain(detail.parent_run_id[:8])}", icon="⬆️",
+            "pages/run.py",
+            label=f"Parent run {plain(detail.parent_run_id[:8])}",
+            icon=":material/arrow_upward:",
             query_params={"run": detail.parent_run_id},
-        )  # fmt: skip
+        )
     if detail.children:
         st.subheader("Child runs")
         st.dataframe(_runs_frame(detail.children), hide_index=True, width="stretch", column_config=_LINKS)
@@ -212,7 +225,7 @@ def show_preview(preview: Preview) -> None:
     elif preview.kind == "text":
         st.code(preview.text or "", language=_CODE_LANGUAGES.get(PurePosixPath(preview.path).suffix))
     else:  # binary, too_large
-        st.info(plain(preview.message or f"{preview.kind}: no preview"), icon="ℹ️")
+        st.info(plain(preview.message or f"{preview.kind}: no preview"), icon=":material/info:")
     if preview.message and preview.kind in ("text", "json", "yaml", "csv"):
         st.caption(plain(preview.message))
     if preview.truncated:
@@ -250,7 +263,12 @@ def models(detail: RunDetail) -> None:
         width="stretch",
     )
     for name in dict.fromkeys(v.name for v in detail.model_versions):
-        st.page_link("pages/models.py", label=f"Model {plain(name)}", icon="📦", query_params={"model": name})
+        st.page_link(
+            "pages/models.py",
+            label=f"Model {plain(name)}",
+            icon=":material/inventory_2:",
+            query_params={"model": name},
+        )
 
 
 _RUN_WIDGETS = ("run_metrics", "run_x", "run_logy", "run_artifact", "run_model", "run_model_file")
@@ -302,7 +320,7 @@ run_id = pick_run()
 if not run_id:
     st.title("Run")
     st.info("Open a run from Experiments & runs, or paste its id in the sidebar.")
-    st.page_link("pages/runs.py", label="Experiments & runs", icon="🧪")
+    st.page_link("pages/runs.py", label="Experiments & runs", icon=":material/science:")
 else:
     detail: RunDetail | None = None
     top = st.container()
@@ -311,7 +329,7 @@ else:
     if detail is None:
         top.title("Run")
         st.caption("Check the run id in the sidebar, or find the run in its experiment.")
-        st.page_link("pages/runs.py", label="Find the run in Experiments & runs", icon="🧪")
+        st.page_link("pages/runs.py", label="Find the run in Experiments & runs", icon=":material/science:")
     else:
         with section("Summary"):
             summary(detail)

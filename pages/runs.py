@@ -9,10 +9,20 @@ coordinates. Only the open tab runs, so the paged view never pays for the whole 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from pages.shared import cached_read, plain, query_list, query_param, section, set_query, show_error
+from pages.shared import (
+    cached_read,
+    plain,
+    query_list,
+    query_param,
+    section,
+    set_query,
+    show_error,
+    through_app,
+)
 from registry import run_table
 from registry.diff import MAX_RUNS, MIN_RUNS
 from registry.errors import BadInput
@@ -22,7 +32,10 @@ from registry.figures import numeric_columns, parallel_coordinates_data, paralle
 from registry.runs import RunsPage, search_runs
 from registry.service import Registry
 
+through_app()  # first: a deep link must run inside app.py (see pages/shared.py)
+
 PAGE_SIZES = [25, 50, 100, 200]
+PARALLEL_MAX_LINES = 2000  # parallel coordinates of the whole experiment: more lines draw too slowly
 VIEWS = ["Pages", "Whole experiment"]
 RUN_COLUMNS = {
     "run_id": None,
@@ -260,10 +273,25 @@ def whole_experiment(experiment: ExperimentInfo) -> None:
     if not chosen:
         st.caption("Choose at least one param.")
         return
-    drawn = len(parallel_coordinates_data(runs, chosen, metric))
-    if drawn < len(runs):
-        st.caption(f"{len(runs) - drawn:,} run(s) without all of these values are left out.")
-    st.plotly_chart(parallel_coordinates_figure(runs, chosen, metric), key="whole_parallel_chart")
+    data = parallel_coordinates_data(runs, chosen, metric)
+    if len(data) < len(runs):
+        st.caption(f"{len(runs) - len(data):,} run(s) without all of these values are left out.")
+    lines = lines_to_draw(data, metric)
+    if len(lines) < len(data):
+        st.caption(
+            f"{len(lines):,} of {len(data):,} runs drawn, evenly spread over the ranking by {plain(metric)} "
+            "(the best and the worst always in): a browser draws 10,000 lines in tens of seconds."
+        )
+    st.plotly_chart(parallel_coordinates_figure(lines, chosen, metric), key="whole_parallel_chart")
+
+
+def lines_to_draw(data: pd.DataFrame, metric: str, limit: int = PARALLEL_MAX_LINES) -> pd.DataFrame:
+    """At most `limit` runs for the chart: evenly spaced ranks by the metric, so its spread is kept."""
+    if len(data) <= limit:
+        return data
+    ranked = data.sort_values(metric, kind="stable").reset_index(drop=True)
+    picks = np.unique(np.linspace(0, len(ranked) - 1, limit).round().astype(int))
+    return ranked.iloc[picks].reset_index(drop=True)
 
 
 st.title("Experiments & runs")

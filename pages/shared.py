@@ -95,6 +95,33 @@ def after_write() -> None:
     st.cache_data.clear()
 
 
+_app_entered = False  # see through_app
+
+
+def through_app() -> None:
+    """Make sure this page runs inside app.py, never on its own as an old-style `pages/` page.
+
+    Streamlit 1.67 starts every server in the legacy multipage mode when a `pages/` folder sits
+    beside the main script, and leaves it only once `st.navigation` has run. Until someone opens the
+    root URL, a deep link such as `/models?model=x` runs `pages/models.py` directly: without
+    app.py's navigation, page config, connection banner and, under OIDC, its login gate. Each page
+    calls this first; in that state it switches the legacy mode off and reruns, so app.py runs and
+    `st.navigation` resolves the same URL.
+
+    Once per process: on a server nothing turns the legacy mode back on, while AppTest turns it on
+    for every run, where a rerun would swallow the click that started the run.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    global _app_entered
+    if _app_entered:
+        return
+    _app_entered = True
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def current_actor() -> Actor:
     """Who is using the dashboard: the identity mode decides how the name is learned.
 
@@ -144,10 +171,10 @@ def login_page() -> None:
         st.error(
             "REGISTRY_IDENTITY is oidc, but no [auth] section was found in .streamlit/secrets.toml: "
             "configure the identity provider there (see docs/identity.md).",
-            icon="🔒",
+            icon=":material/lock:",
         )
         return
-    st.info("Log in with your organisation's account to use the dashboard.", icon="🔒")
+    st.info("Log in with your organisation's account to use the dashboard.", icon=":material/lock:")
     if st.button("Log in", key="auth.login", type="primary"):
         st.login()
 
@@ -171,11 +198,11 @@ def show_error(exc: BaseException, where: str = "") -> None:
     """One way to show a failure: the service's typed message, never a traceback."""
     prefix = f"{plain(where)}: " if where else ""
     if isinstance(exc, Unreachable):
-        st.error(f"{prefix}{plain(exc)}", icon="🔌")
+        st.error(f"{prefix}{plain(exc)}", icon=":material/power_off:")
     elif isinstance(exc, NotFound):
-        st.warning(f"{prefix}{plain(exc)}", icon="🔎")
+        st.warning(f"{prefix}{plain(exc)}", icon=":material/search:")
     elif isinstance(exc, RegistryError):
-        st.error(f"{prefix}{plain(exc)}", icon="⚠️")
+        st.error(f"{prefix}{plain(exc)}", icon=":material/warning:")
     else:
         log.exception("unexpected error in %s", where or "page")
         st.error(f"{prefix}unexpected error ({exc.__class__.__name__}); the details are in the server log.")
@@ -216,7 +243,7 @@ def connection_banner() -> bool:
     status = cached_read(_ping, ttl=10)
     if status is None:
         return True
-    st.error(f"The tracking store does not answer: {plain(status)}", icon="🔌")
+    st.error(f"The tracking store does not answer: {plain(status)}", icon=":material/power_off:")
     if st.button("Retry", key="retry-connection"):
         st.cache_data.clear()
         st.rerun()

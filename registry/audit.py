@@ -10,6 +10,7 @@ applied, the second insert fails and becomes a Conflict.
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
 from registry.errors import Conflict, Unreachable
 from registry.settings import mask_uri
@@ -350,12 +352,25 @@ def _hint(reason: str) -> str:
     return ""
 
 
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
 def _sqlite_pragmas(timeout_s: float) -> Callable[[Any, Any], None]:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         """WAL lets readers (the dashboard) and a writer (an action) work at once."""
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={int(timeout_s * 1000)}")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # Switching a new file to WAL takes an exclusive lock and does not wait on busy_timeout: when
+        # replicas open a new log at once, all but one get "database is locked" at once. Retry it.
+        for attempt in Retrying(
+            retry=retry_if_exception(_locked),
+            stop=stop_after_delay(timeout_s),
+            wait=wait_random(0.01, 0.1),
+            reraise=True,
+        ):
+            with attempt:
+                cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
     return on_connect

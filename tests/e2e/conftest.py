@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,9 +106,9 @@ def demo(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Demo:
     return Demo(settings, client, summary.experiments, runs)
 
 
-@pytest.fixture(scope="session")
-def app_url(demo: Demo, stack: Stack) -> Iterator[str]:
-    """`streamlit run app.py` in its own process group, on the demo's stores, until the session ends."""
+@contextmanager
+def serving_dashboard(demo: Demo, stack: Stack, log_name: str = "streamlit.log") -> Iterator[str]:
+    """`streamlit run app.py` in its own process group, on the demo's stores; yields its URL."""
     port = free_port()
     settings = demo.settings
     env = child_env(
@@ -126,13 +127,20 @@ def app_url(demo: Demo, stack: Stack) -> Iterator[str]:
         # the status widget up. No Deploy button in the screenshots.
         "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal",
     ]  # fmt: skip
-    app = ServerProcess("streamlit", argv, settings.home / "streamlit.log", env, PROJECT)
+    app = ServerProcess("streamlit", argv, settings.home / log_name, env, PROJECT)
     try:
         url = f"http://127.0.0.1:{port}"
         app.wait_until_answers(f"{url}/_stcore/health", timeout_s=60)
         yield url
     finally:
         app.stop()
+
+
+@pytest.fixture(scope="session")
+def app_url(demo: Demo, stack: Stack) -> Iterator[str]:
+    """The dashboard every browser test shares, until the session ends."""
+    with serving_dashboard(demo, stack) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

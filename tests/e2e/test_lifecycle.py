@@ -47,7 +47,7 @@ def test_promote_then_roll_back_through_the_dialog(dashboard: Dashboard, demo: D
     dialog = open_dialog(ui, "Promote to production")
     expect(dialog).to_contain_text("Promote v3 to production")
     expect(dialog).to_contain_text("alias 'production': v2 → v3")
-    ui.screenshot("models")
+    ui.screenshot("promote-dialog")
     confirm(ui, dialog, PROMOTE_REASON, "iris-classifier promoted to production: v3 (was v2)")
 
     assert aliases(demo)["production"] == "3"

@@ -77,7 +77,7 @@ PAGES: dict[str, tuple[str, Callable[[Dashboard, Demo], None], bool]] = {
     "runs": ("runs", check_runs, True),
     "run": ("run", check_run, True),
     "compare": ("compare", check_compare, True),
-    "models": ("models", check_models, False),
+    "models": ("models", check_models, True),
     "history": ("history", check_history, True),
 }
 
