@@ -10,6 +10,7 @@ element renders HTML, every markdown element holds the escaped text, and the hos
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -64,16 +65,16 @@ def hostile(
     return {"run": run_id, "model": model, "experiment": exp}
 
 
-def open_app(page: str, **query: str) -> AppTest:
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=60)
-    at.run()
-    if page != "pages/overview.py":
-        at.switch_page(page)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+@pytest.fixture
+def open_app(open_page: Callable[..., AppTest]) -> Callable[..., AppTest]:
+    """open_page, and the page must not have raised."""
+
+    def open_(page: str, **query: str) -> AppTest:
+        at = open_page(page, **query)
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return open_
 
 
 def assert_inert(at: AppTest) -> str:
@@ -94,7 +95,7 @@ def assert_inert(at: AppTest) -> str:
     return "\n".join(shown)
 
 
-def test_a_run_named_with_markup_shows_it_as_text(hostile):
+def test_a_run_named_with_markup_shows_it_as_text(hostile, open_app):
     at = open_app("pages/run.py", run=hostile["run"])
     shown = assert_inert(at)
     assert "<img src=x onerror=" in shown and "**bold**" in shown  # the name is there, as text
@@ -103,7 +104,7 @@ def test_a_run_named_with_markup_shows_it_as_text(hostile):
     assert params is not None  # params and tags are tables: text by construction
 
 
-def test_a_model_named_with_markup_shows_it_as_text_everywhere(hostile):
+def test_a_model_named_with_markup_shows_it_as_text_everywhere(hostile, open_app):
     model = hostile["model"]
     at = open_app("pages/models.py", model=model)
     shown = assert_inert(at)
