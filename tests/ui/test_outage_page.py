@@ -1,0 +1,73 @@
+"""The tracking server goes away while the dashboard is open, then comes back.
+
+A real `mlflow server` of this test's own is stopped under the app: every page must say where the
+store does not answer (no traceback), the home page with the Retry banner, and the pages must come
+back once the server runs again on the same store and port. (AppTest runs a page opened with
+switch_page without app.py, so the banner itself is checked on the home page.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+
+from tests.stack import Stack, start_mlflow_server
+from tests.ui.conftest import LEAD
+
+BANNER = "The tracking store does not answer"
+PAGES = ["pages/overview.py", "pages/runs.py", "pages/models.py"]
+
+
+def banner_shown(at) -> bool:
+    return any(BANNER in e.value for e in at.error)
+
+
+def says_down(at) -> bool:
+    return any("did not answer" in e.value for e in at.error)
+
+
+@pytest.mark.slow
+def test_pages_say_the_server_is_down_and_recover_on_retry(
+    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, open_page
+) -> None:
+    server, uri, _ = start_mlflow_server(tmp_path, stack.s3_endpoint_url, stack.bucket)
+    port = int(uri.rsplit(":", 1)[1])
+    try:
+        server.wait_until_answers(f"{uri}/health", timeout_s=60)
+        for name, value in {
+            "MLFLOW_TRACKING_URI": uri,
+            "MLFLOW_S3_ENDPOINT_URL": stack.s3_endpoint_url,
+            "REGISTRY_AUDIT_URL": f"sqlite:///{tmp_path / 'audit.db'}",
+            "REGISTRY_HOME": str(tmp_path),
+            "REGISTRY_ACTOR": LEAD,
+            "REGISTRY_LEADS": LEAD,
+            "REGISTRY_HTTP_RETRIES": "0",
+        }.items():
+            monkeypatch.setenv(name, value)
+        st.cache_data.clear()
+        st.cache_resource.clear()
+
+        at = open_page()
+        assert not banner_shown(at) and not at.exception
+
+        server.stop()
+        st.cache_data.clear()
+        down = {page: open_page(page) for page in PAGES}
+        for page, shown in down.items():
+            assert not shown.exception, (page, [e.value for e in shown.exception])
+            assert says_down(shown), (page, [e.value for e in shown.error])
+        assert banner_shown(down["pages/overview.py"])
+        history = open_page("pages/history.py")  # the audit log is its own database: still readable
+        assert not history.exception and history.title[0].value == "History"
+
+        server, _, _ = start_mlflow_server(tmp_path, stack.s3_endpoint_url, stack.bucket, port=port)
+        server.wait_until_answers(f"{uri}/health", timeout_s=60)
+        home = down["pages/overview.py"].button(key="retry-connection").click().run()
+        assert not home.exception and not banner_shown(home) and not says_down(home)
+        for page in PAGES[1:]:
+            back = down[page].run()
+            assert not back.exception and not says_down(back), (page, [e.value for e in back.error])
+    finally:
+        server.stop()
