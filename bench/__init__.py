@@ -1,0 +1,1 @@
+"""Benchmarks and the tools that build large MLflow stores for them (not part of the test suite)."""

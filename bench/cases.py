@@ -1,0 +1,110 @@
+"""What the benchmark measures: each page of ours, with its URL in our app and in MLflow's own UI.
+
+A case names the store it reads, the page and query for AppTest and the browser, and for each UI a
+CSS selector (or a JavaScript predicate) that is true once the first rows or the first chart are on
+screen. MLflow's selectors were found on MLflow 3.17.2's UI:
+  runs table        ag-grid rows:        `.ag-center-cols-container .ag-row`
+  metric charts     plotly in the cards: `[data-testid="experiment-view-compare-runs-card"] .js-plotly-plot`
+  run page          "About this run":    `[data-testid="key-value-Status"]`
+  registered models table links:         `a:text-is("model-000")`
+  model versions    versions table:      `[data-testid="model-version-table"] a:has-text("Version ")`
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import quote, urlencode
+
+# Streamlit: the first data cell of a dataframe, and a drawn plotly figure. `st.dataframe` paints on a
+# canvas; its grid writes the cells it drew into an accessible <table> that is in the DOM but never
+# "visible" to Playwright (no box), so our table counts as shown once a cell is attached.
+OUR_TABLE = '[data-testid="stDataFrame"] [data-testid^="glide-cell-"]'
+OUR_CHART = '[data-testid="stPlotlyChart"]'
+PLOTLY_DRAWN = """(scope) => Array.from(document.querySelectorAll(scope + ' .js-plotly-plot'))
+    .some(p => p._fullData && p._fullData.length > 0 && p.querySelector('.main-svg'))"""
+
+
+@dataclass(frozen=True)
+class Ready:
+    """When a page counts as shown: a selector is visible and/or a plotly chart is drawn in `chart_scope`."""
+
+    selector: str | None = None
+    chart_scope: str | None = None  # CSS scope for PLOTLY_DRAWN
+    state: Literal["attached", "visible"] = "visible"  # what the selector's first match must be
+
+
+OUR_ROWS = Ready(OUR_TABLE, state="attached")
+
+
+@dataclass(frozen=True)
+class Case:
+    key: str
+    title: str
+    store: str  # runs | histories | registry
+    page: str  # for AppTest
+    url_path: str  # our app's url path
+    query: dict[str, str]
+    ours_ready: Ready
+    mlflow_route: str | None  # after `#`, None: MLflow's UI has no such view
+    mlflow_ready: Ready | None
+    raw: str  # the raw MLflow client call(s) it is compared with (key into bench.raw)
+    notes: list[str] = field(default_factory=list)
+
+    def our_url(self, base: str) -> str:
+        return f"{base}/{self.url_path}" + (f"?{urlencode(self.query)}" if self.query else "")
+
+
+def cases(manifest: dict[str, Any]) -> list[Case]:
+    runs, hist, reg = manifest["runs"], manifest["histories"], manifest["registry"]
+    compare_ids, keys = hist["run_ids"][:10], hist["metric_keys"][:3]
+    ml = "workflowType=machine_learning"
+    return [
+        Case(
+            "runs_list", "Runs list, 10k-run experiment (page of 50)", "runs", "pages/runs.py", "runs",
+            {"experiment": runs["experiment_id"]}, OUR_ROWS,
+            f"/experiments/{runs['experiment_id']}/runs?{ml}", Ready(".ag-center-cols-container .ag-row"),
+            "search_runs_page",
+        ),
+        Case(
+            "whole_experiment", "Whole experiment: table + parallel coordinates, 10k runs", "runs",
+            "pages/runs.py", "runs", {"experiment": runs["experiment_id"], "view": "Whole experiment"},
+            Ready(OUR_TABLE, OUR_CHART, "attached"), None, None, "search_runs_all",
+            ["MLflow's UI has no all-runs view (it loads 100 runs at a time)"],
+        ),
+        Case(
+            "compare", f"Compare {len(compare_ids)} runs x {len(keys)} metrics x "
+            f"{hist['spec']['history_steps']:,} steps", "histories", "pages/compare.py", "compare",
+            {"runs": ",".join(compare_ids), "metrics": ",".join(keys)},
+            Ready(chart_scope=OUR_CHART),
+            f"/experiments/{hist['experiment_id']}/runs?{ml}&compareRunsMode=CHART",
+            Ready(chart_scope='[data-testid="experiment-view-compare-runs-card"]'), "metric_histories",
+            ["MLflow's chart view draws the 10 newest runs, one chart per metric, from a 320-point sample"],
+        ),
+        Case(
+            "run_page", "Run page (a 100k-step run; ours charts 2 metrics)", "histories", "pages/run.py",
+            "run", {"run": hist["run_ids"][0]}, OUR_ROWS,
+            f"/experiments/{hist['experiment_id']}/runs/{hist['run_ids'][0]}",
+            Ready('[data-testid="key-value-Status"]'), "run_page",
+        ),
+        Case(
+            "models_list", f"Models list ({reg['spec']['models']} models, page of 25)", "registry",
+            "pages/models.py", "models", {}, OUR_ROWS, "/models",
+            Ready(f'a:text-is("{reg["models"][0]}")'), "search_registered_models",
+        ),
+        Case(
+            "model_page", f"A model's page ({reg['spec']['versions']} versions)", "registry",
+            "pages/models.py", "models", {"model": reg["models"][0]}, OUR_ROWS,
+            f"/models/{quote(reg['models'][0])}",
+            Ready('[data-testid="model-version-table"] a:has-text("Version ")'), "model_versions",
+        ),
+    ]  # fmt: skip
+
+
+def mlflow_url(base: str, case: Case) -> str | None:
+    return f"{base}/#{case.mlflow_route}" if case.mlflow_route else None
+
+
+def describe(case: Case) -> str:
+    return json.dumps({"page": case.page, "query": case.query})

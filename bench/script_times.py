@@ -1,0 +1,102 @@
+"""Page script times with Streamlit's AppTest: cold (caches cleared) and warm (a rerun, caches full).
+
+Cold: a fresh session whose first run happens on an empty store (so imports and the session cost
+nothing), then Streamlit's caches are cleared, the tracking URI is pointed at the benchmark store
+and the page runs: every read it makes is a real read. Warm: the same session reruns the page, as
+a click on a widget does. Times are wall times of `AppTest.run()`, i.e. script time in process.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from bench.cases import Case
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+@contextmanager
+def app_environment(home: Path) -> Iterator[None]:
+    """The dashboard's settings for the benchmark: its own audit log and home, restored afterwards."""
+    wanted = {
+        "REGISTRY_HOME": str(home),
+        "REGISTRY_AUDIT_URL": f"sqlite:///{home / 'audit.db'}",
+        "REGISTRY_ACTOR": "bench",
+        "REGISTRY_LEADS": "bench",
+    }
+    saved = {k: os.environ.get(k) for k in [*wanted, "MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"]}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def trace_points(at: AppTest) -> list[int]:
+    """Points per trace of every plotly chart on the page, as sent to the browser."""
+    counts = []
+    for chart in at.get("plotly_chart"):
+        for trace in json.loads(chart.proto.spec).get("data", []):
+            x = trace.get("x")
+            if isinstance(x, dict) and "bdata" in x:  # plotly 6+: typed arrays as base64
+                counts.append(len(base64.b64decode(x["bdata"])) // np.dtype(x["dtype"]).itemsize)
+            elif isinstance(x, list):
+                counts.append(len(x))
+    return counts
+
+
+def problems(at: AppTest) -> list[str]:
+    found = [f"exception: {e.value}" for e in at.exception]
+    found += [f"error: {e.value}" for e in at.error]
+    return found
+
+
+def page_times(case: Case, store_uri: str, empty_uri: str, cold_n: int, warm_n: int) -> dict[str, Any]:
+    cold, warm, issues = [], [], []
+    at: AppTest | None = None
+    for _ in range(cold_n):
+        os.environ["MLFLOW_TRACKING_URI"] = empty_uri
+        at = AppTest.from_file(str(APP), default_timeout=900)
+        at.run()
+        os.environ["MLFLOW_TRACKING_URI"] = store_uri
+        st.cache_data.clear()
+        st.cache_resource.clear()
+        at.switch_page(case.page)
+        for key, value in case.query.items():
+            at.query_params[key] = value
+        started = time.perf_counter()
+        at.run()
+        cold.append(time.perf_counter() - started)
+        issues += problems(at)
+    assert at is not None
+    for _ in range(warm_n):
+        started = time.perf_counter()
+        at.run()
+        warm.append(time.perf_counter() - started)
+    issues += problems(at)
+    points = trace_points(at)
+    return {
+        "cold_s": statistics.median(cold),
+        "cold_all_s": cold,
+        "warm_s": statistics.median(warm),
+        "warm_all_s": warm,
+        "max_points_per_trace": max(points) if points else None,
+        "traces": len(points),
+        "problems": sorted(set(issues)),
+    }
