@@ -51,10 +51,20 @@ def streamlit_server(db: Path, home: Path) -> Iterator[tuple[str, ServerProcess]
     argv = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
             "--server.address", "127.0.0.1", "--server.port", str(port),
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
-    server = ServerProcess("streamlit", argv, home / "streamlit.log", env, PROJECT)
+    with _serving(
+        ServerProcess("streamlit", argv, home / "streamlit.log", env, PROJECT), port, "/_stcore/health", 120
+    ) as up:
+        yield up
+
+
+@contextmanager
+def _serving(
+    server: ServerProcess, port: int, health: str, timeout_s: float
+) -> Iterator[tuple[str, ServerProcess]]:
+    """Wait until a started server answers `health`; yield its URL and process; stop it on exit."""
     try:
         url = f"http://127.0.0.1:{port}"
-        server.wait_until_answers(f"{url}/_stcore/health", timeout_s=120)
+        server.wait_until_answers(f"{url}{health}", timeout_s=timeout_s)
         yield url, server
     finally:
         server.stop()
@@ -69,13 +79,10 @@ def mlflow_server(db: Path, artifacts: Path, home: Path) -> Iterator[tuple[str, 
             "--workers", "1", "--backend-store-uri", f"sqlite:///{db}",
             "--artifacts-destination", str(artifacts)]  # fmt: skip
     env = child_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
-    server = ServerProcess("mlflow server", argv, home / "mlflow-server.log", env, home)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        server.wait_until_answers(f"{url}/health", timeout_s=180)
-        yield url, server
-    finally:
-        server.stop()
+    with _serving(
+        ServerProcess("mlflow server", argv, home / "mlflow-server.log", env, home), port, "/health", 180
+    ) as up:
+        yield up
 
 
 @contextmanager
