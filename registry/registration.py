@@ -20,9 +20,10 @@ from mlflow.exceptions import MlflowException
 
 from registry.audit import AuditLog
 from registry.checks import check_actor
-from registry.errors import BadInput, NotFound, Refused
+from registry.errors import BadInput, Refused
 from registry.identity import Actor
 from registry.permissions import actor_for_model, model_leads
+from registry.runs import fetch_run, logged_models_of
 from registry.settings import Settings
 from registry.store import translate_errors
 from registry.tracking import _fluent_state  # the one guard of MLflow's process-wide state
@@ -93,17 +94,7 @@ def resolve_logged_model(client: MlflowClient, source: str) -> tuple[str, str | 
         raise BadInput(
             f"source {source!r}: give a run id (32 hex characters) or a logged model URI models:/m-<id>"
         )
-    try:
-        with translate_errors(f"run {source}"):
-            run = client.get_run(source)
-    except NotFound as exc:
-        raise NotFound(f"run {source}: no such run") from exc
-    with translate_errors(f"logged models of run {source}"):
-        logged_models = client.search_logged_models(
-            experiment_ids=[run.info.experiment_id],
-            filter_string=f"source_run_id = '{source}'",
-            max_results=_MAX_LOGGED,
-        )
+    logged_models = logged_models_of(client, fetch_run(client, source), _MAX_LOGGED)
     if not logged_models:
         raise BadInput(f"run {source} logged no model, so there is nothing to register")
     if len(logged_models) > 1:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.entities import Run, ViewType
+from mlflow.entities import LoggedModel, Run, ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.utils.search_utils import SearchUtils
 
@@ -232,27 +232,41 @@ def search_runs(
     return RunsPage(runs=runs_to_frame(page), next_page_token=page.token or None)
 
 
+def fetch_run(client: MlflowClient, run_id: str) -> Run:
+    """MLflow's run, or NotFound saying so (MLflow's own message names a database row)."""
+    try:
+        with translate_errors(f"get run {run_id}"):
+            return client.get_run(run_id)
+    except NotFound as exc:
+        raise NotFound(f"run {run_id}: no such run") from exc
+
+
+def logged_models_of(client: MlflowClient, run: Run, max_results: int) -> list[LoggedModel]:
+    """The MLflow 3 logged models a run produced (`models:/m-...`), up to `max_results`."""
+    run_id = run.info.run_id
+    with translate_errors(f"logged models of run {run_id}"):
+        return list(
+            client.search_logged_models(
+                experiment_ids=[str(run.info.experiment_id)],
+                filter_string=f"source_run_id = '{run_id}'",
+                max_results=max_results,
+            )
+        )
+
+
 def get_run(client: MlflowClient, run_id: str) -> RunDetail:
     """A run with its parent, children, the models it logged and the registered versions made from it."""
     run_id = (run_id or "").strip()
     if not _RUN_ID.fullmatch(run_id):
         raise NotFound(f"run {run_id!r}: no such run")
-    try:
-        with translate_errors(f"get run {run_id}"):
-            run = client.get_run(run_id)
-    except NotFound as exc:
-        raise NotFound(f"run {run_id}: no such run") from exc
+    run = fetch_run(client, run_id)
     tags = run.data.tags
     experiment_id = str(run.info.experiment_id)
     with translate_errors(f"get run {run_id}"):
         children = client.search_runs(
             [experiment_id], f"tags.`mlflow.parentRunId` = '{run_id}'", max_results=_MAX_CHILDREN
         )
-        logged = client.search_logged_models(
-            experiment_ids=[experiment_id],
-            filter_string=f"source_run_id = '{run_id}'",
-            max_results=_MAX_LINKED,
-        )
+    logged = logged_models_of(client, run, _MAX_LINKED)
     return RunDetail(
         info=summarize_run(run),
         params=dict(run.data.params),

@@ -26,7 +26,7 @@ from registry.artifacts import (
     safe_path,
 )
 from registry.errors import NotFound, Refused
-from registry.store import translate_errors
+from registry.runs import fetch_run, logged_models_of
 
 DIFF_MAX_BYTES = 1024 * 1024
 DIFF_MAX_LINES = 5000
@@ -70,19 +70,7 @@ def unified_diff(
 
 
 def _logged_models(client: MlflowClient, run_id: str) -> list[LoggedModel]:
-    try:
-        with translate_errors(f"get run {run_id}"):
-            run = client.get_run(run_id)
-    except NotFound as exc:
-        raise NotFound(f"run {run_id}: no such run") from exc
-    with translate_errors(f"logged models of run {run_id}"):
-        return list(
-            client.search_logged_models(
-                experiment_ids=[str(run.info.experiment_id)],
-                filter_string=f"source_run_id = '{run_id}'",
-                max_results=_MAX_LOGGED_MODELS,
-            )
-        )
+    return logged_models_of(client, fetch_run(client, run_id), _MAX_LOGGED_MODELS)
 
 
 def _logged_model_id(client: MlflowClient, run_id: str, model_name: str) -> str | None:
