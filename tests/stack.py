@@ -225,3 +225,21 @@ def create_experiment(
     if not settings.effective_tracking_uri.startswith(("http://", "https://")):
         location = f"{settings.local_artifact_root}/{name}"
     return client.create_experiment(name, artifact_location=location, tags=tags)
+
+
+@contextmanager
+def s3_behind_a_server(tmpdir: Path, bucket: str) -> Iterator[tuple[ServerProcess, str, str]]:
+    """A moto S3 of its own and an `mlflow server` proxying artifacts to it, for tests that stop S3.
+
+    Yields (the moto process, the tracking URI, the S3 endpoint); both are stopped on exit.
+    """
+    moto, s3_url = start_moto(tmpdir)
+    server, tracking_uri, _ = start_mlflow_server(tmpdir, s3_url, bucket)
+    try:
+        moto.wait_until_answers(f"{s3_url}/moto-api/", timeout_s=30)
+        create_bucket(s3_url, bucket)
+        server.wait_until_answers(f"{tracking_uri}/health", timeout_s=60)
+        yield moto, tracking_uri, s3_url
+    finally:
+        server.stop()
+        moto.stop()

@@ -28,7 +28,7 @@ from registry.runs import get_run
 from registry.settings import Settings
 from registry.store import make_client
 from tests.run_data import make_logged_model, make_run
-from tests.stack import Stack, create_bucket, create_experiment, free_port, start_mlflow_server, start_moto
+from tests.stack import Stack, create_experiment, free_port, s3_behind_a_server
 
 CAP = 10_000
 CSV_ROWS = 1_500
@@ -228,12 +228,7 @@ def test_direct_s3_store_that_is_down_is_unreachable(
 @pytest.mark.slow
 def test_proxied_s3_that_is_down_is_unreachable(tmp_path: Path, make_settings) -> None:
     """The usual server set-up: the server proxies S3, so S3 going down reaches us as a server error."""
-    moto, s3_url = start_moto(tmp_path)
-    server, tracking_uri, _ = start_mlflow_server(tmp_path, s3_url, "down-test")
-    try:
-        moto.wait_until_answers(f"{s3_url}/moto-api/", timeout_s=30)
-        create_bucket(s3_url, "down-test")
-        server.wait_until_answers(f"{tracking_uri}/health", timeout_s=60)
+    with s3_behind_a_server(tmp_path, "down-test") as (moto, tracking_uri, _):
         client = make_client(make_settings("http", tracking_uri=tracking_uri))
         run_id = make_run(client, client.create_experiment("down"), "proxied")
         client.log_text(run_id, "hello", "hello.txt")
@@ -243,6 +238,3 @@ def test_proxied_s3_that_is_down_is_unreachable(tmp_path: Path, make_settings) -
         with pytest.raises(Unreachable, match="could not read its artifact store"):
             preview_artifact(client, run_id, "hello.txt")
         assert get_run(client, run_id).info.run_name == "proxied"  # the rest of the dashboard still works
-    finally:
-        server.stop()
-        moto.stop()

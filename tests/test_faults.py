@@ -25,7 +25,7 @@ from registry.lifecycle import apply_plan
 from registry.service import Registry
 from registry.status import store_status
 from tests.factories import make_model
-from tests.stack import ServerProcess, Stack, create_bucket, start_mlflow_server, start_moto
+from tests.stack import ServerProcess, Stack, s3_behind_a_server, start_mlflow_server
 
 LEAD = Actor("alice", "lead")
 
@@ -147,12 +147,7 @@ def test_a_failure_part_way_through_the_writes_leaves_the_holders_unchanged(make
 def test_s3_down_breaks_artifact_reads_only(make_settings, tmp_path: Path) -> None:
     """The server proxies S3: artifact reads fail with a message naming the artifact store, while
     the registry (and its audit) needs no S3 and keeps working."""
-    moto, s3_url = start_moto(tmp_path)
-    server, uri, _ = start_mlflow_server(tmp_path, s3_url, "faults")
-    try:
-        moto.wait_until_answers(f"{s3_url}/moto-api/", timeout_s=30)
-        create_bucket(s3_url, "faults")
-        server.wait_until_answers(f"{uri}/health", timeout_s=60)
+    with s3_behind_a_server(tmp_path, "faults") as (moto, uri, s3_url):
         reg = Registry.connect(make_settings("http", tracking_uri=uri, s3_endpoint_url=s3_url))
         model = make_model(reg.client, [{"acc": 0.8}, {"acc": 0.9}])
         run_id = reg.client.get_model_version(model, "1").run_id
@@ -172,9 +167,6 @@ def test_s3_down_breaks_artifact_reads_only(make_settings, tmp_path: Path) -> No
         reg.rollback(model, "and back", actor=LEAD)
         assert holders(reg, model) == ("1", None)
         assert_history_matches_mlflow(reg, model)
-    finally:
-        server.stop()
-        moto.stop()
 
 
 # the audit database cannot be written ----------------------------------------------------------------
