@@ -9,7 +9,6 @@ coordinates. Only the open tab runs, so the paged view never pays for the whole 
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -28,14 +27,18 @@ from registry.diff import MAX_RUNS, MIN_RUNS
 from registry.errors import BadInput
 from registry.experiments import ExperimentInfo, get_experiment, search_experiments
 from registry.fastpath import ExperimentRuns, experiment_runs
-from registry.figures import numeric_columns, parallel_coordinates_data, parallel_coordinates_figure
+from registry.figures import (
+    lines_to_draw,
+    numeric_columns,
+    parallel_coordinates_data,
+    parallel_coordinates_figure,
+)
 from registry.runs import RunsPage, search_runs
 from registry.service import Registry
 
 through_app()  # first: a deep link must run inside app.py (see pages/shared.py)
 
 PAGE_SIZES = [25, 50, 100, 200]
-PARALLEL_MAX_LINES = 2000  # parallel coordinates of the whole experiment: more lines draw too slowly
 VIEWS = ["Pages", "Whole experiment"]
 RUN_COLUMNS = {
     "run_id": None,
@@ -283,15 +286,6 @@ def whole_experiment(experiment: ExperimentInfo) -> None:
             "(the best and the worst always in): a browser draws 10,000 lines in tens of seconds."
         )
     st.plotly_chart(parallel_coordinates_figure(lines, chosen, metric), key="whole_parallel_chart")
-
-
-def lines_to_draw(data: pd.DataFrame, metric: str, limit: int = PARALLEL_MAX_LINES) -> pd.DataFrame:
-    """At most `limit` runs for the chart: evenly spaced ranks by the metric, so its spread is kept."""
-    if len(data) <= limit:
-        return data
-    ranked = data.sort_values(metric, kind="stable").reset_index(drop=True)
-    picks = np.unique(np.linspace(0, len(ranked) - 1, limit).round().astype(int))
-    return ranked.iloc[picks].reset_index(drop=True)
 
 
 st.title("Experiments & runs")

@@ -8,6 +8,7 @@ import pytest
 
 from registry.errors import BadInput
 from registry.figures import (
+    lines_to_draw,
     metric_history_figure,
     numeric_columns,
     parallel_coordinates_data,
@@ -167,3 +168,15 @@ def test_scatter_of_a_text_param_is_categorical():
     assert list(trace.x) == ["tree", "tree", "tree"]
     with pytest.raises(BadInput):
         scatter_figure(runs_frame(), "params.nope", "metrics.accuracy")
+
+
+def test_lines_to_draw_thins_evenly_by_the_metric_and_keeps_both_ends():
+    data = pd.DataFrame({"metrics.acc": np.arange(10_000)[::-1] / 10_000, "params.lr": 1.0})
+    drawn = lines_to_draw(data, "metrics.acc", limit=2000)
+    assert len(drawn) == 2000
+    assert drawn["metrics.acc"].min() == data["metrics.acc"].min()
+    assert drawn["metrics.acc"].max() == data["metrics.acc"].max()
+    gaps = drawn["metrics.acc"].diff().dropna()
+    assert gaps.max() < 3 * gaps.min()  # evenly spread, not the first 2,000
+    small = data.head(50)
+    assert lines_to_draw(small, "metrics.acc", limit=2000).equals(small)  # nothing to thin
