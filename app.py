@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.shared import connection_banner, identity_sidebar, login_page, needs_login, plain, settings
+from pages.views.shared import connection_banner, identity_sidebar, login_page, needs_login, plain, settings
 
 st.set_page_config(page_title="MLflow Registry Dashboard", page_icon="📦", layout="wide")
 

@@ -12,10 +12,7 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from pages.shared import cached_read, plain, query_list, query_param, section, set_query, through_app
-from registry import diff
-from registry.compare import ComparedRuns, load_runs
-from registry.figures import (
+from pages.views.figures import (
     MAX_SMOOTHING,
     X_AXES,
     metric_history_figure,
@@ -24,11 +21,14 @@ from registry.figures import (
     parallel_coordinates_figure,
     scatter_figure,
 )
-from registry.metrics import metric_history
+from pages.views.shared import cached_read, plain, query_list, query_param, section, set_query, through_app
+from registry.domain import diff
 from registry.service import Registry
-from registry.textdiff import TextDiff, artifact_diff, diffable_paths
+from registry.store.compare import ComparedRuns, load_runs
+from registry.store.metrics import metric_history
+from registry.store.textdiff import TextDiff, artifact_diff, diffable_paths
 
-through_app()  # first: a deep link must run inside app.py (see pages/shared.py)
+through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
 HISTORY_POINTS = 1000
 

@@ -12,16 +12,16 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import streamlit as st
 
-from pages.shared import cached_read, plain, query_list, query_param, section, set_query, through_app
-from registry.audit import OUTCOMES
-from registry.catalog import model_drift
+from pages.views.events import EventFilter, distinct, events_csv, events_frame, filter_events
+from pages.views.shared import cached_read, plain, query_list, query_param, section, set_query, through_app
+from pages.views.timeline import production_figure, production_intervals
+from registry.audit.log import OUTCOMES
 from registry.errors import NotFound
-from registry.events import EventFilter, distinct, events_csv, events_frame, filter_events
-from registry.lifecycle import ACTIONS
+from registry.lifecycle.actions import ACTIONS
+from registry.lifecycle.catalog import model_drift
 from registry.service import Registry
-from registry.timeline import production_figure, production_intervals
 
-through_app()  # first: a deep link must run inside app.py (see pages/shared.py)
+through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
 ALL = "All models"
 MAX_DRIFT_MODELS = 20

@@ -13,7 +13,9 @@ from typing import Any
 
 import streamlit as st
 
-from pages.shared import (
+from pages.views.catalog import models_frame, versions_frame
+from pages.views.plan_tables import blocking_reason, checks_frame, comparison_frame, plan_title
+from pages.views.shared import (
     after_write,
     cached_read,
     current_actor,
@@ -25,12 +27,11 @@ from pages.shared import (
     show_error,
     through_app,
 )
-from registry.catalog import ModelView, model_rows, model_view, models_frame, versions_frame
-from registry.checks import check_actor
+from registry.domain.checks import check_actor
 from registry.errors import Conflict, NotFound, RegistryError
-from registry.plan_tables import blocking_reason, checks_frame, comparison_frame, plan_title
+from registry.lifecycle.catalog import ModelView, model_rows, model_view
 
-through_app()  # first: a deep link must run inside app.py (see pages/shared.py)
+through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
 log = logging.getLogger("registry.ui.models")
 

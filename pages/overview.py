@@ -7,14 +7,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages.shared import cached_read, plain, section, settings, through_app
-from registry.catalog import production_frame, production_models
-from registry.events import EVENT_COLUMNS as HISTORY_COLUMNS
-from registry.events import events_frame
+from pages.views.catalog import production_frame
+from pages.views.events import EVENT_COLUMNS as HISTORY_COLUMNS
+from pages.views.events import events_frame
+from pages.views.shared import cached_read, plain, section, settings, through_app
+from registry.lifecycle.catalog import production_models
 from registry.service import Registry
-from registry.status import store_counts, store_status
+from registry.store.status import store_counts, store_status
 
-through_app()  # first: a deep link must run inside app.py (see pages/shared.py)
+through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
 PRODUCTION_CAP = 100
 LATEST_EVENTS = 10

@@ -10,7 +10,8 @@ from pathlib import PurePosixPath
 import pandas as pd
 import streamlit as st
 
-from pages.shared import (
+from pages.views.figures import X_AXES, metric_history_figure
+from pages.views.shared import (
     cached_read,
     plain,
     query_list,
@@ -20,7 +21,8 @@ from pages.shared import (
     set_query,
     through_app,
 )
-from registry.artifacts import (
+from registry.service import Registry
+from registry.store.artifacts import (
     DEFAULT_DOWNLOAD_MAX_BYTES,
     ArtifactTree,
     Preview,
@@ -30,12 +32,10 @@ from registry.artifacts import (
     preview_artifact,
     preview_model_artifact,
 )
-from registry.figures import X_AXES, metric_history_figure
-from registry.metrics import metric_history
-from registry.runs import RunDetail, RunSummary, get_run
-from registry.service import Registry
+from registry.store.metrics import metric_history
+from registry.store.runs import RunDetail, RunSummary, get_run
 
-through_app()  # first: a deep link must run inside app.py (see pages/shared.py)
+through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
 _CODE_LANGUAGES = {
     ".py": "python",

@@ -3,7 +3,7 @@
 URL: `?experiment=<id>&filter=<mlflow filter>&order=<order_by clause>&cols=<columns>`. Paging is on the
 server: the page tokens live in session_state (a token is only valid for the query that made it).
 `&view=Whole experiment` shows every run at once instead (read straight from the tracking database
-when the URI is one, see registry/fastpath.py): a sortable table and params → metric in parallel
+when the URI is one, see registry/store/fastpath.py): a sortable table and params → metric in parallel
 coordinates. Only the open tab runs, so the paged view never pays for the whole experiment.
 """
 
@@ -12,7 +12,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages.shared import (
+from pages.views import run_table
+from pages.views.figures import (
+    lines_to_draw,
+    numeric_columns,
+    parallel_coordinates_data,
+    parallel_coordinates_figure,
+)
+from pages.views.shared import (
     cached_read,
     plain,
     query_list,
@@ -22,21 +29,14 @@ from pages.shared import (
     show_error,
     through_app,
 )
-from registry import run_table
-from registry.diff import MAX_RUNS, MIN_RUNS
+from registry.domain.diff import MAX_RUNS, MIN_RUNS
 from registry.errors import BadInput
-from registry.experiments import ExperimentInfo, get_experiment, search_experiments
-from registry.fastpath import ExperimentRuns, experiment_runs
-from registry.figures import (
-    lines_to_draw,
-    numeric_columns,
-    parallel_coordinates_data,
-    parallel_coordinates_figure,
-)
-from registry.runs import RunsPage, search_runs
 from registry.service import Registry
+from registry.store.experiments import ExperimentInfo, get_experiment, search_experiments
+from registry.store.fastpath import ExperimentRuns, experiment_runs
+from registry.store.runs import RunsPage, search_runs
 
-through_app()  # first: a deep link must run inside app.py (see pages/shared.py)
+through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
 PAGE_SIZES = [25, 50, 100, 200]
 VIEWS = ["Pages", "Whole experiment"]

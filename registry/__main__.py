@@ -1,9 +1,9 @@
-"""`python -m registry`: see registry/cli.py."""
+"""`python -m registry`: see registry/fronts/cli.py."""
 
 import sys
 import warnings
 
-from registry.cli import main
+from registry.fronts.cli import main
 
 warnings.filterwarnings("ignore", category=FutureWarning)
 sys.exit(main())

@@ -12,13 +12,13 @@ from functools import cached_property
 
 from mlflow import MlflowClient
 
-from registry.audit import Attempt, AuditLog
-from registry.history import Replay, drift, replay, rollback_target
-from registry.identity import Actor, actor_named, configured_actor
-from registry.lifecycle import ActionResult, Plan, apply_plan, plan_action
-from registry.models import ModelState, model_state
+from registry.access.identity import Actor, actor_named, configured_actor
+from registry.audit.log import Attempt, AuditLog
+from registry.audit.replay import Replay, drift, replay, rollback_target
+from registry.lifecycle.actions import ActionResult, Plan, apply_plan, plan_action
 from registry.settings import Settings, load_settings
-from registry.store import make_client
+from registry.store.client import make_client
+from registry.store.models import ModelState, model_state
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import pytest
 from mlflow import MlflowClient
 
 from registry.settings import Settings, load_settings
-from registry.store import make_client
+from registry.store.client import make_client
 from tests.pg import PgStack, Postgres, running_pg_stack, running_postgres, skip_unless_available
 from tests.stack import FAKE_AWS, Stack, running_stack
 

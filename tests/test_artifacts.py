@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from registry.artifacts import (
+from registry.errors import BadInput, NotFound, Refused, Unreachable
+from registry.settings import Settings
+from registry.store.artifacts import (
     ArtifactEntry,
     artifact_tree,
     download_artifact,
@@ -23,10 +25,8 @@ from registry.artifacts import (
     preview_model_artifact,
     safe_path,
 )
-from registry.errors import BadInput, NotFound, Refused, Unreachable
-from registry.runs import get_run
-from registry.settings import Settings
-from registry.store import make_client
+from registry.store.client import make_client
+from registry.store.runs import get_run
 from tests.run_data import make_logged_model, make_run
 from tests.stack import Stack, create_experiment, free_port, s3_behind_a_server
 

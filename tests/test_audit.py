@@ -8,7 +8,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from registry.audit import AuditLog
+from registry.audit.log import AuditLog
 from registry.errors import Conflict
 
 

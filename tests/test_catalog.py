@@ -8,22 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from registry.catalog import (
-    Promotion,
-    model_link,
-    model_rows,
-    model_view,
-    models_frame,
-    production_frame,
-    production_models,
-    promotion_of,
-    versions_frame,
-)
+from pages.views.catalog import model_link, models_frame, production_frame, versions_frame
+from registry.access.identity import Actor
 from registry.errors import NotFound
-from registry.identity import Actor
+from registry.lifecycle.catalog import Promotion, model_rows, model_view, production_models, promotion_of
 from registry.service import Registry
 from tests.factories import make_model, unique
-from tests.test_timeline import attempt
+from tests.views.test_timeline import attempt
 
 LEAD = Actor("alice", "lead")
 GATE = {"registry.gate.metric": "rmse", "registry.gate.direction": "min"}

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from registry import cli
 from registry.errors import Conflict
+from registry.fronts import cli
 from registry.service import Registry
 from tests.factories import make_model
 

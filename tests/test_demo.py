@@ -17,10 +17,10 @@ from mlflow import MlflowClient
 from mlflow.entities import Run
 from sklearn.datasets import load_diabetes, load_iris, load_wine
 
-from registry.demo import DEMO_EXPERIMENTS, DEMO_MODELS, DemoSummary, seed_demo, seed_history
 from registry.errors import BadInput
 from registry.settings import Settings, load_settings
-from registry.store import make_client
+from registry.store.client import make_client
+from registry.training.demo import DEMO_EXPERIMENTS, DEMO_MODELS, DemoSummary, seed_demo, seed_history
 
 pytestmark = pytest.mark.slow
 
@@ -222,6 +222,6 @@ def test_the_promotion_history_gives_rollback_a_target(seeded: Seeded, tmp_path:
         for v in registry.client.search_model_versions("name = 'wine-classifier'")
     }
     assert wine_stages["2"] == "Production"
-    attempts = registry.history()
+    attempts = registry.audit.replay()
     assert {attempt.model for attempt in attempts} == set(DEMO_MODELS)
     assert {attempt.actor for attempt in attempts} == {"seed-demo"}

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from registry import diff
+from registry.domain import diff
 from registry.errors import BadInput, NotFound
 
 

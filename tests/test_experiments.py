@@ -9,8 +9,8 @@ import pytest
 from mlflow import MlflowClient
 
 from registry.errors import BadInput, NotFound
-from registry.experiments import get_experiment, search_experiments
 from registry.settings import Settings
+from registry.store.experiments import get_experiment, search_experiments
 from tests.stack import create_experiment
 
 

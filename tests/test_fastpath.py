@@ -12,12 +12,18 @@ import sqlalchemy as sa
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
-from registry import fastpath
 from registry.errors import NotFound
-from registry.fastpath import client_runs, database_runs, experiment_runs, is_database_uri, metric_series
-from registry.runs import BASE_COLUMNS
 from registry.settings import Settings
-from registry.store import make_client
+from registry.store import fastpath
+from registry.store.client import make_client
+from registry.store.fastpath import (
+    client_runs,
+    database_runs,
+    experiment_runs,
+    is_database_uri,
+    metric_series,
+)
+from registry.store.runs import BASE_COLUMNS
 from tests.run_data import log_steps, make_run
 from tests.stack import create_experiment
 

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from registry.artifacts import list_artifacts, preview_artifact
+from registry.access.identity import Actor
+from registry.audit.replay import replay
 from registry.errors import Conflict, Unreachable
-from registry.history import replay
-from registry.identity import Actor
-from registry.lifecycle import apply_plan
+from registry.lifecycle.actions import apply_plan
 from registry.service import Registry
-from registry.status import store_status
+from registry.store.artifacts import list_artifacts, preview_artifact
+from registry.store.status import store_status
 from tests.factories import make_model
 from tests.stack import ServerProcess, Stack, s3_behind_a_server, start_mlflow_server
 

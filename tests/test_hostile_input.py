@@ -17,10 +17,17 @@ from hypothesis import strategies as st
 from mlflow import MlflowClient
 from mlflow.entities import FileInfo
 
-from registry.artifacts import PREVIEW_MAX_TEXT_CHARS, _Owner, _preview, classify, list_artifacts, safe_path
 from registry.errors import BadInput
-from registry.runs import search_runs
 from registry.settings import Settings
+from registry.store.artifacts import (
+    PREVIEW_MAX_TEXT_CHARS,
+    _Owner,
+    _preview,
+    classify,
+    list_artifacts,
+    safe_path,
+)
+from registry.store.runs import search_runs
 from tests.run_data import make_run
 from tests.stack import create_experiment
 from tests.test_cli import run_cli

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 
-from registry.identity import actor_from_headers, role_of
+from registry.access.identity import actor_from_headers, role_of
 from registry.settings import load_settings
 
 

@@ -13,8 +13,8 @@ import textwrap
 
 import pytest
 
+from registry.access.identity import Actor
 from registry.errors import BadInput, Conflict, NotFound, Refused
-from registry.identity import Actor
 from registry.service import Registry
 from tests.factories import make_model
 
@@ -240,7 +240,7 @@ def test_a_model_already_using_stages_is_detected(reg):
 
 # write-ahead -----------------------------------------------------------------------------------------
 def test_failure_between_record_and_change_leaves_a_failed_attempt_and_no_change(reg):
-    from registry.lifecycle import apply_plan
+    from registry.lifecycle.actions import apply_plan
 
     model = make_model(reg.client, [{"acc": 0.8}])
     plan = reg.plan("promote", model, "1", actor=LEAD)
@@ -262,8 +262,8 @@ def test_crash_between_record_and_change_leaves_a_visible_incomplete_attempt(reg
         import os
         from registry.settings import load_settings
         from registry.service import Registry
-        from registry.identity import Actor
-        from registry.lifecycle import apply_plan
+        from registry.access.identity import Actor
+        from registry.lifecycle.actions import apply_plan
         reg = Registry.connect(load_settings(tracking_uri={reg.settings.effective_tracking_uri!r},
                                              audit_url={reg.settings.effective_audit_url!r}))
         lead = Actor("alice", "lead")
@@ -285,8 +285,8 @@ def test_crash_between_record_and_change_leaves_a_visible_incomplete_attempt(reg
 def test_a_change_applied_while_another_is_in_flight_conflicts(reg):
     """The seq claim alone let B claim the next slot while A, claimed, had not written to MLflow yet:
     both succeeded, A's write landed last, and the audit's replay disagreed with MLflow."""
-    from registry.history import replay
-    from registry.lifecycle import apply_plan
+    from registry.audit.replay import replay
+    from registry.lifecycle.actions import apply_plan
 
     model = make_model(reg.client, [{"acc": 0.7}, {"acc": 0.8}, {"acc": 0.9}])
     reg.promote(model, "1", "first", actor=LEAD)

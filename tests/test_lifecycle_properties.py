@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from registry.access.identity import Actor
+from registry.audit.replay import replay
 from registry.errors import RegistryError
-from registry.history import replay
-from registry.identity import Actor
 from registry.service import Registry
 from tests.factories import make_model
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from registry.audit import events
+from registry.access.identity import Actor
+from registry.audit.log import events
+from registry.audit.replay import replay
 from registry.errors import Conflict, Refused, RegistryError
-from registry.history import replay
-from registry.identity import Actor
 from registry.service import Registry
 from registry.settings import load_settings
 from tests.factories import make_model

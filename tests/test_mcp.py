@@ -23,7 +23,7 @@ from mcp import Client, ClientSession, StdioServerParameters, stdio_client
 from mcp_types import CallToolResult
 from mlflow import MlflowClient
 
-from registry.model_specs import ESTIMATORS
+from registry.domain.model_specs import ESTIMATORS
 from registry.service import Registry
 from registry.settings import Settings
 from tests.conftest import build_settings

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from mlflow import MlflowClient
 
 from registry.errors import BadInput, NotFound
-from registry.metrics import COLUMNS, metric_history, select_points
 from registry.settings import Settings
+from registry.store.metrics import COLUMNS, metric_history, select_points
 from tests.run_data import log_steps, make_run
 from tests.stack import create_experiment
 

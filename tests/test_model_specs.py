@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from registry.domain.model_specs import DATASETS, ESTIMATORS, train_from_spec
 from registry.errors import BadInput
-from registry.model_specs import DATASETS, ESTIMATORS, train_from_spec
 
 
 def test_classifier_on_iris_logs_every_param_and_validation_metrics():

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from registry.checks import check_actor
+from registry.access.identity import Actor, oidc_name, role_of
+from registry.access.permissions import TAG_LEADS, actor_for_model, leads_of, parse_leads
+from registry.domain.checks import check_actor
 from registry.errors import BadInput, Refused
-from registry.identity import Actor, oidc_name, role_of
-from registry.permissions import TAG_LEADS, actor_for_model, leads_of, parse_leads
-from registry.registration import register_version
+from registry.lifecycle.registration import register_version
 from registry.service import Registry
 from registry.settings import load_settings
 from tests.factories import make_model

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
+from registry.access.identity import Actor
 from registry.errors import BadInput
-from registry.identity import Actor
-from registry.lifecycle import Plan, Snapshot
-from registry.plan_tokens import approved_plan, plan_token, read_token
+from registry.lifecycle.actions import Plan, Snapshot
+from registry.lifecycle.plan_tokens import approved_plan, plan_token, read_token
 
 
 def make_plan(version: str | None = "2", production: str | None = "1", seq: int = 3, **kw) -> Plan:

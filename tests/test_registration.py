@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from registry.access.identity import Actor
 from registry.errors import BadInput, NotFound, Refused
-from registry.identity import Actor
-from registry.registration import TAG_REGISTERED_BY, register_version
+from registry.lifecycle.registration import TAG_REGISTERED_BY, register_version
 from registry.service import Registry
 from tests.factories import unique
 from tests.run_data import make_logged_model, make_run

@@ -9,8 +9,8 @@ import pytest
 from mlflow import MlflowClient
 
 from registry.errors import BadInput, NotFound
-from registry.runs import BASE_COLUMNS, get_run, search_runs
 from registry.settings import Settings
+from registry.store.runs import BASE_COLUMNS, get_run, search_runs
 from tests.run_data import make_logged_model, make_run, register_logged_model
 from tests.stack import create_experiment, unique_name
 

@@ -6,7 +6,7 @@ import pytest
 
 from registry.service import Registry
 from registry.settings import load_settings
-from registry.status import Count, count_store, store_status
+from registry.store.status import Count, count_store, store_status
 from tests.factories import make_model
 
 

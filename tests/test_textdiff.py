@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from registry.errors import NotFound, Refused
-from registry.textdiff import artifact_diff, as_text, diffable_paths, unified_diff
+from registry.store.textdiff import artifact_diff, as_text, diffable_paths, unified_diff
 from tests.run_data import make_logged_model, make_run
 from tests.stack import create_experiment
 

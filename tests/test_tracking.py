@@ -24,8 +24,8 @@ from sklearn.preprocessing import FunctionTransformer
 
 from registry.errors import BadInput, Unreachable
 from registry.settings import Settings, load_settings
-from registry.store import make_client
-from registry.tracking import track_model
+from registry.store.client import make_client
+from registry.training.tracking import track_model
 from tests.factories import unique
 from tests.stack import free_port
 

@@ -23,9 +23,9 @@ import pytest
 from mlflow import MlflowClient
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
-from registry.demo import DEMO_EXPERIMENTS, seed_demo
 from registry.settings import Settings, load_settings
-from registry.store import make_client
+from registry.store.client import make_client
+from registry.training.demo import DEMO_EXPERIMENTS, seed_demo
 from tests.e2e.dashboard import Dashboard
 from tests.stack import ServerProcess, Stack, child_env, free_port
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from registry.demo import IRIS
+from registry.training.demo import IRIS
 from tests.e2e.conftest import Demo
 from tests.e2e.dashboard import Dashboard
 

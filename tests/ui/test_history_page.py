@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 
-from pages.shared import plain
+from pages.views.shared import plain
+from registry.access.identity import Actor
 from registry.errors import Refused
-from registry.identity import Actor
 from tests.factories import make_model
 from tests.ui.conftest import VIEWER
 

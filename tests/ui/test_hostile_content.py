@@ -18,7 +18,7 @@ import streamlit as st
 from mlflow import MlflowClient
 from streamlit.testing.v1 import AppTest
 
-from registry.identity import Actor
+from registry.access.identity import Actor
 from registry.service import Registry
 from tests.conftest import build_settings
 from tests.run_data import make_run

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pages.shared import plain
-from registry.identity import Actor
+from pages.views.shared import plain
+from registry.access.identity import Actor
 from tests.factories import make_model, unique
 from tests.ui.conftest import LEAD, VIEWER
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import streamlit as st
 
-from pages.shared import plain
-from registry.identity import Actor
+from pages.views.shared import plain
+from registry.access.identity import Actor
 from tests.factories import make_model
 
 ALICE = Actor("alice", "lead")

@@ -11,8 +11,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from registry.identity import Actor
-from registry.permissions import TAG_LEADS
+from registry.access.identity import Actor
+from registry.access.permissions import TAG_LEADS
 from tests.factories import make_model
 from tests.ui.conftest import APP, LEAD, VIEWER
 from tests.ui.tracking_data import unescape

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pages.shared import plain
+from pages.views.shared import plain
 
 
 def test_markdown_and_html_are_escaped():

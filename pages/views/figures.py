@@ -1,0 +1,219 @@
+"""Plotly figures for runs: metric histories, parallel coordinates and scatter plots.
+
+Pure builders: data in, `go.Figure` out, so tests check what is drawn (traces, x values, axis types)
+without a browser. The history figure takes the long table of `registry.store.metrics.metric_history`
+(already downsampled by the store) and caps every line again, so a page never hands the browser
+more than `max_points` points per trace whatever it was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from registry.domain.diff import metric_direction
+from registry.errors import BadInput
+from registry.store.metrics import select_points
+
+XAxis = Literal["step", "wall", "relative"]
+X_AXES: dict[str, str] = {"step": "Step", "wall": "Wall time", "relative": "Relative time (s)"}
+MAX_POINTS_PER_TRACE = 2000
+MAX_SMOOTHING = 0.99
+_MARKERS_UP_TO = 30  # short lines get markers: a one-point "line" is otherwise invisible
+_WEBGL_ABOVE = 20_000  # total points: SVG gets slow past this, WebGL does not
+PARALLEL_MAX_LINES = 2000  # parallel coordinates of a whole experiment: more lines draw too slowly
+_PALETTE = qualitative.Plotly + qualitative.D3 + qualitative.Set2
+
+
+def color_of(index: int) -> str:
+    return _PALETTE[index % len(_PALETTE)]
+
+
+def smooth(values: pd.Series, smoothing: float) -> pd.Series:
+    """Exponential moving average with weight `smoothing` on the past (0 = raw, 0.99 = very smooth).
+
+    TensorBoard's slider: each point is `smoothing * previous + (1 - smoothing) * value`, debiased
+    at the start (pandas `ewm(adjust=True)`), so the line does not start at zero.
+    """
+    if not 0 <= smoothing <= MAX_SMOOTHING:
+        raise BadInput(f"smoothing: {smoothing} is not between 0 and {MAX_SMOOTHING}")
+    if smoothing == 0 or values.empty:
+        return values.astype("float64")
+    return values.astype("float64").ewm(alpha=1 - smoothing, adjust=True).mean()
+
+
+def x_values(history: pd.DataFrame, x: XAxis) -> pd.Series:
+    """The x of each row: the step, the wall-clock time, or seconds since the run's first point."""
+    if x == "step":
+        return history["step"]
+    if x == "wall":
+        return history["timestamp"]
+    if x == "relative":
+        start = history.groupby("run_id")["timestamp"].transform("min")
+        return (history["timestamp"] - start).dt.total_seconds()
+    raise BadInput(f"x axis {x!r}: choose one of {', '.join(X_AXES)}")
+
+
+def metric_history_figure(
+    history: pd.DataFrame,
+    x: XAxis = "step",
+    smoothing: float = 0.0,
+    log_y: bool = False,
+    names: Mapping[str, str] | None = None,
+    max_points: int = MAX_POINTS_PER_TRACE,
+) -> go.Figure:
+    """One line per (run, metric), one stacked panel per metric, each run in one colour throughout.
+
+    `history` is the long table (run_id, key, step, timestamp, value). Lines are ordered by x before
+    smoothing; the unsmoothed value is in the hover. `names` maps run ids to legend labels.
+    """
+    names = dict(names or {})
+    xs = x_values(history, x)  # also validates x
+    smooth(pd.Series(dtype="float64"), smoothing)  # validates smoothing
+    keys = list(dict.fromkeys(history["key"])) or [""]
+    runs = list(dict.fromkeys(history["run_id"]))
+    fig = make_subplots(
+        rows=len(keys),
+        cols=1,
+        shared_xaxes=True,
+        subplot_titles=[plotly_text(k) for k in keys],
+        vertical_spacing=min(0.08, 0.3 / len(keys)),
+    )
+    scatter = go.Scattergl if len(history) > _WEBGL_ABOVE else go.Scatter
+    data = history.assign(_x=xs)
+    in_legend: set[str] = set()
+    for row, key in enumerate(keys, start=1):
+        for index, run_id in enumerate(runs):
+            line = data[(data["key"] == key) & (data["run_id"] == run_id)].sort_values(["_x", "step"])
+            if line.empty:
+                continue
+            if len(line) > max_points:
+                keep = select_points(
+                    np.arange(len(line)), line["value"].to_numpy(dtype="float64"), max_points
+                )
+                line = line.iloc[keep]
+            label = names.get(run_id, run_id[:8])
+            fig.add_trace(
+                scatter(
+                    x=line["_x"].to_numpy(),
+                    y=smooth(line["value"], smoothing).to_numpy(),
+                    customdata=line["value"].to_numpy(),
+                    mode="lines" if len(line) > _MARKERS_UP_TO else "lines+markers",
+                    name=plotly_text(label),
+                    legendgroup=run_id,
+                    showlegend=run_id not in in_legend,
+                    line={"color": color_of(index)},
+                    hovertemplate=f"{plotly_text(label)}<br>{plotly_text(key)}: %{{customdata:.6g}}"
+                    + ("<br>smoothed: %{y:.6g}" if smoothing else "")
+                    + "<extra></extra>",
+                ),
+                row=row,
+                col=1,
+            )
+            in_legend.add(run_id)
+        fig.update_yaxes(type="log" if log_y else "linear", row=row, col=1)
+    fig.update_xaxes(title_text=X_AXES[x], row=len(keys), col=1)
+    fig.update_layout(height=max(320, 260 * len(keys)), hovermode="closest", margin={"t": 40, "b": 40})
+    return fig
+
+
+def plotly_text(text: object) -> str:
+    """Store text for plotly labels: plotly reads a few HTML tags in names, titles and hovers and
+    `%{...}` in hover templates, so `<`, `>`, `&` and `%` go in as entities (shown literally)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("%", "&#37;")
+
+
+def numeric_columns(runs: pd.DataFrame, prefix: str = "params.") -> list[str]:
+    """Columns under `prefix` whose present values all read as numbers (params are strings)."""
+    found = []
+    for column in (c for c in runs.columns if c.startswith(prefix)):
+        present = runs[column].dropna()
+        if not present.empty and pd.to_numeric(present, errors="coerce").notna().all():
+            found.append(column)
+    return found
+
+
+def _as_axis(values: pd.Series) -> pd.Series:
+    """Numbers when every present value is one, else text (a categorical axis)."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    present = values.notna()
+    return numbers if numbers[present].notna().all() else values.astype(object)
+
+
+def lines_to_draw(data: pd.DataFrame, metric: str, limit: int = PARALLEL_MAX_LINES) -> pd.DataFrame:
+    """At most `limit` runs for the chart: evenly spaced ranks by the metric, so its spread is kept.
+
+    A browser draws 10,000 parcoords lines in tens of seconds; 2,000 chosen this way keep the best,
+    the worst and the shape of the distribution.
+    """
+    if len(data) <= limit:
+        return data
+    ranked = data.sort_values(metric, kind="stable").reset_index(drop=True)
+    picks = np.unique(np.linspace(0, len(ranked) - 1, limit).round().astype(int))
+    return ranked.iloc[picks].reset_index(drop=True)
+
+
+def parallel_coordinates_data(runs: pd.DataFrame, params: Sequence[str], metric: str) -> pd.DataFrame:
+    """Rows of runs with a number for every chosen param and the metric (others cannot be drawn)."""
+    missing = [c for c in [*params, metric] if c not in runs.columns]
+    if missing:
+        raise BadInput(f"parallel coordinates: no column {', '.join(missing)} in these runs")
+    if not params:
+        raise BadInput("parallel coordinates: choose at least one numeric param")
+    frame = runs[["run_id", *params, metric]].copy()
+    for column in [*params, metric]:
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    return frame.dropna(subset=[*params, metric]).reset_index(drop=True)
+
+
+def parallel_coordinates_figure(runs: pd.DataFrame, params: Sequence[str], metric: str) -> go.Figure:
+    """Numeric params → the metric, coloured by the metric (the better end dark, per metric_direction)."""
+    data = parallel_coordinates_data(runs, params, metric)
+    dimensions = [{"label": plotly_text(c), "values": data[c].to_numpy()} for c in [*params, metric]]
+    lower_better = metric_direction(metric) == "min"
+    fig = go.Figure(
+        go.Parcoords(
+            line={
+                "color": data[metric].to_numpy(),
+                "colorscale": "Viridis",
+                "reversescale": lower_better,
+                "showscale": True,
+                "colorbar": {"title": {"text": plotly_text(metric)}},
+            },
+            dimensions=dimensions,
+        )
+    )
+    fig.update_layout(height=420, margin={"l": 60, "r": 60, "t": 60, "b": 30})
+    return fig
+
+
+def scatter_figure(runs: pd.DataFrame, x: str, y: str, names: Mapping[str, str] | None = None) -> go.Figure:
+    """One point per run: any param or metric (x) against a metric (y); text params become categories."""
+    missing = [c for c in (x, y) if c not in runs.columns]
+    if missing:
+        raise BadInput(f"scatter: no column {', '.join(missing)} in these runs")
+    names = dict(names or {})
+    frame = pd.DataFrame(
+        {"run_id": runs["run_id"], "x": _as_axis(runs[x]), "y": pd.to_numeric(runs[y], errors="coerce")}
+    ).dropna(subset=["x", "y"])
+    order = {r: i for i, r in enumerate(runs["run_id"])}
+    labels = [names.get(r, r[:8]) for r in frame["run_id"]]
+    fig = go.Figure(
+        go.Scatter(
+            x=frame["x"].to_numpy(),
+            y=frame["y"].to_numpy(),
+            mode="markers",
+            text=[plotly_text(label) for label in labels],
+            customdata=frame["run_id"].to_numpy(),
+            marker={"size": 10, "color": [color_of(order[r]) for r in frame["run_id"]]},
+            hovertemplate="%{text}<br>x: %{x}<br>y: %{y:.6g}<extra></extra>",
+        )
+    )
+    fig.update_layout(xaxis_title=plotly_text(x), yaxis_title=plotly_text(y), height=420, margin={"t": 30})
+    return fig

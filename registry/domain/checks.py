@@ -1,0 +1,131 @@
+"""The guards a candidate must pass, as pure functions over what the plan read.
+
+Each check returns pass or fail with a sentence a lead can act on; the plan shows them all, and
+`apply` refuses on any failure except the metric gate, which a lead may pass with force and a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+from registry.access.identity import Actor
+from registry.access.permissions import TAG_LEADS, actor_for_model
+from registry.domain.policy import Gate
+from registry.store.models import VersionInfo
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str
+    overridable: bool = False  # only the metric gate: a lead may force past it
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def check_actor(actor: Actor, model: str | None = None, leads: frozenset[str] | None = None) -> Check:
+    """The actor's global role, or, for a model that names its own `leads`, their role for it."""
+    name = "actor may change the registry"
+    if leads is None:
+        if actor.may_change_registry:
+            return Check(name, True, f"{actor.name} is a {actor.role}")
+        detail = f"{actor.name} is a viewer; only leads may change the registry"
+        return Check(name, False, detail + " (ask a lead, or see REGISTRY_LEADS)")
+    which = f"model {model}" if model else "this model"
+    if actor_for_model(actor, leads).may_change_registry:
+        detail = f"{actor.name} is an admin" if actor.role == "admin" else f"{actor.name} leads {which}"
+        return Check(name, True, detail)
+    return Check(
+        name,
+        False,
+        f"{actor.name} is a viewer for {which}: only its leads ({', '.join(sorted(leads))}) and admins "
+        f"may change it (set in its {TAG_LEADS} tag or the config file)",
+    )
+
+
+def check_ready(version: VersionInfo) -> Check:
+    return Check(
+        "version is READY",
+        version.status == "READY",
+        f"v{version.version} status is {version.status}",
+    )
+
+
+def check_source_run(run_id: str | None, run_status: str | None) -> Check:
+    if not run_id:
+        return Check("source run exists and FINISHED", False, "the version has no source run")
+    if run_status is None:
+        return Check("source run exists and FINISHED", False, f"source run {run_id} does not exist")
+    return Check(
+        "source run exists and FINISHED",
+        run_status == "FINISHED",
+        f"source run {run_id} is {run_status}",
+    )
+
+
+def check_not_archived(version: VersionInfo) -> Check:
+    return Check(
+        "version is not archived",
+        not version.archived,
+        f"v{version.version} is archived; use rollback to bring an archived version back"
+        if version.archived
+        else f"v{version.version} is active",
+    )
+
+
+def check_not_holder(version: str, holder: str | None, role: str) -> Check:
+    return Check(
+        f"version does not already hold {role}",
+        version != holder,
+        f"v{version} already holds {role}" if version == holder else f"{role} is held by {_v(holder)}",
+    )
+
+
+def check_gate(
+    gate: Gate | None,
+    candidate: Mapping[str, float],
+    current: Mapping[str, float] | None,
+    current_version: str | None,
+) -> Check | None:
+    """The metric gate: None when the model configures none."""
+    if gate is None:
+        return None
+    name = f"metric gate: {gate.metric} ({'higher' if gate.direction == 'max' else 'lower'} is better"
+    name += f", tolerance {gate.tolerance:g})"
+    if gate.metric not in candidate:
+        return Check(name, False, f"the candidate's run has no metric {gate.metric}", overridable=True)
+    if current is None or current_version is None:
+        return Check(name, True, "no production version to compare against", overridable=True)
+    if gate.metric not in current:
+        return Check(
+            name, True, f"production v{current_version} has no {gate.metric} to compare", overridable=True
+        )
+    cand, cur = candidate[gate.metric], current[gate.metric]
+    passed = gate.passes(cand, cur)
+    verdict = "not worse than" if passed else "worse than"
+    return Check(
+        name,
+        passed,
+        f"{gate.metric} {cand:.6g} is {verdict} production v{current_version}'s {cur:.6g}",
+        overridable=True,
+    )
+
+
+def check_required_tags(required: Mapping[str, str], tags: Mapping[str, str]) -> Check | None:
+    """Required tags are looked up on the version, then on its source run."""
+    if not required:
+        return None
+    missing = [f"{k}={v}" if v else k for k, v in required.items() if k not in tags or (v and tags[k] != v)]
+    wanted = ", ".join(f"{k}={v}" if v else k for k, v in required.items())
+    if missing:
+        return Check(
+            "required tags", False, f"missing or different: {', '.join(missing)} (required: {wanted})"
+        )
+    return Check("required tags", True, f"present: {wanted}")
+
+
+def _v(version: str | None) -> str:
+    return f"v{version}" if version else "no version"

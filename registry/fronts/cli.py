@@ -1,0 +1,308 @@
+"""`python -m registry`: the registry from a terminal, through the same guards as the dashboard.
+
+Human tables by default, `--json` for machines. Exit codes: 0 done, 2 bad input (a missing reason
+included), 3 refused by a guard, 4 conflict, 5 store unreachable; never a traceback for any of these.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from registry.errors import RegistryError
+from registry.service import Registry
+
+EXIT_OK = 0
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses, DataFrames and datetimes to plain JSON values."""
+    if hasattr(value, "as_dict"):
+        return to_jsonable(value.as_dict())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, pd.DataFrame):
+        return json.loads(value.to_json(orient="records", date_format="iso"))
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _table(rows: list[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+    if not rows:
+        return "(none)"
+    frame = pd.DataFrame(rows)
+    if columns:
+        frame = frame[[c for c in columns if c in frame.columns]]
+    return frame.to_string(index=False, max_colwidth=60)
+
+
+def _ms(ms: int | None) -> str:
+    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M") if ms else ""
+
+
+# commands ------------------------------------------------------------------------------------------
+def cmd_seed_demo(reg: Registry, args: argparse.Namespace) -> Any:
+    from registry.store.client import translate_errors
+    from registry.training.demo import seed_demo
+
+    if args.if_empty:
+        with translate_errors("look for existing experiments"):
+            existing = [e for e in reg.client.search_experiments(max_results=2) if e.name != "Default"]
+        if existing:
+            return None if not args.json else {"skipped": "the store already has experiments"}
+
+    def progress(fraction: float, message: str) -> None:
+        if not args.json:
+            print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
+
+    summary = seed_demo(reg.settings, client=reg.client, progress=progress)
+    return summary if args.json else summary.message
+
+
+def cmd_experiments(reg: Registry, args: argparse.Namespace) -> Any:
+    from registry.store.experiments import search_experiments
+
+    found = search_experiments(reg.client, args.search or "", view=args.view)
+    if args.json:
+        return found
+    return _table([{"id": e.experiment_id, "name": e.name, "stage": e.lifecycle_stage} for e in found])
+
+
+def cmd_runs(reg: Registry, args: argparse.Namespace) -> Any:
+    from registry.store.experiments import get_experiment
+    from registry.store.runs import search_runs
+
+    exp = get_experiment(reg.client, args.experiment)
+    order_by = [args.order_by] if args.order_by else None
+    page = search_runs(
+        reg.client, [exp.experiment_id], args.filter or "", order_by, args.max_results, args.page_token
+    )
+    if args.json:
+        return {"runs": page.runs, "next_page_token": page.next_page_token}
+    fixed = ["run_id", "run_name", "status", "start_time", "duration_s"]
+    metrics = [c for c in page.runs.columns if c.startswith("metrics.")][:6]
+    text = page.runs[[c for c in fixed + metrics if c in page.runs.columns]].to_string(index=False)
+    if page.next_page_token:
+        text += f"\n(more: --page-token {page.next_page_token})"
+    return text
+
+
+def cmd_models(reg: Registry, args: argparse.Namespace) -> Any:
+    from registry.store.models import search_models
+
+    page = search_models(reg.client, args.search or "", max_results=args.max_results)
+    if args.json:
+        return page
+    rows = [
+        {"name": m.name, "aliases": ", ".join(f"{a}→v{v}" for a, v in sorted(m.aliases.items()))}
+        for m in page.models
+    ]
+    return _table(rows)
+
+
+def cmd_versions(reg: Registry, args: argparse.Namespace) -> Any:
+    state = reg.state(args.model)
+    if args.json:
+        return {
+            "model": args.model,
+            "mode": state.policy.mode,
+            "holders": state.holders,
+            "versions": list(state.versions.values()),
+        }
+    rows = [
+        {
+            "version": v.version,
+            "aliases": ", ".join(v.aliases),
+            "stage": v.stage,
+            "status": v.status,
+            "archived": "yes" if v.archived else "",
+            "created": _ms(v.created_ms),
+            "run_id": v.run_id or "",
+            "promoted_by": v.tags.get("registry.promoted_by", ""),
+        }
+        for v in state.versions.values()
+    ]
+    holders = state.holders
+    head = f"{args.model} ({state.policy.mode} mode): production={_v(holders.production)}"
+    head += f" staging={_v(holders.staging)}"
+    return head + "\n" + _table(rows)
+
+
+def _v(version: str | None) -> str:
+    return f"v{version}" if version else "none"
+
+
+def _render_plan(plan: Any) -> str:
+    lines = [
+        f"{plan.action} {plan.model} v{plan.version or '?'} → {plan.target}"
+        f" ({plan.mode} mode, as {plan.actor})"
+    ]
+    lines += ["changes:"] + [f"  - {c}" for c in plan.changes or ["(nothing)"]]
+    lines.append("checks:")
+    for c in plan.checks:
+        mark = "PASS" if c.passed else ("FAIL (force may override)" if c.overridable else "FAIL")
+        lines.append(f"  [{mark}] {c.name}: {c.detail}")
+    if plan.comparison:
+        lines.append("candidate vs production:")
+        for m in plan.comparison[:10]:
+            lines.append(f"  {m.metric}: {m.candidate} vs {m.current}")
+    for d in plan.drift:
+        lines.append(f"warning: {d}")
+    verdict = "allowed" if plan.allowed else ("needs --force" if plan.needs_force else "would be refused")
+    lines.append(f"verdict: {verdict}")
+    return "\n".join(lines)
+
+
+def cmd_plan(reg: Registry, args: argparse.Namespace) -> Any:
+    actor = reg.actor()
+    plan = reg.plan(args.action, args.model, args.version, actor=actor, target=args.to)
+    return plan if args.json else _render_plan(plan)
+
+
+def _result(args: argparse.Namespace, result: Any) -> Any:
+    return result if args.json else result.message
+
+
+def cmd_promote(reg: Registry, args: argparse.Namespace) -> Any:
+    actor = reg.actor()
+    return _result(
+        args,
+        reg.promote(args.model, args.version, args.reason, actor=actor, target=args.to, force=args.force),
+    )
+
+
+def cmd_archive(reg: Registry, args: argparse.Namespace) -> Any:
+    return _result(args, reg.archive(args.model, args.version, args.reason, actor=reg.actor()))
+
+
+def cmd_rollback(reg: Registry, args: argparse.Namespace) -> Any:
+    return _result(args, reg.rollback(args.model, args.reason, actor=reg.actor(), to_version=args.to))
+
+
+def cmd_history(reg: Registry, args: argparse.Namespace) -> Any:
+    attempts = reg.history(args.model)
+    if args.json:
+        return attempts
+    rows = [
+        {
+            "at (UTC)": a.at.strftime("%Y-%m-%d %H:%M:%S"),
+            "actor": a.actor,
+            "model": a.model,
+            "action": a.action + (" (forced)" if a.forced else ""),
+            "target": a.target,
+            "from": _v(a.from_version),
+            "to": _v(a.to_version),
+            "outcome": a.outcome,
+            "reason": a.reason,
+        }
+        for a in attempts
+    ]
+    text = _table(rows)
+    if args.model:
+        for d in reg.model_history(args.model).drift:
+            text += f"\nwarning: {d}"
+    return text
+
+
+def cmd_mcp(reg: Registry, args: argparse.Namespace) -> Any:
+    from registry.fronts.mcp_server import serve
+
+    serve(reg, transport=args.transport, port=args.port)
+    return None
+
+
+# parser --------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    parser = argparse.ArgumentParser(prog="python -m registry", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(
+        name: str, func: Callable[[Registry, argparse.Namespace], Any], help_: str
+    ) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help_)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("seed-demo", cmd_seed_demo, "fill an empty store with demo training runs and models")
+    p.add_argument("--if-empty", action="store_true", help="do nothing when the store has any experiment")
+    p = add("experiments", cmd_experiments, "list experiments")
+    p.add_argument("--search", help="name contains")
+    p.add_argument("--view", choices=["active", "deleted", "all"], default="active")
+    p = add("runs", cmd_runs, "search runs of an experiment (name or id)")
+    p.add_argument("experiment")
+    p.add_argument("--filter", help="MLflow filter, e.g. \"metrics.accuracy > 0.9 and params.lr = '0.1'\"")
+    p.add_argument("--order-by", help="e.g. 'metrics.accuracy DESC'")
+    p.add_argument("--max-results", type=int, default=50)
+    p.add_argument("--page-token")
+    p = add("models", cmd_models, "list registered models")
+    p.add_argument("--search", help="name contains")
+    p.add_argument("--max-results", type=int, default=100)
+    p = add("versions", cmd_versions, "versions of a model with aliases, stages and holders")
+    p.add_argument("model")
+    p = add("plan", cmd_plan, "show what an action would do and every check, without doing it")
+    p.add_argument("action", choices=["promote", "archive", "rollback"])
+    p.add_argument("model")
+    p.add_argument("version", nargs="?")
+    p.add_argument("--to", default="production", choices=["production", "staging"])
+    p = add("promote", cmd_promote, "promote a version to production or staging")
+    p.add_argument("model")
+    p.add_argument("version")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--to", default="production", choices=["production", "staging"])
+    p.add_argument(
+        "--force", action="store_true", help="pass a failing metric gate (leads only, with a reason)"
+    )
+    p = add("archive", cmd_archive, "archive a version (nothing is deleted)")
+    p.add_argument("model")
+    p.add_argument("version")
+    p.add_argument("--reason", required=True)
+    p = add("rollback", cmd_rollback, "give production back to the previous holder, or to --to VERSION")
+    p.add_argument("model")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--to", help="an earlier version")
+    p = add("history", cmd_history, "the audit history, of one model or all")
+    p.add_argument("model", nargs="?")
+    p = add("mcp", cmd_mcp, "serve the registry to an assistant over MCP")
+    p.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    p.add_argument("--port", type=int, default=8765)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        reg = Registry.connect()
+        out = args.func(reg, args)
+    except RegistryError as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": exc.kind, "message": str(exc)}))
+        print(f"{exc.kind}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug must still read as one line, not a traceback
+        print(
+            f"unexpected error: {exc.__class__.__name__}: {exc} (set REGISTRY_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
+        if os.environ.get("REGISTRY_DEBUG"):
+            raise
+        return 1
+    if out is not None:
+        print(json.dumps(to_jsonable(out), indent=2, default=str) if args.json else out)
+    return EXIT_OK

@@ -1,0 +1,349 @@
+"""What the Models and Overview pages list: models with their production version, and a model's versions.
+
+A list of models must stay cheap, so holders come from the search itself: `search_registered_models`
+returns each model's aliases and its latest version per stage, which is enough to know the mode and
+who holds production and staging (the same rules as `registry.store.models.holders_of`). Only the
+production version of each listed model is then read (its tags and its source run's key metric),
+in parallel. A model's own page reads everything: every version, its source run and its metrics.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from mlflow import MlflowClient
+
+from registry.access.permissions import leads_of
+from registry.audit.log import Attempt
+from registry.audit.replay import drift, replay, rollback_target
+from registry.domain.policy import ModelPolicy, resolve_policy
+from registry.errors import RegistryError
+from registry.lifecycle.actions import (
+    TAG_PROMOTED_AT,
+    TAG_PROMOTED_BY,
+    TAG_PROMOTED_TO,
+)
+from registry.settings import Settings
+from registry.store.client import translate_errors
+from registry.store.models import VersionInfo, model_state, source_run_id
+
+if TYPE_CHECKING:
+    from registry.service import Registry
+
+WORKERS = 8
+MAX_VERSION_RUNS = 200  # a model page reads the source runs of at most this many (newest) versions
+_INTERNAL_TAG_PREFIX = "registry."
+
+
+def parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """Since when and by whom a version holds production: its tags, else the audit log, else unknown."""
+
+    by: str | None = None
+    at: datetime | None = None
+    source: str = ""  # "tags", "audit" or "" when neither says (changed outside the dashboard)
+
+
+def promotion_of(
+    model: str, version: str | None, tags: dict[str, str], attempts: Iterable[Attempt]
+) -> Promotion:
+    if not version:
+        return Promotion()
+    if tags.get(TAG_PROMOTED_BY) and tags.get(TAG_PROMOTED_TO, "production") == "production":
+        return Promotion(tags[TAG_PROMOTED_BY], parse_time(tags.get(TAG_PROMOTED_AT)), "tags")
+    last = None
+    for a in attempts:
+        if (
+            a.model == model
+            and a.outcome == "done"
+            and a.to_version == version
+            and a.target == "production"
+            and a.action in ("promote", "rollback")
+        ):
+            last = a
+    if last:
+        return Promotion(last.actor, last.finished_at or last.at, "audit")
+    return Promotion()
+
+
+# the models list -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelRow:
+    name: str
+    description: str
+    mode: str
+    production: str | None
+    staging: str | None
+    latest_version: str | None
+    key_metric: str | None
+    key_value: float | None = None
+    production_run: str | None = None
+    promotion: Promotion = field(default_factory=Promotion)
+    updated_ms: int = 0
+    problem: str = ""  # why part of the row could not be read (the rest still shows)
+
+
+@dataclass(frozen=True)
+class ModelRowsPage:
+    rows: list[ModelRow]
+    next_page_token: str | None
+
+
+def _summary(rm: Any, settings: Settings) -> ModelRow:
+    """A row from one search result: mode and holders without reading the versions."""
+    tags = dict(rm.tags or {})
+    aliases = {str(k): str(v) for k, v in (rm.aliases or {}).items()}
+    latest = list(rm.latest_versions or [])
+    by_stage: dict[str, str] = {}
+    for mv in latest:
+        stage, version = str(mv.current_stage or "None"), str(mv.version)
+        if stage not in by_stage or int(version) > int(by_stage[stage]):
+            by_stage[stage] = version
+    uses_stages = "Production" in by_stage or "Staging" in by_stage
+    problem = ""
+    try:
+        policy = resolve_policy(tags, settings.model_overrides.get(rm.name), uses_stages, bool(aliases))
+    except RegistryError as exc:  # a bad policy tag must not hide the model from the list
+        policy, problem = ModelPolicy(mode="aliases"), str(exc)
+    if policy.mode == "aliases":
+        production, staging = aliases.get(settings.production_alias), aliases.get(settings.staging_alias)
+    else:
+        production, staging = by_stage.get("Production"), by_stage.get("Staging")
+    versions = [int(mv.version) for mv in latest]
+    return ModelRow(
+        name=rm.name,
+        description=rm.description or "",
+        mode=policy.mode,
+        production=production,
+        staging=staging,
+        latest_version=str(max(versions)) if versions else None,
+        key_metric=policy.key_metric,
+        updated_ms=int(rm.last_updated_timestamp or 0),
+        problem=problem,
+    )
+
+
+def _version_info(mv: Any) -> VersionInfo:
+    return VersionInfo(
+        model=mv.name,
+        version=str(mv.version),
+        status=str(mv.status),
+        stage=str(mv.current_stage or "None"),
+        aliases=tuple(mv.aliases or ()),
+        tags=dict(mv.tags or {}),
+        run_id=mv.run_id or None,
+        source=mv.source or "",
+        created_ms=int(mv.creation_timestamp or 0),
+        updated_ms=int(mv.last_updated_timestamp or 0),
+        description=mv.description or "",
+    )
+
+
+def _with_production(client: MlflowClient, row: ModelRow, attempts: Sequence[Attempt]) -> ModelRow:
+    """Add the production version's promotion and key metric; a failure becomes the row's problem."""
+    if not row.production:
+        return row
+    try:
+        with translate_errors(f"{row.name} v{row.production}"):
+            info = _version_info(client.get_model_version(row.name, row.production))
+            run_id = source_run_id(client, info)
+            value = None
+            if run_id and row.key_metric:
+                value = client.get_run(run_id).data.metrics.get(row.key_metric)
+    except RegistryError as exc:
+        return replace(row, problem=str(exc))
+    return replace(
+        row,
+        key_value=value,
+        production_run=run_id,
+        promotion=promotion_of(row.name, row.production, info.tags, attempts),
+    )
+
+
+def _attempts_or_none(reg: Registry) -> list[Attempt]:
+    """The audit history for the 'since when / by whom' fallback; an unreachable audit log costs only that."""
+    try:
+        return reg.history()
+    except RegistryError:
+        return []
+
+
+def _fill(reg: Registry, rows: list[ModelRow]) -> list[ModelRow]:
+    attempts = _attempts_or_none(reg) if any(r.production for r in rows) else []
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return list(pool.map(lambda r: _with_production(reg.client, r, attempts), rows))
+
+
+def _search(client: MlflowClient, name_contains: str, max_results: int, page_token: str | None) -> Any:
+    escaped = name_contains.replace("\\", "\\\\").replace("'", "\\'")
+    filter_string = f"name ILIKE '%{escaped}%'" if name_contains else None
+    with translate_errors("search registered models"):
+        return client.search_registered_models(
+            filter_string=filter_string, max_results=max_results, page_token=page_token, order_by=["name ASC"]
+        )
+
+
+def model_rows(
+    reg: Registry, name_contains: str = "", max_results: int = 25, page_token: str | None = None
+) -> ModelRowsPage:
+    """One page of models whose name contains the text, each with its production version and key metric."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        page = _search(reg.client, name_contains.strip(), max_results, page_token)
+        rows = [_summary(rm, reg.settings) for rm in page]
+        return ModelRowsPage(_fill(reg, rows), page.token or None)
+
+
+def production_models(
+    reg: Registry, cap: int = 100, page: int = 1000, max_pages: int = 10
+) -> tuple[list[ModelRow], bool]:
+    """Models that hold a production version, by name: at most `cap` of them, from at most `max_pages`
+    pages of models; the flag is True when there may be more."""
+    held: list[ModelRow] = []
+    token: str | None = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        for _ in range(max_pages):
+            found = _search(reg.client, "", page, token)
+            held += [row for row in (_summary(rm, reg.settings) for rm in found) if row.production]
+            token = found.token or None
+            if len(held) > cap or not token:
+                break
+    more = len(held) > cap or token is not None
+    return _fill(reg, held[:cap]), more
+
+
+# one model -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VersionRow:
+    version: str
+    stage: str
+    aliases: tuple[str, ...]
+    status: str
+    created_ms: int
+    run_id: str | None
+    run_status: str | None
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    archived: bool
+    description: str = ""
+    problem: str = ""
+
+    @property
+    def user_tags(self) -> dict[str, str]:
+        return {k: v for k, v in self.tags.items() if not k.startswith(_INTERNAL_TAG_PREFIX)}
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """A model's page in one read: policy, holders, drift, rollback target and every version."""
+
+    name: str
+    description: str
+    mode: str
+    gate: str | None  # described: "acc (higher is better, tolerance 0)"
+    gate_metric: str | None
+    key_metric: str | None
+    required_tags: dict[str, str]
+    production: str | None
+    staging: str | None
+    rollback_to: str | None
+    drift: tuple[str, ...]
+    versions: tuple[VersionRow, ...]
+    runs_truncated: bool
+    audit_problem: str = ""
+    leads: frozenset[str] | None = None  # the model's own leads (registry/permissions), if it names any
+
+    def version(self, version: str | None) -> VersionRow | None:
+        return next((v for v in self.versions if v.version == version), None)
+
+    def role_of(self, version: str) -> str:
+        return "production" if version == self.production else "staging" if version == self.staging else ""
+
+
+def _version_row(client: MlflowClient, v: VersionInfo, read_run: bool) -> VersionRow:
+    run_id, status, metrics, problem = v.run_id, None, {}, ""
+    if read_run:
+        try:
+            run_id = source_run_id(client, v)
+            if run_id:
+                with translate_errors(f"source run of v{v.version}"):
+                    run = client.get_run(run_id)
+                status, metrics = run.info.status, dict(run.data.metrics)
+        except RegistryError as exc:
+            problem = str(exc)
+    return VersionRow(
+        version=v.version,
+        stage=v.stage,
+        aliases=v.aliases,
+        status=v.status,
+        created_ms=v.created_ms,
+        run_id=run_id,
+        run_status=status,
+        metrics=metrics,
+        tags=dict(v.tags),
+        archived=v.archived,
+        description=v.description,
+        problem=problem,
+    )
+
+
+def model_view(reg: Registry, name: str) -> ModelView:
+    """Everything the model page shows; raises NotFound for an unknown model."""
+    state = model_state(reg.client, name, reg.settings)
+    audit_problem = ""
+    try:
+        attempts = reg.history(name)
+    except RegistryError as exc:  # the registry still shows; rollback and drift need the audit log
+        attempts, audit_problem = [], str(exc)
+    replayed = replay(attempts)
+    versions = list(state.versions.values())  # newest first
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        rows = list(
+            pool.map(
+                lambda iv: _version_row(reg.client, iv[1], iv[0] < MAX_VERSION_RUNS), enumerate(versions)
+            )
+        )
+    gate = state.policy.gate
+    return ModelView(
+        name=name,
+        description=state.model.description,
+        mode=state.policy.mode,
+        gate=(
+            f"{gate.metric} ({'higher' if gate.direction == 'max' else 'lower'} is better, "
+            f"tolerance {gate.tolerance:g})"
+            if gate
+            else None
+        ),
+        gate_metric=gate.metric if gate else None,
+        key_metric=state.policy.key_metric,
+        required_tags=dict(state.policy.required_tags),
+        production=state.holders.production,
+        staging=state.holders.staging,
+        rollback_to=rollback_target(replayed, state.holders.production) if not audit_problem else None,
+        drift=tuple(drift(replayed, state.holders)) if not audit_problem else (),
+        versions=tuple(rows),
+        runs_truncated=len(versions) > MAX_VERSION_RUNS,
+        audit_problem=audit_problem,
+        leads=leads_of(state.model.tags, reg.settings.model_overrides.get(name)),
+    )
+
+
+def model_drift(reg: Registry, name: str) -> list[str]:
+    """Where MLflow's holders differ from what the audit log says they should be."""
+    return reg.model_history(name).drift

@@ -1,0 +1,163 @@
+"""Register a new version from a run or a logged model, and the write guard for the tracking tools.
+
+Registering adds a version; it does not change who serves (promotion does), so it needs no plan or
+reason. It is still a change to the registry, so only leads may do it, and a viewer's attempt is
+refused and recorded in the audit log like any other refusal.
+
+A successful registration is recorded too (action `register`, outcome done); `registry.audit.replay.replay`
+folds only promote, archive and rollback into holders, so it moves nothing. The version also carries
+`registry.registered_by`, which MLflow's own UI shows.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from registry.access.identity import Actor
+from registry.access.permissions import actor_for_model, model_leads
+from registry.audit.log import AuditLog
+from registry.domain.checks import check_actor
+from registry.errors import BadInput, Refused
+from registry.settings import Settings
+from registry.store.client import translate_errors
+from registry.store.runs import fetch_run, logged_models_of
+from registry.training.tracking import _fluent_state  # the one guard of MLflow's process-wide state
+
+TAG_REGISTERED_BY = "registry.registered_by"
+TARGET_NEW_VERSION = "new version"
+REGISTRATION_TIMEOUT_S = 120
+_LOGGED_MODEL_URI = re.compile(r"models:/(m-[0-9a-f]{1,64})")
+_RUN_ID = re.compile(r"[0-9a-f]{1,64}")
+_MAX_LOGGED = 20
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    model: str
+    version: str
+    source: str  # models:/m-<id>, the logged model the version points at
+    run_id: str | None
+    model_id: str
+    status: str
+    registered_by: str
+
+
+_WRITES = {"register": "register versions of", "track": "log runs and models for"}
+
+
+def require_writer(
+    audit: AuditLog, actor: Actor, model: str, action: str, leads: frozenset[str] | None = None
+) -> None:
+    """Refuse a viewer (recorded in the audit log as refused); leads and admins pass.
+
+    `action` is `register` (a new version) or `track` (a run with a model, not registered). `leads`
+    are the model's own leads, when it exists and names some (registry/permissions.model_leads).
+    """
+    check = check_actor(actor, model, leads)
+    if check.passed:
+        return
+    message = f"{actor.name} is a viewer: only leads may {_WRITES[action]} {model}"
+    if leads is not None:
+        message = check.detail  # names the model's leads
+    audit.record(
+        "refused",
+        message,
+        actor=actor.name,
+        role=actor_for_model(actor, leads).role,
+        model=model,
+        action=action,
+        target=TARGET_NEW_VERSION,
+        from_version=None,
+        to_version=None,
+        reason="",
+        checks=[check.as_dict()],
+    )
+    raise Refused(message)
+
+
+def resolve_logged_model(client: MlflowClient, source: str) -> tuple[str, str | None]:
+    """(model_id, run_id) for `models:/m-<id>`, or for a run id that logged exactly one model."""
+    source = (source or "").strip()
+    match = _LOGGED_MODEL_URI.fullmatch(source)
+    if match:
+        model_id = match.group(1)
+        with translate_errors(f"logged model {model_id}"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            logged = client.get_logged_model(model_id)
+        return model_id, logged.source_run_id or None
+    if source.startswith(("models:/", "runs:/")) or not _RUN_ID.fullmatch(source):
+        raise BadInput(
+            f"source {source!r}: give a run id (32 hex characters) or a logged model URI models:/m-<id>"
+        )
+    logged_models = logged_models_of(client, fetch_run(client, source), _MAX_LOGGED)
+    if not logged_models:
+        raise BadInput(f"run {source} logged no model, so there is nothing to register")
+    if len(logged_models) > 1:
+        choices = ", ".join(f"models:/{m.model_id} ({m.name})" for m in logged_models)
+        raise BadInput(f"run {source} logged {len(logged_models)} models; register one of: {choices}")
+    return logged_models[0].model_id, source
+
+
+def register_version(
+    settings: Settings,
+    client: MlflowClient,
+    audit: AuditLog,
+    source: str,
+    model: str,
+    *,
+    actor: Actor,
+    description: str = "",
+) -> RegisteredVersion:
+    """A new version of `model` (created if needed) from a run id or `models:/m-<id>`; leads only.
+
+    MLflow's SQL registry store resolves a `models:/m-<id>` source through the process-wide tracking
+    URI, not the client's, so the version is created with MLflow's fluent state pointed at ours.
+    """
+    model = (model or "").strip()
+    if not model:
+        raise BadInput("model: give the registered model a name")
+    leads = model_leads(client, settings, model)
+    require_writer(audit, actor, model, "register", leads)
+    actor = actor_for_model(actor, leads)
+    model_id, run_id = resolve_logged_model(client, source)
+    with translate_errors(f"register {model}"), _fluent_state(settings):
+        try:
+            client.create_registered_model(model)
+        except MlflowException as exc:  # a new version of an existing model: the usual case
+            if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+                raise
+        created = client.create_model_version(
+            model,
+            f"models:/{model_id}",
+            run_id=run_id,
+            tags={TAG_REGISTERED_BY: actor.name},
+            description=description or None,
+            await_creation_for=REGISTRATION_TIMEOUT_S,
+            model_id=model_id,
+        )
+    audit.record(
+        "done",
+        actor=actor.name,
+        role=actor.role,
+        model=model,
+        action="register",
+        target="none",
+        from_version=None,
+        to_version=str(created.version),
+        reason=description or f"registered from {source}",
+        checks=[],
+    )
+    return RegisteredVersion(
+        model=model,
+        version=str(created.version),
+        source=f"models:/{model_id}",
+        run_id=run_id,
+        model_id=model_id,
+        status=str(created.status),
+        registered_by=actor.name,
+    )

@@ -1,0 +1,194 @@
+"""Registry reads: models, versions with their aliases, who holds production and staging, lineage.
+
+MLflow's search calls leave aliases out (`search_model_versions` returns empty `aliases`, mlflow#16734;
+`latest_versions` omits them, #9952), so aliases always come from `get_registered_model(name).aliases`
+and are joined onto versions here, in one place.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+from mlflow import MlflowClient
+
+from registry.domain.policy import TAG_ARCHIVED, ModelPolicy, resolve_policy
+from registry.settings import Settings
+from registry.store.client import translate_errors
+
+STAGE_NONE = "None"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    description: str
+    tags: dict[str, str]
+    aliases: dict[str, str]  # alias -> version
+    created_ms: int
+    updated_ms: int
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    model: str
+    version: str
+    status: str
+    stage: str
+    aliases: tuple[str, ...]
+    tags: dict[str, str]
+    run_id: str | None
+    source: str
+    created_ms: int
+    updated_ms: int
+    description: str = ""
+
+    @property
+    def model_id(self) -> str | None:
+        """The MLflow 3 logged model behind this version (`models:/m-<id>` sources)."""
+        if self.source.startswith("models:/m-"):
+            return self.source.removeprefix("models:/").split("/")[0]
+        return None
+
+    @property
+    def archived(self) -> bool:
+        return self.stage == "Archived" or self.tags.get(TAG_ARCHIVED, "").lower() == "true"
+
+
+@dataclass(frozen=True)
+class ModelsPage:
+    models: list[ModelInfo]
+    next_page_token: str | None
+
+
+@dataclass(frozen=True)
+class Holders:
+    """Who holds production and staging now, read from MLflow (aliases or stages per the mode)."""
+
+    production: str | None
+    staging: str | None
+    extra_production: tuple[str, ...] = field(default_factory=tuple)  # legacy stores: several in Production
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """A model, its versions (aliases joined) and the policy that governs it: what every plan reads."""
+
+    model: ModelInfo
+    versions: dict[str, VersionInfo]
+    policy: ModelPolicy
+    holders: Holders
+
+
+def _model_info(rm: object) -> ModelInfo:
+    return ModelInfo(
+        name=rm.name,  # type: ignore[attr-defined]
+        description=rm.description or "",  # type: ignore[attr-defined]
+        tags=dict(rm.tags or {}),  # type: ignore[attr-defined]
+        aliases={str(k): str(v) for k, v in (rm.aliases or {}).items()},  # type: ignore[attr-defined]
+        created_ms=int(rm.creation_timestamp or 0),  # type: ignore[attr-defined]
+        updated_ms=int(rm.last_updated_timestamp or 0),  # type: ignore[attr-defined]
+    )
+
+
+def _version_info(mv: object, aliases_by_version: dict[str, list[str]]) -> VersionInfo:
+    version = str(mv.version)  # type: ignore[attr-defined]
+    return VersionInfo(
+        model=mv.name,  # type: ignore[attr-defined]
+        version=version,
+        status=str(mv.status),  # type: ignore[attr-defined]
+        stage=str(mv.current_stage or STAGE_NONE),  # type: ignore[attr-defined]
+        aliases=tuple(sorted(aliases_by_version.get(version, []))),
+        tags=dict(mv.tags or {}),  # type: ignore[attr-defined]
+        run_id=mv.run_id or None,  # type: ignore[attr-defined]
+        source=mv.source or "",  # type: ignore[attr-defined]
+        created_ms=int(mv.creation_timestamp or 0),  # type: ignore[attr-defined]
+        updated_ms=int(mv.last_updated_timestamp or 0),  # type: ignore[attr-defined]
+        description=mv.description or "",  # type: ignore[attr-defined]
+    )
+
+
+def search_models(
+    client: MlflowClient, name_contains: str = "", max_results: int = 100, page_token: str | None = None
+) -> ModelsPage:
+    """One page of registered models whose name contains `name_contains` (case-insensitive)."""
+    escaped = name_contains.replace("'", "\\'")
+    filter_string = f"name ILIKE '%{escaped}%'" if name_contains else None
+    with translate_errors("search registered models"):
+        page = client.search_registered_models(
+            filter_string=filter_string, max_results=max_results, page_token=page_token, order_by=["name ASC"]
+        )
+    return ModelsPage([_model_info(m) for m in page], page.token or None)
+
+
+def get_model(client: MlflowClient, name: str) -> ModelInfo:
+    with translate_errors(f"model {name}"):
+        rm = client.get_registered_model(name)
+    return _model_info(rm)
+
+
+def list_versions(client: MlflowClient, name: str, model: ModelInfo | None = None) -> list[VersionInfo]:
+    """Every version of a model, newest first, with aliases joined from the registered model."""
+    model = model or get_model(client, name)
+    aliases_by_version: dict[str, list[str]] = {}
+    for alias, version in model.aliases.items():
+        aliases_by_version.setdefault(version, []).append(alias)
+    escaped = name.replace("'", "\\'")
+    versions = []
+    token = None
+    with translate_errors(f"versions of {name}"):
+        while True:
+            page = client.search_model_versions(f"name = '{escaped}'", max_results=1000, page_token=token)
+            versions.extend(_version_info(mv, aliases_by_version) for mv in page)
+            token = page.token
+            if not token:
+                break
+    return sorted(versions, key=lambda v: int(v.version), reverse=True)
+
+
+def get_version(client: MlflowClient, name: str, version: str) -> VersionInfo:
+    model = get_model(client, name)
+    aliases = [a for a, v in model.aliases.items() if v == str(version)]
+    with translate_errors(f"model {name} version {version}"):
+        mv = client.get_model_version(name, str(version))
+    return _version_info(mv, {str(version): aliases})
+
+
+def holders_of(
+    versions: dict[str, VersionInfo], model: ModelInfo, policy: ModelPolicy, settings: Settings
+) -> Holders:
+    """Production and staging holders under the model's mode."""
+    if policy.mode == "aliases":
+        return Holders(
+            production=model.aliases.get(settings.production_alias),
+            staging=model.aliases.get(settings.staging_alias),
+        )
+    production = sorted(
+        (v for v in versions.values() if v.stage == "Production"), key=lambda v: -int(v.version)
+    )
+    staging = sorted((v for v in versions.values() if v.stage == "Staging"), key=lambda v: -int(v.version))
+    return Holders(
+        production=production[0].version if production else None,
+        staging=staging[0].version if staging else None,
+        extra_production=tuple(v.version for v in production[1:]),
+    )
+
+
+def model_state(client: MlflowClient, name: str, settings: Settings) -> ModelState:
+    """Everything a plan needs about one model, read in three calls."""
+    model = get_model(client, name)
+    versions = {v.version: v for v in list_versions(client, name, model)}
+    uses_stages = any(v.stage in ("Production", "Staging") for v in versions.values())
+    policy = resolve_policy(model.tags, settings.model_overrides.get(name), uses_stages, bool(model.aliases))
+    return ModelState(model, versions, policy, holders_of(versions, model, policy, settings))
+
+
+def source_run_id(client: MlflowClient, version: VersionInfo) -> str | None:
+    """The run that produced a version: its `run_id`, or the run its MLflow 3 logged model links to."""
+    if version.run_id:
+        return version.run_id
+    if version.model_id:
+        with translate_errors(f"logged model {version.model_id}"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return client.get_logged_model(version.model_id).source_run_id or None
+    return None
