@@ -125,6 +125,15 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.home / 'audit.db'}"
 
     @property
+    def summary_cache_url(self) -> str:
+        """Where downsampled metric lines are kept (registry/store/summaries.py): a SQLite file beside
+        the audit log when that is one, else in the home folder. Only a cache: safe to delete."""
+        audit = self.effective_audit_url
+        if audit.startswith("sqlite:///") and ":memory:" not in audit:
+            return f"sqlite:///{Path(audit.removeprefix('sqlite:///')).parent / 'summaries.db'}"
+        return f"sqlite:///{self.home / 'summaries.db'}"
+
+    @property
     def leads(self) -> frozenset[str]:
         return frozenset(name.strip() for name in self.leads_csv.split(",") if name.strip())
 
