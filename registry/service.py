@@ -35,6 +35,7 @@ from registry.store.experiments import (
 )
 from registry.store.models import ModelsPage, ModelState, model_state, search_models
 from registry.store.runs import RunsPage, search_runs
+from registry.store.summaries import SUMMARY_POINTS, LineSummary, RunStamp, SummaryCache, line_summaries
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,11 @@ class Registry:
     def audit(self) -> AuditLog:
         """Opened on first use, so a read-only page works while the audit database is down."""
         return self._audit or AuditLog(self.settings.effective_audit_url, self.settings.audit_timeout_s)
+
+    @cached_property
+    def summaries(self) -> SummaryCache:
+        """The kept downsampled metric lines (opened on first use; a cache that fails is skipped)."""
+        return SummaryCache(self.settings.summary_cache_url)
 
     # identity ------------------------------------------------------------------------------------
     def actor(self, name: str | None = None) -> Actor:
@@ -220,6 +226,15 @@ class Registry:
         self, model: str, reason: str, *, actor: Actor, to_version: str | None = None
     ) -> ActionResult:
         return self.apply(self.plan("rollback", model, to_version, actor=actor), reason, actor=actor)
+
+    # metric lines --------------------------------------------------------------------------------
+    def line_summaries(
+        self, runs: Sequence[RunStamp], keys: Sequence[str], points: int = SUMMARY_POINTS
+    ) -> dict[tuple[str, str], LineSummary]:
+        """Each (run, metric) line downsampled to `points` with its exact statistics, kept once per run."""
+        return line_summaries(
+            self.client, self.settings.effective_tracking_uri, self.summaries, runs, keys, points
+        )
 
     # state and history ---------------------------------------------------------------------------
     def state(self, model: str) -> ModelState:

@@ -32,7 +32,8 @@ def test_nan_and_infinities_become_null_everywhere() -> None:
 def test_numpy_scalars_and_frames_become_plain_values() -> None:
     frame = pd.DataFrame({"run_id": ["r1", "r2"], "metrics.acc": [0.5, np.nan]})
     out = to_jsonable({"n": np.int64(3), "x": np.float64("nan"), "runs": frame, "ok": np.bool_(True)})
-    assert out == {"n": 3, "x": None, "runs": [{"run_id": "r1", "metrics.acc": 0.5}, {"run_id": "r2", "metrics.acc": None}], "ok": True}  # fmt: skip
+    runs = [{"run_id": "r1", "metrics.acc": 0.5}, {"run_id": "r2", "metrics.acc": None}]
+    assert out == {"n": 3, "x": None, "runs": runs, "ok": True}
     assert type(out["n"]) is int
 
 
