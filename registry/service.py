@@ -8,7 +8,7 @@ models) and take `registry.client`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 
 from mlflow import MlflowClient
 
@@ -16,6 +16,13 @@ from registry.access.identity import Actor, actor_named, configured_actor
 from registry.audit.log import Attempt, AuditLog
 from registry.audit.replay import Replay, drift, replay, rollback_target
 from registry.lifecycle.actions import ActionResult, Plan, apply_plan, plan_action
+from registry.notify import outbox
+from registry.notify.delivery import (
+    BackgroundDelivery,
+    NotificationStatus,
+    notification_status,
+    notify_wiring,
+)
 from registry.settings import Settings, load_settings
 from registry.store.client import make_client
 from registry.store.models import ModelState, model_state
@@ -39,6 +46,7 @@ class Registry:
         self.settings = settings
         self.client = client or make_client(settings)
         self._audit = audit
+        self.background_delivery: BackgroundDelivery | None = None
 
     @classmethod
     def connect(cls, settings: Settings | None = None) -> Registry:
@@ -46,8 +54,20 @@ class Registry:
 
     @cached_property
     def audit(self) -> AuditLog:
-        """Opened on first use, so a read-only page works while the audit database is down."""
-        return self._audit or AuditLog(self.settings.effective_audit_url, self.settings.audit_timeout_s)
+        """Opened on first use, so a read-only page works while the audit database is down.
+
+        With webhooks configured, every result row queues its notification in the same transaction,
+        and a background pass sends it once committed (registry/notify)."""
+        if self._audit:
+            return self._audit
+        log = AuditLog(self.settings.effective_audit_url, self.settings.audit_timeout_s)
+        urls = self.settings.notify_urls
+        if urls and notify_wiring(log, self.settings, urls):
+            log.on_result = partial(outbox.enqueue, urls=urls)
+            if self.settings.notify_background:
+                self.background_delivery = BackgroundDelivery(log.engine, self.settings)
+                log.after_commit = self.background_delivery.kick
+        return log
 
     # identity ------------------------------------------------------------------------------------
     def actor(self, name: str | None = None) -> Actor:
@@ -105,3 +125,8 @@ class Registry:
             rollback_to=rollback_target(replayed, state.holders.production),
             drift=drift(replayed, state.holders),
         )
+
+    # notifications -------------------------------------------------------------------------------
+    def notification_status(self) -> NotificationStatus:
+        """The outbox's counts and latest error, and the webhooks configured (masked)."""
+        return notification_status(self.audit.engine, self.settings)
