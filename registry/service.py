@@ -7,6 +7,7 @@ models) and take `registry.client`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
 
@@ -26,6 +27,7 @@ from registry.notify.delivery import (
 from registry.settings import Settings, load_settings
 from registry.store.client import make_client
 from registry.store.models import ModelState, model_state
+from registry.store.summaries import SUMMARY_POINTS, LineSummary, RunStamp, SummaryCache, line_summaries
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,11 @@ class Registry:
                 log.after_commit = self.background_delivery.kick
         return log
 
+    @cached_property
+    def summaries(self) -> SummaryCache:
+        """The kept downsampled metric lines (opened on first use; a cache that fails is skipped)."""
+        return SummaryCache(self.settings.summary_cache_url)
+
     # identity ------------------------------------------------------------------------------------
     def actor(self, name: str | None = None) -> Actor:
         """The actor called `name` with the role the settings give it; default: the configured actor."""
@@ -105,6 +112,15 @@ class Registry:
         self, model: str, reason: str, *, actor: Actor, to_version: str | None = None
     ) -> ActionResult:
         return self.apply(self.plan("rollback", model, to_version, actor=actor), reason, actor=actor)
+
+    # metric lines --------------------------------------------------------------------------------
+    def line_summaries(
+        self, runs: Sequence[RunStamp], keys: Sequence[str], points: int = SUMMARY_POINTS
+    ) -> dict[tuple[str, str], LineSummary]:
+        """Each (run, metric) line downsampled to `points` with its exact statistics, kept once per run."""
+        return line_summaries(
+            self.client, self.settings.effective_tracking_uri, self.summaries, runs, keys, points
+        )
 
     # state and history ---------------------------------------------------------------------------
     def state(self, model: str) -> ModelState:
