@@ -3,8 +3,18 @@
 import streamlit as st
 
 from pages.views.shared import connection_banner, identity_sidebar, login_page, needs_login, plain, settings
+from registry.errors import BadInput
 
 st.set_page_config(page_title="MLflow Registry Dashboard", page_icon="📦", layout="wide")
+
+try:
+    settings()
+except BadInput as exc:  # a setting that cannot work (or is unsafe): say which, and serve nothing
+    problem = f"The dashboard cannot start: {plain(exc)}"
+    st.navigation(
+        [st.Page(lambda: st.error(problem, icon=":material/block:"), title="Cannot start")], position="hidden"
+    ).run()
+    st.stop()
 
 PAGES = {
     "Tracking": [

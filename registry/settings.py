@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from registry.errors import BadInput
@@ -52,6 +52,7 @@ class Settings(BaseSettings):
         default="X-Registry-Proxy-Secret", validation_alias="REGISTRY_HEADER_SECRET_NAME"
     )
     header_secret: str = Field(default="", validation_alias="REGISTRY_HEADER_SECRET", repr=False)
+    # Gone: read only to refuse it (see _identity_is_provable).
     trusted_proxies_csv: str = Field(default="", validation_alias="REGISTRY_TRUSTED_PROXIES")
     audit_url: str | None = Field(default=None, validation_alias="REGISTRY_AUDIT_URL")
     # How long an audit write waits for a lock or a connection before the action gives up (Unreachable).
@@ -65,6 +66,27 @@ class Settings(BaseSettings):
     preview_max_bytes: int = Field(default=2 * 1024 * 1024, validation_alias="REGISTRY_PREVIEW_MAX_BYTES")
     http_timeout_s: int = Field(default=15, validation_alias="REGISTRY_HTTP_TIMEOUT")
     http_retries: int = Field(default=1, validation_alias="REGISTRY_HTTP_RETRIES")
+
+    @model_validator(mode="after")
+    def _identity_is_provable(self) -> Settings:
+        """Refuse to start with an identity set-up that anyone could pass for.
+
+        Trusting a proxy by its address was REGISTRY_TRUSTED_PROXIES: Streamlit's client address
+        comes from uvicorn, which takes it from `X-Forwarded-For` (the client's to choose) when the
+        peer is loopback or in FORWARDED_ALLOW_IPS, and reports none at all for a loopback peer.
+        """
+        if self.trusted_proxies_csv.strip():
+            raise ValueError(
+                "REGISTRY_TRUSTED_PROXIES is no longer supported: the client address comes from "
+                "X-Forwarded-For, which any client can forge; have the proxy send REGISTRY_HEADER_SECRET "
+                "(or terminate mTLS in a proxy that adds it), see docs/identity.md, and unset it"
+            )
+        if self.identity == "header" and not self.header_secret:
+            raise ValueError(
+                "REGISTRY_IDENTITY=header needs REGISTRY_HEADER_SECRET: without the proxy's shared secret "
+                "no user header can be believed (see docs/identity.md)"
+            )
+        return self
 
     def __repr_args__(self) -> Any:
         """repr() and str() show the masked description: settings end up in logs and tracebacks."""
@@ -103,16 +125,21 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.home / 'audit.db'}"
 
     @property
+    def summary_cache_url(self) -> str:
+        """Where downsampled metric lines are kept (registry/store/summaries.py): a SQLite file beside
+        the audit log when that is one, else in the home folder. Only a cache: safe to delete."""
+        audit = self.effective_audit_url
+        if audit.startswith("sqlite:///") and ":memory:" not in audit:
+            return f"sqlite:///{Path(audit.removeprefix('sqlite:///')).parent / 'summaries.db'}"
+        return f"sqlite:///{self.home / 'summaries.db'}"
+
+    @property
     def leads(self) -> frozenset[str]:
         return frozenset(name.strip() for name in self.leads_csv.split(",") if name.strip())
 
     @property
     def admins(self) -> frozenset[str]:
         return frozenset(name.strip() for name in self.admins_csv.split(",") if name.strip())
-
-    @property
-    def trusted_proxies(self) -> frozenset[str]:
-        return frozenset(a.strip() for a in self.trusted_proxies_csv.split(",") if a.strip())
 
     @cached_property
     def model_overrides(self) -> dict[str, dict[str, Any]]:
@@ -170,4 +197,17 @@ def load_settings(**overrides: Any) -> Settings:
     if unknown:
         raise BadInput(f"unknown settings: {', '.join(sorted(unknown))}")
     by_alias = {Settings.model_fields[name].validation_alias: value for name, value in overrides.items()}
-    return Settings(**by_alias)
+    try:
+        return Settings(**by_alias)
+    except ValidationError as exc:
+        raise BadInput(settings_problem(exc)) from exc
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """A bad setting in one line, named as the user wrote it (the variable), never with its value."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        names = [str(part) for part in error.get("loc", ()) if str(part)]
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        problems.append(f"{names[-1]}: {message}" if names else message)
+    return "; ".join(problems)

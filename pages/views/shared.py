@@ -144,7 +144,8 @@ def current_actor() -> Actor:
     if s.identity == "header":
         from registry.access.identity import actor_from_headers
 
-        return actor_from_headers(dict(st.context.headers), s, st.context.ip_address)
+        headers = st.context.headers  # every value of a repeated header: see actor_from_headers
+        return actor_from_headers({name: headers.get_all(name) for name in headers}, s)
     return reg.actor()
 
 
