@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Literal
 
 from mlflow import MlflowClient
@@ -22,6 +22,13 @@ from registry.domain.model_specs import ParamValue
 from registry.lifecycle.actions import ActionResult, Plan, apply_plan, plan_action
 from registry.lifecycle.plan_tokens import approved_plan, plan_token, read_token
 from registry.lifecycle.registration import RegisteredVersion, TrackedSpec, register_version, track_from_spec
+from registry.notify import outbox
+from registry.notify.delivery import (
+    BackgroundDelivery,
+    NotificationStatus,
+    notification_status,
+    notify_wiring,
+)
 from registry.settings import Settings, load_settings
 from registry.store.best_run import BestRun, best_run
 from registry.store.client import make_client
@@ -56,6 +63,7 @@ class Registry:
         self.settings = settings
         self.client = client or make_client(settings)
         self._audit = audit
+        self.background_delivery: BackgroundDelivery | None = None
 
     @classmethod
     def connect(cls, settings: Settings | None = None) -> Registry:
@@ -63,8 +71,20 @@ class Registry:
 
     @cached_property
     def audit(self) -> AuditLog:
-        """Opened on first use, so a read-only page works while the audit database is down."""
-        return self._audit or AuditLog(self.settings.effective_audit_url, self.settings.audit_timeout_s)
+        """Opened on first use, so a read-only page works while the audit database is down.
+
+        With webhooks configured, every result row queues its notification in the same transaction,
+        and a background pass sends it once committed (registry/notify)."""
+        if self._audit:
+            return self._audit
+        log = AuditLog(self.settings.effective_audit_url, self.settings.audit_timeout_s)
+        urls = self.settings.notify_urls
+        if urls and notify_wiring(log, self.settings, urls):
+            log.on_result = partial(outbox.enqueue, urls=urls)
+            if self.settings.notify_background:
+                self.background_delivery = BackgroundDelivery(log.engine, self.settings)
+                log.after_commit = self.background_delivery.kick
+        return log
 
     @cached_property
     def summaries(self) -> SummaryCache:
@@ -265,3 +285,8 @@ class Registry:
             rollback_to=rollback_target(replayed, state.holders.production),
             drift=drift(replayed, state.holders),
         )
+
+    # notifications -------------------------------------------------------------------------------
+    def notification_status(self) -> NotificationStatus:
+        """The outbox's counts and latest error, and the webhooks configured (masked)."""
+        return notification_status(self.audit.engine, self.settings)
