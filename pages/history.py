@@ -18,7 +18,6 @@ from pages.views.timeline import production_figure, production_intervals
 from registry.audit.log import OUTCOMES
 from registry.errors import NotFound
 from registry.lifecycle.actions import ACTIONS
-from registry.lifecycle.catalog import model_drift
 from registry.service import Registry
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
@@ -103,7 +102,7 @@ def _flags(shown: pd.DataFrame) -> None:
     models = list(dict.fromkeys(shown["model"]))  # most recently active first
     for name in models[:MAX_DRIFT_MODELS]:
         try:
-            found = cached_read(model_drift, name)
+            found = cached_read(Registry.model_drift, name)
         except NotFound:
             st.caption(f"{plain(name)} is no longer in the registry.")
             continue
