@@ -28,6 +28,7 @@ from pydantic import Field
 from registry.errors import BadInput, NotFound, RegistryError
 from registry.fronts.cli import to_jsonable
 from registry.lifecycle.actions import ActionResult
+from registry.redaction import redact
 from registry.service import Registry
 
 logger = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ def _tool_body(fn: Callable[..., Any]) -> Callable[..., Result]:
             ) from exc
         except Exception as exc:  # a bug: say what it was in one line, the traceback goes to stderr
             logger.exception("tool %s failed unexpectedly", fn.__name__)
-            raise ToolError(f"unexpected error: {exc.__class__.__name__}: {exc}") from exc
+            raise ToolError(redact(f"unexpected error: {exc.__class__.__name__}: {exc}")) from exc
 
     return run
 

@@ -31,6 +31,7 @@ from registry.domain.checks import (
 )
 from registry.domain.policy import TAG_ARCHIVED
 from registry.errors import BadInput, Conflict, NotFound, Refused, RegistryError
+from registry.redaction import redact
 from registry.settings import Settings
 from registry.store.client import translate_errors
 from registry.store.models import ModelState, VersionInfo, model_state, source_run_id
@@ -424,7 +425,7 @@ def apply_plan(
             before_change()
         _perform(client, settings, fresh, actor, reason)
     except Exception as exc:
-        error = str(exc) if isinstance(exc, RegistryError) else f"{exc.__class__.__name__}: {exc}"
+        error = str(exc) if isinstance(exc, RegistryError) else redact(f"{exc.__class__.__name__}: {exc}")
         audit.finish(attempt_id, "failed", error)
         if isinstance(exc, RegistryError):
             raise
