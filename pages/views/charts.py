@@ -323,6 +323,7 @@ def groups_line_figure(bands: pd.DataFrame, spec: ChartSpec, keys: Sequence[str]
     layout = _panels(keys, spec.x)
     traces: list[dict] = []
     groups = list(dict.fromkeys(bands["group"]))
+    in_legend: set[str] = set()
     for row, key in enumerate(keys, start=1):
         xaxis, yaxis = _axis(row)
         for index, group in enumerate(groups):
@@ -378,7 +379,7 @@ def groups_line_figure(bands: pd.DataFrame, spec: ChartSpec, keys: Sequence[str]
                     "mode": "lines",
                     "name": plotly_text(label),
                     "line": {"color": color},
-                    "showlegend": row == 1,
+                    "showlegend": group not in in_legend,
                     "customdata": np.c_[
                         rows["lower"].to_numpy(), rows["upper"].to_numpy(), rows["n"].to_numpy()
                     ],
@@ -387,6 +388,7 @@ def groups_line_figure(bands: pd.DataFrame, spec: ChartSpec, keys: Sequence[str]
                     "<extra></extra>",
                 }
             )
+            in_legend.add(group)
     _style_axes(layout, keys, spec, {k: bands.loc[bands["key"] == k, "smoothed"].to_numpy() for k in keys})
     return go.Figure({"data": traces, "layout": layout}, _validate=False)
 
