@@ -34,6 +34,9 @@ PAGES = {
 if needs_login():  # REGISTRY_IDENTITY=oidc and nobody logged in yet: the login page, and nothing else
     page = st.navigation([st.Page(login_page, title="Log in", url_path="login")], position="hidden")
 else:
+    # .streamlit/config.toml hides the sidebar navigation so that a fresh server never shows its
+    # file list of pages/ (see there); the real navigation shows it again, for every session.
+    st.set_option("client.showSidebarNavigation", True)
     page = st.navigation(PAGES)
     with st.sidebar:
         s = settings()
