@@ -47,10 +47,10 @@ def parse_image_names(run_id: str, names: Sequence[str]) -> list[StepImage]:
             continue
         ident = (match["key"].replace("~", "/"), int(match["step"]), int(match["ts"]), match["uuid"])
         found.setdefault(ident, {})["preview" if match["compressed"] else "full"] = path
-    images = [
-        StepImage(run_id, key, step, ts, files.get("full") or files["preview"], files.get("preview") or files["full"])
-        for (key, step, ts, _), files in found.items()
-    ]
+    images = []
+    for (key, step, ts, _), files in found.items():
+        full = files.get("full") or files["preview"]
+        images.append(StepImage(run_id, key, step, ts, full, files.get("preview") or full))
     return sorted(images, key=lambda i: (i.key, i.step, i.timestamp))
 
 
