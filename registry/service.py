@@ -21,7 +21,15 @@ from registry.audit.replay import Replay, drift, replay, rollback_target
 from registry.domain.model_specs import ParamValue
 from registry.lifecycle.actions import ActionResult, Plan, apply_plan, plan_action
 from registry.lifecycle.plan_tokens import approved_plan, plan_token, read_token
-from registry.lifecycle.registration import RegisteredVersion, TrackedSpec, register_version, track_from_spec
+from registry.lifecycle.registration import (
+    RegisteredVersion,
+    SourceOption,
+    TrackedSpec,
+    register_version,
+    registrable_sources,
+    set_description,
+    track_from_spec,
+)
 from registry.notify import outbox
 from registry.notify.delivery import (
     BackgroundDelivery,
@@ -254,6 +262,16 @@ class Registry:
         """Each (run, metric) line downsampled to `points` with its exact statistics, kept once per run."""
         return line_summaries(
             self.client, self.settings.effective_tracking_uri, self.summaries, runs, keys, points
+        )
+
+    # new versions and their descriptions --------------------------------------------------------
+    def registrable_sources(self, run_id: str) -> list[SourceOption]:
+        """What of a run can become a version: its logged models and model artifact folders."""
+        return registrable_sources(self.client, run_id)
+
+    def set_description(self, model: str, version: str, description: str, *, actor: Actor) -> str:
+        return set_description(
+            self.settings, self.client, self.audit, model, version, description, actor=actor
         )
 
     # state and history ---------------------------------------------------------------------------
