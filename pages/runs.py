@@ -4,7 +4,9 @@ URL: `?experiment=<id>&filter=<mlflow filter>&order=<order_by clause>&cols=<colu
 server: the page tokens live in session_state (a token is only valid for the query that made it).
 `&view=Whole experiment` shows every run at once instead (read straight from the tracking database
 when the URI is one, see registry/store/fastpath.py): a sortable table and params → metric in parallel
-coordinates. Only the open tab runs, so the paged view never pays for the whole experiment.
+coordinates. `&view=charts` (the Charts tab) draws the filtered runs as charts: see
+pages/views/charts_view.py and chart_spec.py for its URL. Only the open tab runs, so the paged view
+never pays for the whole experiment.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.views import run_table
+from pages.views.charts_view import charts_view
 from pages.views.figures import (
     lines_to_draw,
     numeric_columns,
@@ -34,11 +37,13 @@ from registry.errors import BadInput
 from registry.service import Registry
 from registry.store.experiments import ExperimentInfo
 from registry.store.runs import RunsPage
+from registry.store.summaries import RunStamp, run_stamps, stats_frame
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
 PAGE_SIZES = [25, 50, 100, 200]
-VIEWS = ["Pages", "Whole experiment"]
+VIEWS = ["Pages", "Whole experiment", "Charts"]
+VIEW_ALIASES = {"charts": "Charts", "whole": "Whole experiment", "pages": "Pages"}  # short deep links
 RUN_COLUMNS = {
     "run_id": None,
     "open": st.column_config.LinkColumn("Open", display_text="open ↗", width="small"),
@@ -181,12 +186,43 @@ def choose_columns(runs: pd.DataFrame) -> list[str]:
     return picked
 
 
+def _history_stats(reg: Registry, stamps: tuple[RunStamp, ...], keys: tuple[str, ...]) -> pd.DataFrame:
+    return stats_frame(reg.line_summaries(stamps, keys).values())
+
+
+def history_columns(runs: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
+    """Optional columns of min / max / mean / last of a metric's whole history, for this page's runs."""
+    metrics = [c.removeprefix("metrics.") for c in runs.columns if c.startswith("metrics.")]
+    if "runs_hist_metrics" not in st.session_state:
+        st.session_state["runs_hist_metrics"] = query_list("hist")
+        st.session_state["runs_hist_stats"] = query_list("hist_stats") or list(run_table.HISTORY_STATS)
+    st.session_state["runs_hist_metrics"] = [m for m in st.session_state["runs_hist_metrics"] if m in metrics]
+    st.session_state["runs_hist_stats"] = [
+        s for s in st.session_state.get("runs_hist_stats", []) if s in run_table.HISTORY_STATS
+    ]
+    left, right = st.columns([2, 1])
+    chosen = left.multiselect(
+        "History columns of",
+        metrics,
+        key="runs_hist_metrics",
+        help="Each run's min, max, mean or last value over its whole history (read once per finished run).",
+    )
+    which = right.multiselect("Statistics", list(run_table.HISTORY_STATS), key="runs_hist_stats")
+    set_query(hist=chosen or None, hist_stats=None if set(which) == set(run_table.HISTORY_STATS) else which)
+    if not chosen or not which:
+        return shown
+    with st.spinner("Reading metric histories…"):
+        stats = cached_read(_history_stats, tuple(run_stamps(runs)), tuple(chosen), ttl=300)
+    return run_table.with_history_columns(shown, stats, chosen, which)
+
+
 def show_runs(runs: pd.DataFrame, page_index: int, has_next: bool) -> None:
     picked = choose_columns(runs)
     nested = run_table.nest_children(runs)
     shown = nested[run_table.visible_columns(nested, picked)].assign(
         open=[f"run?run={r}" for r in nested["run_id"]]
     )
+    shown = history_columns(runs, shown)
     st.caption(
         f"Page {page_index + 1}: {len(runs)} run(s). Child runs follow their parent, marked "
         f"{run_table.CHILD_MARK.strip()}. Select rows to open or compare them."
@@ -283,10 +319,16 @@ if chosen_experiment is not None:
         f"Experiment **{plain(chosen_experiment.name)}** · id {plain(chosen_experiment.experiment_id)} · "
         f"artifacts at {plain(chosen_experiment.artifact_location)}"
     )
-    paged_tab, whole_tab = st.tabs(VIEWS, key="view", bind="query-params")
+    alias = VIEW_ALIASES.get(str(st.query_params.get("view") or ""))
+    if alias and st.session_state.get("view") != alias:
+        st.session_state["view"] = alias  # `view=charts` opens the Charts tab (the URL then says Charts)
+    paged_tab, whole_tab, charts_tab = st.tabs(VIEWS, key="view", bind="query-params")
     if paged_tab.open:
         with paged_tab, section("Runs"):
             runs_table(chosen_experiment)
     if whole_tab.open:
         with whole_tab, section("Whole experiment"):
             whole_experiment(chosen_experiment)
+    if charts_tab.open:
+        with charts_tab, section("Charts"):
+            charts_view(chosen_experiment)

@@ -25,7 +25,16 @@ from registry.lifecycle import catalog
 from registry.lifecycle.actions import ActionResult, Plan, apply_plan, plan_action
 from registry.lifecycle.catalog import ModelRow, ModelRowsPage, ModelView
 from registry.lifecycle.plan_tokens import approved_plan, plan_token, read_token
-from registry.lifecycle.registration import RegisteredVersion, TrackedSpec, register_version, track_from_spec
+from registry.lifecycle.reconcile import reconcile
+from registry.lifecycle.registration import (
+    RegisteredVersion,
+    SourceOption,
+    TrackedSpec,
+    register_version,
+    registrable_sources,
+    set_description,
+    track_from_spec,
+)
 from registry.notify import outbox
 from registry.notify.delivery import (
     BackgroundDelivery,
@@ -46,7 +55,7 @@ from registry.store.experiments import (
     has_experiments,
     search_experiments,
 )
-from registry.store.fastpath import ExperimentRuns
+from registry.store.fastpath import MAX_RUNS, ExperimentRuns
 from registry.store.metrics import metric_history
 from registry.store.models import ModelsPage, ModelState, model_state, search_models
 from registry.store.readers import TrackingReader, reader_for
@@ -160,9 +169,12 @@ class Registry:
             return str(exc)
         return None
 
-    def experiment_runs(self, experiment_id: str) -> ExperimentRuns:
-        """Every active run of an experiment as one table (the database read when the URI is one)."""
-        return self.reader.experiment_runs(experiment_id)
+    def experiment_runs(
+        self, experiment_id: str, filter_string: str = "", max_runs: int = MAX_RUNS
+    ) -> ExperimentRuns:
+        """Every active run of an experiment (those the filter keeps) as one table; the database read
+        when the URI is one and there is no filter."""
+        return self.reader.experiment_runs(experiment_id, max_runs=max_runs, filter_string=filter_string)
 
     def run(self, run_id: str) -> RunDetail:
         return get_run(self.client, run_id)
@@ -333,6 +345,16 @@ class Registry:
             self.client, self.settings.effective_tracking_uri, self.summaries, runs, keys, points
         )
 
+    # new versions and their descriptions --------------------------------------------------------
+    def registrable_sources(self, run_id: str) -> list[SourceOption]:
+        """What of a run can become a version: its logged models and model artifact folders."""
+        return registrable_sources(self.client, run_id)
+
+    def set_description(self, model: str, version: str, description: str, *, actor: Actor) -> str:
+        return set_description(
+            self.settings, self.client, self.audit, model, version, description, actor=actor
+        )
+
     # state and history ---------------------------------------------------------------------------
     def state(self, model: str) -> ModelState:
         return model_state(self.client, model, self.settings)
@@ -356,6 +378,7 @@ class Registry:
         return self.audit.attempts(model, limit)
 
     def model_history(self, model: str) -> ModelHistory:
+        reconcile(self.client, self.audit, self.settings, model)  # before reading: see lifecycle/reconcile
         attempts = self.audit.attempts(model)
         state = self.state(model)
         replayed = replay(attempts)

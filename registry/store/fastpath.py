@@ -91,15 +91,19 @@ def read_only_engine(uri: str) -> Engine:
 
 
 def client_runs(
-    client: MlflowClient, experiment_id: str, tags: Sequence[str] | None = None, max_runs: int = MAX_RUNS
+    client: MlflowClient,
+    experiment_id: str,
+    tags: Sequence[str] | None = None,
+    max_runs: int = MAX_RUNS,
+    filter_string: str = "",
 ) -> tuple[pd.DataFrame, bool]:
-    """The experiment's runs through the client, page after page (any tracking URI)."""
+    """The experiment's runs (those the filter keeps) through the client, page after page (any URI)."""
     pages: list[pd.DataFrame] = []
     token: str | None = None
     count = 0
     while True:
         size = min(CLIENT_PAGE, max_runs - count)
-        page = search_runs(client, experiment_id, max_results=size, page_token=token)
+        page = search_runs(client, experiment_id, filter_string, max_results=size, page_token=token)
         pages.append(page.runs)
         count += len(page.runs)
         token = page.next_page_token

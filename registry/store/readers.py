@@ -50,9 +50,13 @@ class TrackingReader(Protocol):
     source: Literal["database", "client"]
 
     def experiment_runs(
-        self, experiment_id: str, tags: Sequence[str] | None = None, max_runs: int = MAX_RUNS
+        self,
+        experiment_id: str,
+        tags: Sequence[str] | None = None,
+        max_runs: int = MAX_RUNS,
+        filter_string: str = "",
     ) -> ExperimentRuns:
-        """Every active run of the experiment, newest first, as one table."""
+        """Every active run of the experiment (those `filter_string` keeps), newest first, as one table."""
         ...
 
     def whole_lines(self, run_ids: Sequence[str], key: str) -> dict[str, Series] | None:
@@ -81,9 +85,13 @@ class ClientReader:
         self.tracking_uri = tracking_uri
 
     def experiment_runs(
-        self, experiment_id: str, tags: Sequence[str] | None = None, max_runs: int = MAX_RUNS
+        self,
+        experiment_id: str,
+        tags: Sequence[str] | None = None,
+        max_runs: int = MAX_RUNS,
+        filter_string: str = "",
     ) -> ExperimentRuns:
-        frame, truncated = client_runs(self.client, experiment_id, tags, max_runs)
+        frame, truncated = client_runs(self.client, experiment_id, tags, max_runs, filter_string.strip())
         return ExperimentRuns(frame, "client", truncated)
 
     def whole_lines(self, run_ids: Sequence[str], key: str) -> dict[str, Series] | None:
@@ -107,8 +115,14 @@ class SqlReader(ClientReader):
     source: Literal["database", "client"] = "database"
 
     def experiment_runs(
-        self, experiment_id: str, tags: Sequence[str] | None = None, max_runs: int = MAX_RUNS
+        self,
+        experiment_id: str,
+        tags: Sequence[str] | None = None,
+        max_runs: int = MAX_RUNS,
+        filter_string: str = "",
     ) -> ExperimentRuns:
+        if (filter_string or "").strip():  # a filter is MLflow's to evaluate: the client path
+            return super().experiment_runs(experiment_id, tags, max_runs, filter_string)
         try:
             frame, truncated = database_runs(self.tracking_uri, experiment_id, tags, max_runs)
             return ExperimentRuns(frame, "database", truncated)
@@ -132,9 +146,12 @@ def experiment_runs(
     tracking_uri: str | None = None,
     tags: Sequence[str] | None = None,
     max_runs: int = MAX_RUNS,
+    filter_string: str = "",
 ) -> ExperimentRuns:
     """Every active run of the experiment, newest first, through the reader for the URI.
 
     `tags`: the tag keys to make `tags.*` columns of (None: every tag, as `runs_to_frame` does).
+    `filter_string`: MLflow's search syntax; a filter is MLflow's to evaluate, so it goes through the
+    client whatever the URI.
     """
-    return reader_for(client, tracking_uri).experiment_runs(experiment_id, tags, max_runs)
+    return reader_for(client, tracking_uri).experiment_runs(experiment_id, tags, max_runs, filter_string)
