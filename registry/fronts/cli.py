@@ -18,6 +18,7 @@ import pandas as pd
 
 from registry.errors import BadInput, RegistryError
 from registry.fronts.serialise import dumps
+from registry.redaction import redact
 from registry.service import Registry
 
 EXIT_OK = 0
@@ -307,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # a bug must still read as one line, not a traceback
         print(
-            f"unexpected error: {exc.__class__.__name__}: {exc} (set REGISTRY_DEBUG=1 for details)",
+            redact(f"unexpected error: {exc.__class__.__name__}: {exc} (set REGISTRY_DEBUG=1 for details)"),
             file=sys.stderr,
         )
         if os.environ.get("REGISTRY_DEBUG"):

@@ -22,6 +22,7 @@ from registry.errors import BadInput, Conflict, Refused, RegistryError
 from registry.lifecycle.modes import MODES
 from registry.lifecycle.plan import ACTIONS, Action, ActionResult, MetricComparison, Plan, Snapshot, Target
 from registry.lifecycle.planning import check_request, plan_from, read_snapshot
+from registry.redaction import redact
 from registry.settings import Settings
 from registry.store.client import translate_errors
 
@@ -154,7 +155,7 @@ def apply_plan(
             before_change()
         _perform(client, settings, fresh, actor, reason)
     except Exception as exc:
-        error = str(exc) if isinstance(exc, RegistryError) else f"{exc.__class__.__name__}: {exc}"
+        error = str(exc) if isinstance(exc, RegistryError) else redact(f"{exc.__class__.__name__}: {exc}")
         audit.finish(attempt_id, "failed", error)
         if isinstance(exc, RegistryError):
             raise
