@@ -21,6 +21,7 @@ from registry.audit.replay import Replay, drift, replay, rollback_target
 from registry.domain.model_specs import ParamValue
 from registry.lifecycle.actions import ActionResult, Plan, apply_plan, plan_action
 from registry.lifecycle.plan_tokens import approved_plan, plan_token, read_token
+from registry.lifecycle.reconcile import reconcile
 from registry.lifecycle.registration import (
     RegisteredVersion,
     SourceOption,
@@ -293,6 +294,7 @@ class Registry:
         return self.audit.attempts(model, limit)
 
     def model_history(self, model: str) -> ModelHistory:
+        reconcile(self.client, self.audit, self.settings, model)  # before reading: see lifecycle/reconcile
         attempts = self.audit.attempts(model)
         state = self.state(model)
         replayed = replay(attempts)
