@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from pages.views.catalog import models_frame, versions_frame
@@ -24,10 +25,12 @@ from pages.views.shared import (
     registry,
     section,
     set_query,
+    settings,
     show_error,
     through_app,
 )
 from registry.domain.checks import check_actor
+from registry.domain.load_uris import load_uris
 from registry.errors import Conflict, NotFound, RegistryError
 from registry.lifecycle.catalog import ModelView
 from registry.service import Registry
@@ -207,6 +210,30 @@ def _versions_section(view: ModelView) -> None:
         st.caption("Metrics are shown for the newest versions only; open a run for the others.")
 
 
+def _load_section(view: ModelView) -> None:
+    """The URI each slot resolves to, the version it serves now, and code to paste (with a copy button)."""
+    uris = load_uris(view.name, view.mode, view.slot_holders, settings().describe()["tracking_uri"])
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {"slot": u.slot, "URI": u.uri, "serves now": f"v{u.version}" if u.version else "nothing"}
+                for u in uris
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        key="models.load_uris",
+    )
+    held = [u for u in uris if u.version] or uris
+    tabs = st.tabs([u.slot for u in held])
+    for tab, u in zip(tabs, held, strict=True):
+        tab.code(u.snippet, language="python")
+    st.caption(
+        "A slot's URI always loads whichever version holds the slot at load time; pin a version with "
+        f"models:/{plain(view.name)}/<version>."
+    )
+
+
 def _forget_stale(key: str, options: list[str]) -> None:
     """A version picker keeps its value across models: drop it when this model has no such version."""
     if key in st.session_state and st.session_state[key] not in options:
@@ -369,6 +396,9 @@ def model_page(name: str) -> None:
     st.subheader("Versions")
     with section("versions"):
         _versions_section(view)
+    st.subheader("How to load it")
+    with section("load"):
+        _load_section(view)
     st.subheader("Actions")
     with section("actions"):
         _actions_section(view)

@@ -270,6 +270,9 @@ class ModelView:
     runs_truncated: bool
     audit_problem: str = ""
     leads: frozenset[str] | None = None  # the model's own leads (registry/permissions), if it names any
+    # slot -> the version holding it now: production and staging (alias names in alias mode), then
+    # every other alias the model has; what "How to load it" lists
+    slot_holders: dict[str, str | None] = field(default_factory=dict)
 
     def version(self, version: str | None) -> VersionRow | None:
         return next((v for v in self.versions if v.version == version), None)
@@ -343,7 +346,21 @@ def model_view(reg: Registry, name: str) -> ModelView:
         runs_truncated=len(versions) > MAX_VERSION_RUNS,
         audit_problem=audit_problem,
         leads=leads_of(state.model.tags, reg.settings.model_overrides.get(name)),
+        slot_holders=_slot_holders(state.policy.mode, state.holders, versions, reg.settings),
     )
+
+
+def _slot_holders(mode: str, holders: Any, versions: Sequence[VersionInfo], settings: Settings) -> dict:
+    if mode != "aliases":
+        return {"production": holders.production, "staging": holders.staging}
+    slots: dict[str, str | None] = {
+        settings.production_alias: holders.production,
+        settings.staging_alias: holders.staging,
+    }
+    for v in versions:
+        for alias in v.aliases:
+            slots.setdefault(alias, v.version)
+    return slots
 
 
 def model_drift(reg: Registry, name: str) -> list[str]:
