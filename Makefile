@@ -22,7 +22,7 @@ $(VENV)/.runtime: requirements.txt
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PIP) -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" || true
-	$(PY) -c "import pytest, xdist, moto, hypothesis, playwright"
+	$(PY) -c "import pytest, xdist, moto, hypothesis, playwright, mypy"
 	touch $@
 
 install: $(VENV)/.runtime
@@ -40,11 +40,14 @@ seed: install
 ## make test: the whole suite against a real mlflow server, moto's S3 server and Chromium.
 test: install-dev
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest -q -n $(TEST_WORKERS)
 
+## make lint: ruff, and mypy strict on registry/ (configured in pyproject.toml).
 lint: install-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 ## make server: a local mlflow server on SQLite; artifacts on S3 when MLFLOW_S3_ENDPOINT_URL and
 ## REGISTRY_S3_BUCKET are set, else under .local/mlartifacts.

@@ -38,7 +38,7 @@ from registry.errors import BadInput
 from registry.service import Registry
 from registry.store.experiments import ExperimentInfo
 from registry.store.runs import RunsPage
-from registry.store.summaries import RunStamp, run_stamps, stats_frame
+from registry.store.summaries import RunStamp
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
@@ -188,7 +188,7 @@ def choose_columns(runs: pd.DataFrame) -> list[str]:
 
 
 def _history_stats(reg: Registry, stamps: tuple[RunStamp, ...], keys: tuple[str, ...]) -> pd.DataFrame:
-    return stats_frame(reg.line_summaries(stamps, keys).values())
+    return reg.line_tables(stamps, keys)[1]
 
 
 def history_columns(runs: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
@@ -213,7 +213,7 @@ def history_columns(runs: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
     if not chosen or not which:
         return shown
     with st.spinner("Reading metric histories…"):
-        stats = cached_read(_history_stats, tuple(run_stamps(runs)), tuple(chosen), ttl=300)
+        stats = cached_read(_history_stats, tuple(Registry.run_stamps(runs)), tuple(chosen), ttl=300)
     return run_table.with_history_columns(shown, stats, chosen, which)
 
 

@@ -11,16 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 from mlflow import MlflowClient
+
+if TYPE_CHECKING:
+    from registry.training.demo import DemoSummary  # imported when seeding: it loads scikit-learn
 
 from registry.access.identity import Actor, actor_named, configured_actor
 from registry.audit.log import Attempt, AuditLog
 from registry.audit.replay import Replay, drift, replay, rollback_target
 from registry.domain.model_specs import ParamValue
-from registry.errors import RegistryError
+from registry.domain.step_images import StepImage
+from registry.errors import BadInput, RegistryError
 from registry.lifecycle import catalog
 from registry.lifecycle.actions import ActionResult, Plan, apply_plan, plan_action
 from registry.lifecycle.catalog import ModelRow, ModelRowsPage, ModelView
@@ -39,11 +43,14 @@ from registry.notify import outbox
 from registry.notify.delivery import (
     BackgroundDelivery,
     NotificationStatus,
+    PassReport,
+    deliver_due,
     notification_status,
     notify_wiring,
+    run_worker,
 )
 from registry.settings import Settings, load_settings
-from registry.store import artifacts, status, textdiff
+from registry.store import artifacts, images, status, textdiff
 from registry.store.artifacts import ArtifactTree, Preview
 from registry.store.best_run import BestRun, best_run
 from registry.store.client import make_client
@@ -61,7 +68,16 @@ from registry.store.models import ModelsPage, ModelState, model_state, search_mo
 from registry.store.readers import TrackingReader, reader_for
 from registry.store.runs import RunDetail, RunsPage, get_run, search_runs
 from registry.store.status import Counts, StoreStatus
-from registry.store.summaries import SUMMARY_POINTS, LineSummary, RunStamp, SummaryCache, line_summaries
+from registry.store.summaries import (
+    SUMMARY_POINTS,
+    LineSummary,
+    RunStamp,
+    SummaryCache,
+    line_summaries,
+    run_stamps,
+    stats_frame,
+    summaries_frame,
+)
 from registry.store.textdiff import TextDiff
 
 
@@ -265,7 +281,7 @@ class Registry:
             self.settings, self.client, self.audit, source, model, actor=actor, description=description
         )
 
-    def seed_demo(self, progress: Callable[[float, str], None] | None = None) -> object:
+    def seed_demo(self, progress: Callable[[float, str], None] | None = None) -> DemoSummary:
         """The demo experiments and models, into this store (see registry.training.demo)."""
         from registry.training.demo import seed_demo  # the demo seeds its history through this service
 
@@ -345,6 +361,26 @@ class Registry:
             self.client, self.settings.effective_tracking_uri, self.summaries, runs, keys, points
         )
 
+    def line_tables(
+        self, runs: Sequence[RunStamp], keys: Sequence[str], points: int = SUMMARY_POINTS
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The kept lines as two tables: the drawn points (metric_history's columns) and one row of
+        exact statistics per line."""
+        found = self.line_summaries(runs, keys, points).values()
+        return summaries_frame(found), stats_frame(found)
+
+    @staticmethod
+    def run_stamps(runs: pd.DataFrame) -> list[RunStamp]:
+        """The runs of a runs table with the version their kept lines are checked against."""
+        return run_stamps(runs)
+
+    def step_images(self, run_id: str) -> list[StepImage]:
+        """Every image the run logged with a key and step."""
+        return images.step_images(self.client, run_id)
+
+    def image_bytes(self, run_id: str, path: str) -> bytes:
+        return images.image_bytes(self.client, run_id, path)
+
     # new versions and their descriptions --------------------------------------------------------
     def registrable_sources(self, run_id: str) -> list[SourceOption]:
         """What of a run can become a version: its logged models and model artifact folders."""
@@ -394,3 +430,17 @@ class Registry:
     def notification_status(self) -> NotificationStatus:
         """The outbox's counts and latest error, and the webhooks configured (masked)."""
         return notification_status(self.audit.engine, self.settings)
+
+    def deliver_notifications(
+        self, once: bool = True, interval_s: float = 5.0, on_pass: Callable[[PassReport], None] | None = None
+    ) -> PassReport | None:
+        """Send the due webhook deliveries: one pass (its report), or passes until stopped."""
+        if not self.settings.notify_urls:
+            raise BadInput(
+                "no webhooks configured: set REGISTRY_NOTIFY_URLS or [notify] urls in registry.toml"
+            )
+        outbox.ensure_table(self.audit.engine)
+        if once:
+            return deliver_due(self.audit.engine, self.settings)
+        run_worker(self.audit.engine, self.settings, interval_s, on_pass=on_pass)
+        return None

@@ -209,7 +209,7 @@ def load_settings(**overrides: Any) -> Settings:
     unknown = set(overrides) - set(Settings.model_fields)
     if unknown:
         raise BadInput(f"unknown settings: {', '.join(sorted(unknown))}")
-    by_alias = {Settings.model_fields[name].validation_alias: value for name, value in overrides.items()}
+    by_alias = {str(Settings.model_fields[name].validation_alias): value for name, value in overrides.items()}
     try:
         return Settings(**by_alias)
     except ValidationError as exc:

@@ -22,8 +22,8 @@ from plotly.subplots import make_subplots
 from pages.views.chart_spec import BAR_VALUES, X_BASES, ChartSpec
 from pages.views.figures import color_of, plotly_text
 from registry.domain.aggregate import band, ema, group_band, inlier_range, value_at_steps
+from registry.domain.downsample import select_points
 from registry.errors import BadInput
-from registry.store.metrics import select_points
 
 MAX_POINTS_PER_LINE = 2000
 TOTAL_POINTS = 300_000  # per figure: what a browser draws at once without stalling

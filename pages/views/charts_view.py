@@ -27,13 +27,12 @@ from pages.views.chart_spec import (
 from pages.views.figures import lines_to_draw, numeric_columns, parallel_coordinates_figure
 from pages.views.shared import cached_read, plain, query_param, section, set_query, show_error
 from registry.domain.aggregate import AGGREGATES, MAX_SMOOTHING, group_labels
+from registry.domain.step_images import StepImage, image_at
 from registry.errors import BadInput
 from registry.service import Registry
 from registry.store.experiments import ExperimentInfo
 from registry.store.fastpath import ExperimentRuns
-from registry.store.images import StepImage, image_at, image_bytes, step_images
-from registry.store.metrics import metric_history
-from registry.store.summaries import RunStamp, run_stamps, stats_frame, summaries_frame
+from registry.store.summaries import RunStamp
 
 LINE_RUNS = 1_000
 TABLE_RUNS = 10_000
@@ -52,20 +51,19 @@ def _runs(reg: Registry, experiment_id: str, filter_string: str, limit: int) -> 
 def _lines(
     reg: Registry, stamps: tuple[RunStamp, ...], keys: tuple[str, ...]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    found = reg.line_summaries(stamps, keys)
-    return summaries_frame(found.values()), stats_frame(found.values())
+    return reg.line_tables(stamps, keys)
 
 
 def _full_history(reg: Registry, run_ids: tuple[str, ...], keys: tuple[str, ...]) -> pd.DataFrame:
-    return metric_history(reg.client, list(run_ids), list(keys), 10**12, reg.settings.effective_tracking_uri)
+    return reg.metric_history(run_ids, keys, 10**12)
 
 
 def _images(reg: Registry, run_id: str) -> list[StepImage]:
-    return step_images(reg.client, run_id)
+    return reg.step_images(run_id)
 
 
 def _image(reg: Registry, run_id: str, path: str) -> bytes:
-    return image_bytes(reg.client, run_id, path)
+    return reg.image_bytes(run_id, path)
 
 
 # controls ------------------------------------------------------------------------------------------
@@ -261,7 +259,7 @@ def _lines_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) ->
         return
     keys = tuple(dict.fromkeys([*spec.metrics, *([spec.x_metric] if spec.x_metric else [])]))
     with st.spinner(f"Reading {len(runs):,} runs' histories…"):
-        history, _ = cached_read(_lines, tuple(run_stamps(runs)), keys, ttl=SUMMARY_TTL_S)
+        history, _ = cached_read(_lines, tuple(Registry.run_stamps(runs)), keys, ttl=SUMMARY_TTL_S)
     other = history[history["key"] == spec.x_metric] if spec.x_metric else None
     data = charts.with_x(history[history["key"].isin(spec.metrics)], spec.x, other)
     drawn_runs = data["run_id"].nunique()
@@ -320,7 +318,7 @@ def _per_run_values(runs: pd.DataFrame, metric: str, value: str) -> pd.DataFrame
         return pd.DataFrame(
             {"run_id": runs["run_id"], "value": pd.to_numeric(runs[f"metrics.{metric}"], errors="coerce")}
         )
-    _, stats = cached_read(_lines, tuple(run_stamps(runs)), (metric,), ttl=SUMMARY_TTL_S)
+    _, stats = cached_read(_lines, tuple(Registry.run_stamps(runs)), (metric,), ttl=SUMMARY_TTL_S)
     return pd.DataFrame({"run_id": runs["run_id"]}).merge(
         stats[["run_id", value]].rename(columns={value: "value"}), how="left"
     )

@@ -343,6 +343,7 @@ def _attempt(intent: Any, result: Any | None) -> Attempt:
 
 def _is_set_up(conn: Any) -> bool:
     """Table and triggers present (the PostgreSQL TRUNCATE trigger marks this version's set-up)."""
+    expected: tuple[str, ...]
     if conn.dialect.name == "sqlite":
         expected = ("registry_audit", "registry_audit_no_update", "registry_audit_no_delete")
         query = "SELECT count(*) FROM sqlite_master WHERE name IN ({})"
@@ -352,9 +353,9 @@ def _is_set_up(conn: Any) -> bool:
             "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('registry_audit') AND tgname IN ({})"
         )
     else:
-        return inspect(conn).has_table(events.name)
+        return bool(inspect(conn).has_table(events.name))
     found = conn.execute(text(query.format(", ".join(f"'{name}'" for name in expected)))).scalar()
-    return found == len(expected)
+    return bool(found == len(expected))
 
 
 def _lock_for_set_up(conn: Any) -> None:

@@ -58,8 +58,11 @@ def ema(values: np.ndarray | pd.Series, smoothing: float) -> np.ndarray:
         raise BadInput(f"smoothing: {smoothing} is not between 0 and {MAX_SMOOTHING}")
     series = pd.Series(np.asarray(values, dtype="float64"))
     if smoothing == 0 or series.empty:
-        return series.to_numpy()
-    return series.ewm(alpha=1 - smoothing, adjust=True).mean().to_numpy()
+        smoothed = series
+    else:
+        smoothed = series.ewm(alpha=1 - smoothing, adjust=True).mean()
+    result: np.ndarray = smoothed.to_numpy()  # pandas is untyped here (no pandas-stubs)
+    return result
 
 
 def grid_of(xs: Sequence[np.ndarray], max_points: int = GRID_POINTS) -> np.ndarray:

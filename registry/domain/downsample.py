@@ -34,7 +34,7 @@ def select_points(x: np.ndarray, y: np.ndarray, max_points: int) -> np.ndarray:
         xs = x[finite]
         if xs.size > 1 and not np.all(np.diff(xs) > 0):
             xs = finite  # repeated steps: downsample by position instead
-        picked = MinMaxLTTBDownsampler().downsample(
+        picked = MinMaxLTTBDownsampler().downsample(  # type: ignore[no-untyped-call]  # tsdownsample is unannotated
             np.ascontiguousarray(xs, dtype=np.int64),
             np.ascontiguousarray(y[finite], dtype=np.float64),
             n_out=budget,

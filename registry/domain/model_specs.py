@@ -42,28 +42,26 @@ from registry.errors import BadInput
 Task = Literal["classification", "regression"]
 ParamValue = str | int | float | bool | None
 
-ESTIMATORS: dict[str, tuple[type, Task]] = {
-    cls.__name__: (cls, task)
-    for cls, task in (
-        (LogisticRegression, "classification"),
-        (DecisionTreeClassifier, "classification"),
-        (RandomForestClassifier, "classification"),
-        (ExtraTreesClassifier, "classification"),
-        (GradientBoostingClassifier, "classification"),
-        (KNeighborsClassifier, "classification"),
-        (SVC, "classification"),
-        (LinearRegression, "regression"),
-        (Ridge, "regression"),
-        (Lasso, "regression"),
-        (ElasticNet, "regression"),
-        (DecisionTreeRegressor, "regression"),
-        (RandomForestRegressor, "regression"),
-        (ExtraTreesRegressor, "regression"),
-        (GradientBoostingRegressor, "regression"),
-        (KNeighborsRegressor, "regression"),
-        (SVR, "regression"),
-    )
-}
+_PAIRS: tuple[tuple[type, Task], ...] = (
+    (LogisticRegression, "classification"),
+    (DecisionTreeClassifier, "classification"),
+    (RandomForestClassifier, "classification"),
+    (ExtraTreesClassifier, "classification"),
+    (GradientBoostingClassifier, "classification"),
+    (KNeighborsClassifier, "classification"),
+    (SVC, "classification"),
+    (LinearRegression, "regression"),
+    (Ridge, "regression"),
+    (Lasso, "regression"),
+    (ElasticNet, "regression"),
+    (DecisionTreeRegressor, "regression"),
+    (RandomForestRegressor, "regression"),
+    (ExtraTreesRegressor, "regression"),
+    (GradientBoostingRegressor, "regression"),
+    (KNeighborsRegressor, "regression"),
+    (SVR, "regression"),
+)
+ESTIMATORS: dict[str, tuple[type, Task]] = {cls.__name__: (cls, task) for cls, task in _PAIRS}
 DATASETS: dict[str, tuple[Callable[..., Any], Task]] = {
     "iris": (load_iris, "classification"),
     "wine": (load_wine, "classification"),

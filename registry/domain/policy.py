@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from registry.errors import BadInput
 
@@ -72,7 +72,7 @@ def resolve_policy(
     working the way its users know; everything else uses aliases, MLflow 3's default.
     """
     override = dict(override or {})
-    settings = {
+    settings: dict[str, Any] = {
         "mode": model_tags.get(TAG_MODE),
         "gate_metric": model_tags.get(TAG_GATE_METRIC),
         "gate_direction": model_tags.get(TAG_GATE_DIRECTION, "max"),
@@ -94,11 +94,13 @@ def resolve_policy(
             tolerance = float(settings["gate_tolerance"])
         except (TypeError, ValueError) as exc:
             raise BadInput(f"gate tolerance {settings['gate_tolerance']!r} is not a number") from exc
-        gate = Gate(metric=str(settings["gate_metric"]), direction=direction, tolerance=tolerance)  # type: ignore[arg-type]
+        gate = Gate(
+            metric=str(settings["gate_metric"]), direction=cast(Direction, direction), tolerance=tolerance
+        )
     required = settings["required_tags"]
     required_tags = dict(required) if isinstance(required, Mapping) else parse_required_tags(str(required))
     return ModelPolicy(
-        mode=mode,  # type: ignore[arg-type]
+        mode=cast(Mode, mode),  # checked against the two modes above
         gate=gate,
         required_tags=required_tags,
         key_metric=settings["key_metric"] or (gate.metric if gate else None),

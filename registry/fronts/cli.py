@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from registry.domain.labels import version_label as _v
-from registry.errors import BadInput, RegistryError
+from registry.errors import RegistryError
 from registry.fronts.serialise import dumps
 from registry.redaction import redact
 from registry.service import Registry
@@ -31,7 +31,8 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str] | None = None) -> 
     frame = pd.DataFrame(rows)
     if columns:
         frame = frame[[c for c in columns if c in frame.columns]]
-    return frame.to_string(index=False, max_colwidth=60)
+    text: str = frame.to_string(index=False, max_colwidth=60)  # pandas is untyped here
+    return text
 
 
 def _ms(ms: int | None) -> str:
@@ -183,9 +184,6 @@ def cmd_history(reg: Registry, args: argparse.Namespace) -> Any:
 
 def cmd_notify(reg: Registry, args: argparse.Namespace) -> Any:
     """`notify status`: the outbox's counts; `notify run`: the delivery worker (`--once`: one pass)."""
-    from registry.notify.delivery import deliver_due, run_worker
-    from registry.notify.outbox import ensure_table
-
     if args.what == "status":
         status = reg.notification_status()
         if args.json:
@@ -199,16 +197,11 @@ def cmd_notify(reg: Registry, args: argparse.Namespace) -> Any:
         if o.last_error:
             lines.append(f"last error: {o.last_error}")
         return "\n".join(lines)
-    if not reg.settings.notify_urls:
-        raise BadInput("no webhooks configured: set REGISTRY_NOTIFY_URLS or [notify] urls in registry.toml")
-    ensure_table(reg.audit.engine)
     if args.once:
-        report = deliver_due(reg.audit.engine, reg.settings)
-        return (
-            report
-            if args.json
-            else f"delivered {report.delivered}, retrying {report.retrying}, failed {report.failed}"
-        )
+        report = reg.deliver_notifications(once=True)
+        if report is None or args.json:
+            return report
+        return f"delivered {report.delivered}, retrying {report.retrying}, failed {report.failed}"
 
     def progress(report: Any) -> None:
         if report.tried:
@@ -217,7 +210,7 @@ def cmd_notify(reg: Registry, args: argparse.Namespace) -> Any:
                 flush=True,
             )
 
-    run_worker(reg.audit.engine, reg.settings, args.interval, on_pass=progress)
+    reg.deliver_notifications(once=False, interval_s=args.interval, on_pass=progress)
     return None
 
 

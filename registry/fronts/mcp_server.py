@@ -29,7 +29,7 @@ from pydantic import Field
 from registry.domain.actors import Actor
 from registry.errors import BadInput, RegistryError, Unreachable
 from registry.fronts.mcp_auth import StaticTokens, caller_name, http_tokens
-from registry.fronts.serialise import to_jsonable
+from registry.fronts.serialise import to_json_object
 from registry.redaction import redact
 from registry.service import Registry
 
@@ -189,7 +189,7 @@ def model_history(reg: Registry, model: ModelName) -> Result:
     """The model's audit history (every attempted promote/archive/rollback, refused ones included,
     with actor, role, reason and outcome), the state it replays to, the version a rollback would
     return to, and any drift: holders changed in MLflow outside the registry's guards."""
-    return to_jsonable(reg.model_history(model))
+    return to_json_object(reg.model_history(model))
 
 
 def plan(
@@ -253,7 +253,7 @@ def track_model(
     ExtraTreesClassifier, GradientBoostingClassifier, KNeighborsClassifier, SVC; LinearRegression,
     Ridge, Lasso, ElasticNet, DecisionTreeRegressor, RandomForestRegressor, ExtraTreesRegressor,
     GradientBoostingRegressor, KNeighborsRegressor, SVR."""
-    return to_jsonable(
+    return to_json_object(
         reg.track_from_spec(
             name,
             estimator,
@@ -280,7 +280,7 @@ def register_model(
 ) -> Result:
     """Register a new version of `model` (created if it does not exist) from a run's logged model.
     The new version serves nowhere until promoted. Leads only; a viewer is refused and audited."""
-    return to_jsonable(reg.register_version(source, model, actor=_actor(reg), description=description))
+    return to_json_object(reg.register_version(source, model, actor=_actor(reg), description=description))
 
 
 # changes -----------------------------------------------------------------------------------------
@@ -305,7 +305,7 @@ def promote(
     done = reg.apply_approved(
         "promote", model, version, reason, plan_token, actor=_actor(reg), target=target, force=force
     )
-    return to_jsonable(done)
+    return to_json_object(done)
 
 
 def archive(
@@ -313,7 +313,9 @@ def archive(
 ) -> Result:
     """Archive a version: its aliases are removed and it is tagged archived (alias mode) or moved to
     stage Archived; nothing is deleted. Leads only, reason required, audited. Call plan first."""
-    return to_jsonable(reg.apply_approved("archive", model, version, reason, plan_token, actor=_actor(reg)))
+    return to_json_object(
+        reg.apply_approved("archive", model, version, reason, plan_token, actor=_actor(reg))
+    )
 
 
 def rollback(
@@ -329,7 +331,7 @@ def rollback(
     history), or to `to_version`. Same guards as promote, leads only, reason required, audited.
     Call plan with action 'rollback' first."""
     done = reg.apply_approved("rollback", model, to_version, reason, plan_token, actor=_actor(reg))
-    return to_jsonable(done)
+    return to_json_object(done)
 
 
 TOOLS: tuple[tuple[Callable[..., Result], ToolAnnotations], ...] = (
@@ -361,8 +363,7 @@ def _bound(fn: Callable[..., Result], reg: Registry) -> Callable[..., Result]:
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Result:
         try:
-            result: Result = to_jsonable(fn(reg, *args, **kwargs))
-            return result
+            return to_json_object(fn(reg, *args, **kwargs))
         except RegistryError as exc:
             message = str(exc)  # some messages already start with their kind ("refused: ...")
             raise ToolError(
@@ -399,7 +400,10 @@ def build_server(reg: Registry, tokens: dict[str, str] | None = None, port: int 
     if tokens is not None:
         auth = {
             "token_verifier": StaticTokens(tokens),
-            "auth": AuthSettings(issuer_url=f"http://{HTTP_HOST}:{port}", resource_server_url=None),  # type: ignore[arg-type]
+            "auth": AuthSettings(
+                issuer_url=f"http://{HTTP_HOST}:{port}",  # type: ignore[arg-type]  # pydantic parses the URL text
+                resource_server_url=None,
+            ),
         }
         if set(tokens.values()) != {actor.name}:
             acting, may = "the actor your bearer token names", "changes are allowed only if that actor leads"

@@ -39,6 +39,14 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def to_json_object(value: Any) -> dict[str, Any]:
+    """`value` as a JSON object (what an MCP tool returns); TypeError for anything else."""
+    out = to_jsonable(value)
+    if not isinstance(out, dict):
+        raise TypeError(f"expected an object, got {type(out).__name__}")
+    return out
+
+
 def dumps(value: Any, indent: int | None = 2) -> str:
     """Strict JSON text of `value`; anything still unknown is written as its text."""
     return json.dumps(to_jsonable(value), indent=indent, default=str, allow_nan=False)

@@ -11,7 +11,7 @@ import logging
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 from mlflow import MlflowClient
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_exponential
@@ -86,7 +86,7 @@ def apply_plan(
     unset, the crash tests use it to die at the worst moment.
     """
     reason = (reason or "").strip()
-    intent = {
+    intent: dict[str, Any] = {
         "actor": actor.name,
         "role": actor.role,
         "model": plan.model,

@@ -350,7 +350,9 @@ def model_view(reg: Registry, name: str) -> ModelView:
     )
 
 
-def _slot_holders(mode: str, holders: Any, versions: Sequence[VersionInfo], settings: Settings) -> dict:
+def _slot_holders(
+    mode: str, holders: Any, versions: Sequence[VersionInfo], settings: Settings
+) -> dict[str, str | None]:
     if mode != "aliases":
         return {"production": holders.production, "staging": holders.staging}
     slots: dict[str, str | None] = {
@@ -365,4 +367,5 @@ def _slot_holders(mode: str, holders: Any, versions: Sequence[VersionInfo], sett
 
 def model_drift(reg: Registry, name: str) -> list[str]:
     """Where MLflow's holders differ from what the audit log says they should be."""
-    return reg.model_history(name).drift
+    drifted: list[str] = reg.model_history(name).drift
+    return drifted

@@ -122,4 +122,4 @@ def backoff_s(attempts: int, rng: random.Random | None = None) -> float:
     """Seconds before the next try after `attempts` failed ones: doubling from 10 s, capped at an hour,
     with ±20% jitter so replicas retrying one dead receiver do not hit it in step."""
     base = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempts - 1))
-    return base * (rng or random).uniform(0.8, 1.2)
+    return float(base * (rng or random).uniform(0.8, 1.2))  # int ** int is Any to mypy

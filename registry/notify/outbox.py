@@ -198,9 +198,8 @@ def mark_failed(
 
 def status(engine: Engine) -> OutboxStatus:
     with engine.connect() as conn:
-        counts = dict(
-            conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all()  # type: ignore[arg-type]
-        )
+        rows = conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all()
+        counts: dict[str, int] = {str(status): int(count) for status, count in rows}
         retrying = conn.execute(
             select(func.count()).where(outbox.c.status == "pending", outbox.c.attempts > 0)
         ).scalar()

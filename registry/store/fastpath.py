@@ -117,7 +117,7 @@ def client_runs(
     return frame[BASE_COLUMNS + extra].reset_index(drop=True), token is not None
 
 
-def _of_experiment(table: sa.TableClause, experiment_id: int) -> sa.Select:
+def _of_experiment(table: sa.TableClause, experiment_id: int) -> sa.Select[Any]:
     """(run_uuid, key, value[, is_nan]) rows of `table` that belong to the experiment's active runs."""
     return (
         sa.select(*(c for c in table.c if c.name in ("run_uuid", "key", "value", "is_nan")))
@@ -126,7 +126,7 @@ def _of_experiment(table: sa.TableClause, experiment_id: int) -> sa.Select:
     )
 
 
-def _frame(conn: sa.Connection, query: sa.Select, columns: list[str]) -> pd.DataFrame:
+def _frame(conn: sa.Connection, query: sa.Select[Any], columns: list[str]) -> pd.DataFrame:
     """A query's rows as a frame, built column-wise from the driver's tuples (no Row objects)."""
     return pd.DataFrame(conn.execute(query).cursor.fetchall(), columns=columns)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 from mlflow import MlflowClient
 
@@ -42,31 +43,33 @@ class ModelsPage:
     next_page_token: str | None
 
 
-def _model_info(rm: object) -> ModelInfo:
+def _model_info(rm: Any) -> ModelInfo:
+    """MLflow's RegisteredModel (an untyped entity) as our typed ModelInfo."""
     return ModelInfo(
-        name=rm.name,  # type: ignore[attr-defined]
-        description=rm.description or "",  # type: ignore[attr-defined]
-        tags=dict(rm.tags or {}),  # type: ignore[attr-defined]
-        aliases={str(k): str(v) for k, v in (rm.aliases or {}).items()},  # type: ignore[attr-defined]
-        created_ms=int(rm.creation_timestamp or 0),  # type: ignore[attr-defined]
-        updated_ms=int(rm.last_updated_timestamp or 0),  # type: ignore[attr-defined]
+        name=rm.name,
+        description=rm.description or "",
+        tags=dict(rm.tags or {}),
+        aliases={str(k): str(v) for k, v in (rm.aliases or {}).items()},
+        created_ms=int(rm.creation_timestamp or 0),
+        updated_ms=int(rm.last_updated_timestamp or 0),
     )
 
 
-def _version_info(mv: object, aliases_by_version: dict[str, list[str]]) -> VersionInfo:
-    version = str(mv.version)  # type: ignore[attr-defined]
+def _version_info(mv: Any, aliases_by_version: dict[str, list[str]]) -> VersionInfo:
+    """MLflow's ModelVersion (an untyped entity) as our typed VersionInfo, aliases joined."""
+    version = str(mv.version)
     return VersionInfo(
-        model=mv.name,  # type: ignore[attr-defined]
+        model=mv.name,
         version=version,
-        status=str(mv.status),  # type: ignore[attr-defined]
-        stage=str(mv.current_stage or STAGE_NONE),  # type: ignore[attr-defined]
+        status=str(mv.status),
+        stage=str(mv.current_stage or STAGE_NONE),
         aliases=tuple(sorted(aliases_by_version.get(version, []))),
-        tags=dict(mv.tags or {}),  # type: ignore[attr-defined]
-        run_id=mv.run_id or None,  # type: ignore[attr-defined]
-        source=mv.source or "",  # type: ignore[attr-defined]
-        created_ms=int(mv.creation_timestamp or 0),  # type: ignore[attr-defined]
-        updated_ms=int(mv.last_updated_timestamp or 0),  # type: ignore[attr-defined]
-        description=mv.description or "",  # type: ignore[attr-defined]
+        tags=dict(mv.tags or {}),
+        run_id=mv.run_id or None,
+        source=mv.source or "",
+        created_ms=int(mv.creation_timestamp or 0),
+        updated_ms=int(mv.last_updated_timestamp or 0),
+        description=mv.description or "",
     )
 
 
@@ -103,7 +106,7 @@ def list_versions(client: MlflowClient, name: str, model: ModelInfo | None = Non
         aliases_by_version.setdefault(version, []).append(alias)
     # A name that cannot be quoted (both quote kinds) is searched wider and compared here.
     filter_string = name_equals_filter(name) or name_like_filter(name)
-    versions = []
+    versions: list[VersionInfo] = []
     token = None
     with translate_errors(f"versions of {name}"):
         while True:

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -189,16 +190,19 @@ def _to_row(s: LineSummary, version: str | None, points: int) -> dict[str, objec
     }  # fmt: skip
 
 
-def _float(value: object) -> float:
-    return math.nan if value is None else float(value)  # type: ignore[arg-type]
+def _float(value: Any) -> float:
+    return math.nan if value is None else float(value)
 
 
-def _from_row(row: Mapping[str, object]) -> LineSummary:
+def _from_row(row: Mapping[Any, Any]) -> LineSummary:
+    """A cache row (SQLAlchemy's untyped mapping) as a summary."""
     return LineSummary(
-        str(row["run_id"]), str(row["key"]),
-        np.frombuffer(row["steps"], dtype="<i8"), np.frombuffer(row["timestamps"], dtype="<i8"),  # type: ignore[arg-type]
-        np.frombuffer(row["vals"], dtype="<f8"), int(row["count"]),  # type: ignore[arg-type]
-        *(_float(row[name]) for name in ("first", "last", "min", "max", "mean")), int(row["last_step"]),  # type: ignore[arg-type]
+        run_id=str(row["run_id"]), key=str(row["key"]), count=int(row["count"]),
+        steps=np.frombuffer(row["steps"], dtype="<i8"),
+        timestamps=np.frombuffer(row["timestamps"], dtype="<i8"),
+        values=np.frombuffer(row["vals"], dtype="<f8"),
+        first=_float(row["first"]), last=_float(row["last"]), min=_float(row["min"]), max=_float(row["max"]),
+        mean=_float(row["mean"]), last_step=int(row["last_step"]),
     )  # fmt: skip
 
 

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -35,6 +34,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from registry.errors import BadInput
 from registry.settings import Settings
+from registry.store import mlflow_internals
 from registry.store.client import make_client, translate_errors
 from registry.store.readers import backend_of
 
@@ -42,9 +42,6 @@ MODEL_ARTIFACT_NAME = "model"
 REGISTRATION_TIMEOUT_S = 120
 _SKOPS_TRUSTED_PACKAGES = frozenset({"sklearn", "numpy", "scipy"})
 
-# Guards MLflow's process-wide fluent state (see the module docstring). Re-entrant so a nested run
-# can be opened inside its parent's block on the same thread.
-_FLUENT_LOCK = threading.RLock()
 
 ArtifactValue = Any
 """bytes as is; str as UTF-8 text; dict/list as JSON; DataFrame as CSV; a matplotlib Figure (anything
@@ -232,38 +229,22 @@ def log_artifacts(client: MlflowClient, run_id: str, artifacts: Mapping[str, Art
 
 @contextmanager
 def _fluent_state(settings: Settings) -> Iterator[None]:
-    """Point MLflow's process-wide fluent state at `settings`' store, and put it back afterwards.
-
-    `mlflow.set_tracking_uri` also writes MLFLOW_TRACKING_URI into os.environ, where our own
-    `load_settings` (on another thread) would read it, and setting it back to None deletes a value
-    the user exported. So the module globals are swapped directly and the environment is left alone.
-    The active experiment is cleared because resuming a run of another experiment fails against it.
-    """
-    from mlflow.tracking import fluent
-    from mlflow.tracking._model_registry import utils as registry_utils
-    from mlflow.tracking._tracking_service import utils as tracking_utils
-
-    with _FLUENT_LOCK:
-        saved = (tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id)
-        tracking_utils._tracking_uri = settings.effective_tracking_uri
-        registry_utils._registry_uri = settings.effective_registry_uri
-        fluent._active_experiment_id = None
-        try:
-            yield
-        finally:
-            tracking_utils._tracking_uri, registry_utils._registry_uri, fluent._active_experiment_id = saved
+    """MLflow's process-wide fluent state pointed at `settings`' store for the block (one at a time)."""
+    with mlflow_internals.fluent_state(settings.effective_tracking_uri, settings.effective_registry_uri):
+        yield
 
 
 def _log_model(
     model: Any, sklearn_model: bool, input_example: Any, pip_requirements: Sequence[str] | None
 ) -> ModelInfo:
     """Log `model` under the active run with the flavour that can serve it back through pyfunc."""
+    info: ModelInfo
     if sklearn_model:
         import mlflow.sklearn
 
         trusted = _skops_trusted_types(model)
         skops = trusted is not None
-        return mlflow.sklearn.log_model(
+        info = mlflow.sklearn.log_model(
             model,
             name=MODEL_ARTIFACT_NAME,
             serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS
@@ -278,14 +259,16 @@ def _log_model(
                 )
             ),
         )
+        return info
     import mlflow.pyfunc
 
-    return mlflow.pyfunc.log_model(
+    info = mlflow.pyfunc.log_model(
         name=MODEL_ARTIFACT_NAME,
         python_model=model,
         input_example=input_example,
         pip_requirements=list(pip_requirements or mlflow.pyfunc.get_default_pip_requirements()),
     )
+    return info
 
 
 def _skops_trusted_types(model: Any) -> list[str] | None:
@@ -312,7 +295,7 @@ def _is_sklearn_estimator(model: Any) -> bool:
 
 
 def _is_pyfunc_model(model: Any) -> bool:
-    from mlflow.pyfunc import PythonModel
+    from mlflow.pyfunc.model import PythonModel
 
     return isinstance(model, PythonModel)
 
@@ -406,7 +389,8 @@ def _render_artifact(relative: str, value: ArtifactValue) -> bytes | Path:
     if isinstance(value, str):
         return value.encode("utf-8")
     if isinstance(value, pd.DataFrame):
-        return value.to_csv(index=False).encode("utf-8")
+        text: str = value.to_csv(index=False)  # pandas is untyped here
+        return text.encode("utf-8")
     if isinstance(value, Mapping | list):
         try:
             return json.dumps(value, indent=2, sort_keys=True).encode("utf-8")
