@@ -60,6 +60,7 @@ from registry.store.experiments import (
     View,
     get_experiment,
     has_experiments,
+    reach,
     search_experiments,
 )
 from registry.store.fastpath import MAX_RUNS, ExperimentRuns
@@ -180,7 +181,7 @@ class Registry:
     def ping(self) -> str | None:
         """None when the tracking store answers, else why not."""
         try:
-            has_experiments(self.client)
+            reach(self.client)
         except RegistryError as exc:
             return str(exc)
         return None

@@ -117,14 +117,14 @@ def through_app() -> None:
     Once per process: on a server nothing turns the legacy mode back on, while AppTest turns it on
     for every run, where a rerun would swallow the click that started the run.
     """
-    from streamlit.runtime.pages_manager import PagesManager
+    from pages.views.streamlit_internals import in_legacy_pages_mode, leave_legacy_pages_mode
 
     global _app_entered
     if _app_entered:
         return
     _app_entered = True
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
+    if in_legacy_pages_mode():
+        leave_legacy_pages_mode()
         st.rerun()
 
 

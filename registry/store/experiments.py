@@ -106,3 +106,9 @@ def has_experiments(client: MlflowClient) -> bool:
     """Whether the store holds any experiment besides MLflow's Default (two rows read at most)."""
     with translate_errors("look for existing experiments"):
         return any(e.name != "Default" for e in client.search_experiments(max_results=2))
+
+
+def reach(client: MlflowClient) -> None:
+    """Unreachable (saying why) unless the tracking store answers the cheapest call there is."""
+    with translate_errors("reach the tracking store"):
+        client.search_experiments(max_results=1)
