@@ -92,6 +92,8 @@ def page_times(case: Case, store_uri: str, empty_uri: str, cold_n: int, warm_n: 
     issues += problems(at)
     points = trace_points(at)
     return {
+        "first_cold_s": cold[0],
+        "payload_bytes": sum(len(chart.proto.spec.encode()) for chart in at.get("plotly_chart")),
         "cold_s": statistics.median(cold),
         "cold_all_s": cold,
         "warm_s": statistics.median(warm),
