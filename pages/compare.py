@@ -21,6 +21,7 @@ from pages.views.figures import (
     parallel_coordinates_figure,
     scatter_figure,
 )
+from pages.views.run_picker import pick_recent_runs
 from pages.views.shared import cached_read, plain, query_list, query_param, section, set_query, through_app
 from registry.domain import diff
 from registry.service import Registry
@@ -243,13 +244,35 @@ def artifact_section(ids: list[str], baseline: str, labels: dict[str, str]) -> N
                 st.caption("The diff is cut short; download both files to see all of it.")
 
 
+def choose_runs() -> None:
+    """The empty state: pick runs among the newest, or go find them in their experiment."""
+    st.caption(f"Choose {diff.MIN_RUNS} to {diff.MAX_RUNS} of the newest runs, or find them by experiment.")
+    chosen = pick_recent_runs("cmp_pick", multiple=True)
+    can_compare = diff.MIN_RUNS <= len(chosen) <= diff.MAX_RUNS
+    left, right = st.columns(2)
+    if left.button(
+        f"Compare {len(chosen)} runs" if chosen else "Compare",
+        key="cmp_pick_compare",
+        type="primary",
+        disabled=not can_compare,
+        width="stretch",
+    ):
+        st.switch_page("pages/compare.py", query_params={"runs": ",".join(chosen)})
+    right.page_link("pages/runs.py", label="Experiments & runs", icon=":material/science:")
+
+
 st.title("Compare runs")
 compared: ComparedRuns | None = None
-with section("Runs"):
-    compared = load()
-if compared is None:
-    st.page_link("pages/runs.py", label="Choose runs in Experiments & runs", icon=":material/science:")
+if not query_list("runs"):  # opened from the sidebar: an empty state, not an error
+    with section("Recent runs"):
+        choose_runs()
 else:
+    with section("Runs"):
+        compared = load()
+    if compared is None:
+        with section("Recent runs"):
+            choose_runs()
+if compared is not None:
     frame = compared.runs
     run_ids = list(frame["run_id"])
     labels = diff.unique_labels(run_ids, dict(zip(frame["run_id"], frame["run_name"], strict=True)))

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.views.figures import X_AXES, metric_history_figure
+from pages.views.run_picker import pick_recent_runs
 from pages.views.shared import (
     cached_read,
     plain,
@@ -319,7 +320,11 @@ def pick_run() -> str | None:
 run_id = pick_run()
 if not run_id:
     st.title("Run")
-    st.info("Open a run from Experiments & runs, or paste its id in the sidebar.")
+    st.caption("Pick one of the newest runs, paste a run id in the sidebar, or find it by experiment.")
+    with section("Recent runs"):
+        picked = pick_recent_runs("run_pick", multiple=False)
+        if picked:
+            st.switch_page("pages/run.py", query_params={"run": picked[0]})
     st.page_link("pages/runs.py", label="Experiments & runs", icon=":material/science:")
 else:
     detail: RunDetail | None = None

@@ -32,6 +32,7 @@ from pages.views.shared import (
 from registry.domain.diff import MAX_RUNS, MIN_RUNS
 from registry.errors import BadInput
 from registry.service import Registry
+from registry.store.activity import COUNT_CAP
 from registry.store.experiments import ExperimentInfo, get_experiment, search_experiments
 from registry.store.fastpath import ExperimentRuns, experiment_runs
 from registry.store.runs import RunsPage, search_runs
@@ -46,6 +47,9 @@ RUN_COLUMNS = {
     "duration_s": st.column_config.NumberColumn("duration (s)", format="%.1f"),
     "start_time": st.column_config.DatetimeColumn("start (UTC)", format="YYYY-MM-DD HH:mm:ss"),
     "end_time": st.column_config.DatetimeColumn("end (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+}
+GLANCE_COLUMNS = {
+    "last activity": st.column_config.DatetimeColumn("last activity (UTC)", format="YYYY-MM-DD HH:mm"),
 }
 
 
@@ -71,13 +75,43 @@ def _label(info: ExperimentInfo) -> str:
     return f"{info.name}  ({info.experiment_id})"
 
 
-def pick_experiment() -> ExperimentInfo | None:
-    """The experiment from the URL (id or name) or the picker; its search narrows the choices."""
+def experiments_at_a_glance() -> str | None:
+    """Every experiment with its run count and last activity, the most recently active first; a
+    selected row opens that experiment. Returns the most recently active one (the default choice)."""
+    activity = cached_read(Registry.experiment_activity, ttl=60)
+    if not activity:
+        return None
+    with st.expander(f"All experiments ({len(activity):,})", expanded=not query_param("experiment")):
+        frame = run_table.experiments_frame(activity)
+        event = st.dataframe(
+            frame,
+            key="runs_glance",
+            on_select="rerun",
+            selection_mode="single-row",
+            hide_index=True,
+            width="stretch",
+            height=min(250, 38 + 35 * len(frame)),
+            column_config=GLANCE_COLUMNS,
+        )
+        if any(e.runs_capped for e in activity):
+            st.caption(f"Runs counted up to {COUNT_CAP} per experiment over HTTP: that many means at least.")
+        rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+        picked = str(frame["id"].iloc[rows[0]]) if rows and 0 <= rows[0] < len(frame) else None
+        if picked != st.session_state.get("runs_glance_seen"):  # act on a new selection only
+            st.session_state["runs_glance_seen"] = picked
+            if picked:
+                st.session_state["runs_experiment"] = picked
+    return activity[0].experiment_id
+
+
+def pick_experiment(most_active: str | None) -> ExperimentInfo | None:
+    """The experiment from the URL (id or name) or the picker, else the most recently active one; the
+    search narrows the choices."""
     search_col, pick_col = st.columns([1, 2])
     search = search_col.text_input("Search experiments", key="runs_exp_search", placeholder="part of a name")
     found = cached_read(_experiments, search)
     choices = {e.experiment_id: e for e in found}
-    current = st.session_state.get("runs_experiment") or query_param("experiment")
+    current = st.session_state.get("runs_experiment") or query_param("experiment") or most_active
     if current and current not in choices:
         try:
             info = cached_read(_experiment, current)
@@ -291,7 +325,7 @@ def whole_experiment(experiment: ExperimentInfo) -> None:
 st.title("Experiments & runs")
 chosen_experiment: ExperimentInfo | None = None
 with section("Experiments"):
-    chosen_experiment = pick_experiment()
+    chosen_experiment = pick_experiment(experiments_at_a_glance())
 if chosen_experiment is not None:
     st.caption(
         f"Experiment **{plain(chosen_experiment.name)}** · id {plain(chosen_experiment.experiment_id)} · "

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
+import pandas as pd
 from mlflow import MlflowClient
 
 from registry.access.identity import Actor, actor_named, configured_actor
@@ -23,6 +24,7 @@ from registry.lifecycle.actions import ActionResult, Plan, apply_plan, plan_acti
 from registry.lifecycle.plan_tokens import approved_plan, plan_token, read_token
 from registry.lifecycle.registration import RegisteredVersion, TrackedSpec, register_version, track_from_spec
 from registry.settings import Settings, load_settings
+from registry.store.activity import ExperimentActivity, experiment_activity, recent_runs
 from registry.store.best_run import BestRun, best_run
 from registry.store.client import make_client
 from registry.store.compare import ComparedRuns, RunComparison, compare_runs, load_runs
@@ -83,6 +85,14 @@ class Registry:
 
     def experiment(self, id_or_name: str) -> ExperimentInfo:
         return get_experiment(self.client, id_or_name)
+
+    def experiment_activity(self) -> list[ExperimentActivity]:
+        """Active experiments, the most recently active first, with their run counts."""
+        return experiment_activity(self.client, self.settings.effective_tracking_uri)
+
+    def recent_runs(self, limit: int = 50) -> pd.DataFrame:
+        """The newest runs of the store (across the most active experiments), newest first."""
+        return recent_runs(self.client, self.experiment_activity(), limit)
 
     def search_runs(
         self,

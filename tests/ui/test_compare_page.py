@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+from mlflow import MlflowClient
+
 from tests.ui.tracking_data import (  # noqa: F401
     MARKUP_NAME,
     assert_no_raw_markup,
+    newest_runs,
     plotly_array,
     tracking_fixture,
     unescape,
@@ -103,3 +106,21 @@ def test_unknown_run_ids_are_left_out_with_a_warning(ui_env, open_page, tracking
     assert not at.exception
     assert any("0123456789abcdef" in unescape(w.value) for w in at.warning)
     assert len([c for c in diff_frame(at).columns if c not in ("better", "best", "differs")]) == 2
+
+
+def test_without_runs_compare_offers_the_newest_runs_to_pick(ui_env, open_page):
+    _, runs = newest_runs(MlflowClient(), 3, after_ms=20_000_000)
+
+    at = open_page(PAGE)
+
+    assert not at.exception and not at.error
+    picker = next(d for d in at.dataframe if d.key == "cmp_pick")
+    assert list(picker.value["run_id"].iloc[:3]) == runs  # newest first
+    assert picker.value.loc[0, "experiment"].startswith("ui-newest")
+    assert at.button(key="cmp_pick_compare").disabled
+    at.session_state[picker.key] = {"selection": {"rows": [0, 2], "columns": [], "cells": []}}
+    at.run()
+    at.button(key="cmp_pick_compare").click().run()
+    assert not at.exception
+    assert at.query_params["runs"] == f"{runs[0]},{runs[2]}"
+    assert "params.lr" in diff_frame(at).index

@@ -64,6 +64,22 @@ def arrange(client: MlflowClient) -> Tracking:
     return Tracking(eid, name, parent, child, other, plain, model_name)
 
 
+FAR_FUTURE_MS = 4_102_444_800_000  # 2100-01-01: newer than any other test's runs on the shared server
+
+
+def newest_runs(client: MlflowClient, count: int, *, after_ms: int = 0) -> tuple[str, list[str]]:
+    """An experiment whose `count` runs are the newest of the store; returns it and its runs, newest first."""
+    eid = client.create_experiment(unique_name("ui-newest"))
+    runs = []
+    for i in range(count):
+        start = FAR_FUTURE_MS + after_ms + i * 1000
+        run = client.create_run(eid, start_time=start, run_name=f"newest-{i}", tags={"team": f"t{i}"})
+        client.log_param(run.info.run_id, "lr", str(0.1 * (i + 1)))
+        client.set_terminated(run.info.run_id, end_time=start + 500)
+        runs.append(run.info.run_id)
+    return eid, runs[::-1]
+
+
 @pytest.fixture(scope="module", name="tracking")
 def tracking_fixture(stack) -> Iterator[Tracking]:
     """Import `tracking_fixture` into a test module to use the `tracking` fixture there."""
