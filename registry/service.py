@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Literal
 
 import pandas as pd
@@ -22,7 +22,22 @@ from registry.audit.replay import Replay, drift, replay, rollback_target
 from registry.domain.model_specs import ParamValue
 from registry.lifecycle.actions import ActionResult, Plan, apply_plan, plan_action
 from registry.lifecycle.plan_tokens import approved_plan, plan_token, read_token
-from registry.lifecycle.registration import RegisteredVersion, TrackedSpec, register_version, track_from_spec
+from registry.lifecycle.registration import (
+    RegisteredVersion,
+    SourceOption,
+    TrackedSpec,
+    register_version,
+    registrable_sources,
+    set_description,
+    track_from_spec,
+)
+from registry.notify import outbox
+from registry.notify.delivery import (
+    BackgroundDelivery,
+    NotificationStatus,
+    notification_status,
+    notify_wiring,
+)
 from registry.settings import Settings, load_settings
 from registry.store.activity import ExperimentActivity, experiment_activity, recent_runs
 from registry.store.best_run import BestRun, best_run
@@ -58,6 +73,7 @@ class Registry:
         self.settings = settings
         self.client = client or make_client(settings)
         self._audit = audit
+        self.background_delivery: BackgroundDelivery | None = None
 
     @classmethod
     def connect(cls, settings: Settings | None = None) -> Registry:
@@ -65,8 +81,20 @@ class Registry:
 
     @cached_property
     def audit(self) -> AuditLog:
-        """Opened on first use, so a read-only page works while the audit database is down."""
-        return self._audit or AuditLog(self.settings.effective_audit_url, self.settings.audit_timeout_s)
+        """Opened on first use, so a read-only page works while the audit database is down.
+
+        With webhooks configured, every result row queues its notification in the same transaction,
+        and a background pass sends it once committed (registry/notify)."""
+        if self._audit:
+            return self._audit
+        log = AuditLog(self.settings.effective_audit_url, self.settings.audit_timeout_s)
+        urls = self.settings.notify_urls
+        if urls and notify_wiring(log, self.settings, urls):
+            log.on_result = partial(outbox.enqueue, urls=urls)
+            if self.settings.notify_background:
+                self.background_delivery = BackgroundDelivery(log.engine, self.settings)
+                log.after_commit = self.background_delivery.kick
+        return log
 
     @cached_property
     def summaries(self) -> SummaryCache:
@@ -246,6 +274,16 @@ class Registry:
             self.client, self.settings.effective_tracking_uri, self.summaries, runs, keys, points
         )
 
+    # new versions and their descriptions --------------------------------------------------------
+    def registrable_sources(self, run_id: str) -> list[SourceOption]:
+        """What of a run can become a version: its logged models and model artifact folders."""
+        return registrable_sources(self.client, run_id)
+
+    def set_description(self, model: str, version: str, description: str, *, actor: Actor) -> str:
+        return set_description(
+            self.settings, self.client, self.audit, model, version, description, actor=actor
+        )
+
     # state and history ---------------------------------------------------------------------------
     def state(self, model: str) -> ModelState:
         return model_state(self.client, model, self.settings)
@@ -275,3 +313,8 @@ class Registry:
             rollback_to=rollback_target(replayed, state.holders.production),
             drift=drift(replayed, state.holders),
         )
+
+    # notifications -------------------------------------------------------------------------------
+    def notification_status(self) -> NotificationStatus:
+        """The outbox's counts and latest error, and the webhooks configured (masked)."""
+        return notification_status(self.audit.engine, self.settings)

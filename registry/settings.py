@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     preview_max_bytes: int = Field(default=2 * 1024 * 1024, validation_alias="REGISTRY_PREVIEW_MAX_BYTES")
     http_timeout_s: int = Field(default=15, validation_alias="REGISTRY_HTTP_TIMEOUT")
     http_retries: int = Field(default=1, validation_alias="REGISTRY_HTTP_RETRIES")
+    # Webhooks told of every audited change (registry/notify): URLs, the HMAC secret that signs them,
+    # how long one delivery may take, and how many tries before a delivery is given up as failed.
+    notify_urls_csv: str = Field(default="", validation_alias="REGISTRY_NOTIFY_URLS", repr=False)
+    notify_secret: str = Field(default="", validation_alias="REGISTRY_NOTIFY_SECRET", repr=False)
+    notify_timeout_s: float = Field(default=5.0, gt=0, validation_alias="REGISTRY_NOTIFY_TIMEOUT")
+    notify_max_attempts: int = Field(default=15, ge=1, validation_alias="REGISTRY_NOTIFY_MAX_ATTEMPTS")
+    notify_background: bool = Field(default=True, validation_alias="REGISTRY_NOTIFY_BACKGROUND")
 
     @model_validator(mode="after")
     def _identity_is_provable(self) -> Settings:
@@ -142,18 +149,30 @@ class Settings(BaseSettings):
         return frozenset(name.strip() for name in self.admins_csv.split(",") if name.strip())
 
     @cached_property
-    def model_overrides(self) -> dict[str, dict[str, Any]]:
-        """Per-model lifecycle settings from the TOML config file (`[models."name"]` tables)."""
+    def config(self) -> dict[str, Any]:
+        """The whole TOML config file (`registry.toml` or REGISTRY_CONFIG); empty when there is none."""
         path = self.config_file or (PROJECT_ROOT / "registry.toml")
         if not path.exists():
             if self.config_file:
                 raise BadInput(f"REGISTRY_CONFIG: no file at {path}")
             return {}
         try:
-            data = tomllib.loads(path.read_text())
+            return tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as exc:
             raise BadInput(f"{path}: not valid TOML ({exc})") from exc
-        return {str(k): dict(v) for k, v in data.get("models", {}).items()}
+
+    @cached_property
+    def model_overrides(self) -> dict[str, dict[str, Any]]:
+        """Per-model lifecycle settings from the TOML config file (`[models."name"]` tables)."""
+        return {str(k): dict(v) for k, v in self.config.get("models", {}).items()}
+
+    @property
+    def notify_urls(self) -> tuple[str, ...]:
+        """Webhook URLs: REGISTRY_NOTIFY_URLS (comma-separated) and `[notify] urls = [...]` in the
+        config file, in that order, each once. They can hold tokens (Slack's do): never shown whole."""
+        listed = [u.strip() for u in self.notify_urls_csv.split(",")]
+        listed += [str(u).strip() for u in self.config.get("notify", {}).get("urls", [])]
+        return tuple(dict.fromkeys(u for u in listed if u))
 
     def credentials_present(self) -> dict[str, bool]:
         """Which credentials are set, never their values: for status pages."""

@@ -11,29 +11,24 @@ import getpass
 import hmac
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Literal
 
+from registry.domain.actors import ROLES, Actor, Role
 from registry.settings import Settings
 
+# Actor and Role are pure (registry.domain.actors); importing them from here keeps working.
+__all__ = [
+    "ANONYMOUS",
+    "ROLES",
+    "Actor",
+    "Role",
+    "actor_from_headers",
+    "actor_named",
+    "configured_actor",
+    "oidc_name",
+    "role_of",
+]
+
 log = logging.getLogger(__name__)
-Role = Literal["viewer", "lead", "admin"]
-ROLES: tuple[Role, ...] = ("viewer", "lead", "admin")
-
-
-@dataclass(frozen=True)
-class Actor:
-    """A person or process acting on the registry, with the role the settings give them."""
-
-    name: str
-    role: Role = "viewer"
-
-    @property
-    def may_change_registry(self) -> bool:
-        return self.role in ("lead", "admin")
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.role})"
 
 
 def role_of(name: str, settings: Settings) -> Role:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from registry.audit.log import Attempt
-from registry.store.models import Holders
+from registry.domain.model_state import Holders
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from registry.errors import RegistryError
+from registry.errors import BadInput, RegistryError
 from registry.fronts.serialise import dumps
 from registry.service import Registry
 
@@ -183,6 +183,46 @@ def cmd_history(reg: Registry, args: argparse.Namespace) -> Any:
     return text
 
 
+def cmd_notify(reg: Registry, args: argparse.Namespace) -> Any:
+    """`notify status`: the outbox's counts; `notify run`: the delivery worker (`--once`: one pass)."""
+    from registry.notify.delivery import deliver_due, run_worker
+    from registry.notify.outbox import ensure_table
+
+    if args.what == "status":
+        status = reg.notification_status()
+        if args.json:
+            return status
+        o = status.outbox
+        lines = [
+            "webhooks: " + (", ".join(status.targets) or "none configured (REGISTRY_NOTIFY_URLS)"),
+            f"signed: {'yes' if status.signed else 'no (set REGISTRY_NOTIFY_SECRET)'}",
+            f"pending: {o.pending} (retrying {o.retrying}), delivered: {o.delivered}, failed: {o.failed}",
+        ]
+        if o.last_error:
+            lines.append(f"last error: {o.last_error}")
+        return "\n".join(lines)
+    if not reg.settings.notify_urls:
+        raise BadInput("no webhooks configured: set REGISTRY_NOTIFY_URLS or [notify] urls in registry.toml")
+    ensure_table(reg.audit.engine)
+    if args.once:
+        report = deliver_due(reg.audit.engine, reg.settings)
+        return (
+            report
+            if args.json
+            else f"delivered {report.delivered}, retrying {report.retrying}, failed {report.failed}"
+        )
+
+    def progress(report: Any) -> None:
+        if report.tried:
+            print(
+                f"delivered {report.delivered}, retrying {report.retrying}, failed {report.failed}",
+                flush=True,
+            )
+
+    run_worker(reg.audit.engine, reg.settings, args.interval, on_pass=progress)
+    return None
+
+
 def cmd_mcp(reg: Registry, args: argparse.Namespace) -> Any:
     from registry.fronts.mcp_server import serve
 
@@ -243,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", help="an earlier version")
     p = add("history", cmd_history, "the audit history, of one model or all")
     p.add_argument("model", nargs="?")
+    p = add("notify", cmd_notify, "webhook notifications: `status`, or `run` the delivery worker")
+    p.add_argument("what", choices=["status", "run"])
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between passes (run)")
+    p.add_argument("--once", action="store_true", help="one delivery pass, then exit (run)")
     p = add("mcp", cmd_mcp, "serve the registry to an assistant over MCP")
     p.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     p.add_argument("--port", type=int, default=8765)
