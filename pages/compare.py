@@ -20,26 +20,26 @@ from pages.views.figures import (
     parallel_coordinates_data,
     parallel_coordinates_figure,
     scatter_figure,
+    svg_points_per_line,
 )
 from pages.views.run_picker import pick_recent_runs
 from pages.views.shared import cached_read, plain, query_list, query_param, section, set_query, through_app
 from registry.domain import diff
 from registry.service import Registry
 from registry.store.compare import ComparedRuns, load_runs
-from registry.store.metrics import metric_history
+from registry.store.summaries import RunStamp, run_stamps, summaries_frame
 from registry.store.textdiff import TextDiff, artifact_diff, diffable_paths
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
-
-HISTORY_POINTS = 1000
 
 
 def _load(reg: Registry, run_ids: tuple[str, ...]) -> ComparedRuns:
     return load_runs(reg.client, run_ids)
 
 
-def _history(reg: Registry, run_ids: tuple[str, ...], keys: tuple[str, ...]) -> pd.DataFrame:
-    return metric_history(reg.client, list(run_ids), list(keys), max_points=HISTORY_POINTS)
+def _history(reg: Registry, stamps: tuple[RunStamp, ...], keys: tuple[str, ...]) -> pd.DataFrame:
+    """The lines from the kept summaries: a finished run's history is read once, ever (store/summaries)."""
+    return summaries_frame(reg.line_summaries(stamps, keys).values())
 
 
 def _paths(reg: Registry, run_ids: tuple[str, ...]) -> list[str]:
@@ -162,10 +162,13 @@ def history_section(runs: pd.DataFrame, labels: dict[str, str]) -> None:
         st.caption("Choose metrics to chart.")
         return
     with st.spinner("Loading metric histories…"):
-        history = cached_read(_history, tuple(runs["run_id"]), tuple(chosen))
-    figure = metric_history_figure(history, x=x, smoothing=smoothing, log_y=log_y, names=labels)
+        history = cached_read(_history, tuple(run_stamps(runs)), tuple(chosen))
+    per_line = svg_points_per_line(len(runs) * len(chosen))
+    figure = metric_history_figure(
+        history, x=x, smoothing=smoothing, log_y=log_y, names=labels, max_points=per_line
+    )
     st.plotly_chart(figure, key="cmp_history_chart")
-    st.caption(f"At most {HISTORY_POINTS} points per line (first, last, min and max always kept).")
+    st.caption(f"At most {per_line} points per line (first, last, min and max always kept).")
 
 
 def parallel_section(runs: pd.DataFrame) -> None:
@@ -244,6 +247,32 @@ def artifact_section(ids: list[str], baseline: str, labels: dict[str, str]) -> N
                 st.caption("The diff is cut short; download both files to see all of it.")
 
 
+# The slow parts (histories, artifact downloads) and the charts are fragments: changing one of their
+# widgets reruns that part alone, and the diff above it is not read or sent again.
+@st.fragment
+def history_part(frame: pd.DataFrame, labels: dict[str, str]) -> None:
+    with section("Metric history"):
+        history_section(frame, labels)
+
+
+@st.fragment
+def parallel_part(frame: pd.DataFrame) -> None:
+    with section("Parallel coordinates"):
+        parallel_section(frame)
+
+
+@st.fragment
+def scatter_part(frame: pd.DataFrame, labels: dict[str, str]) -> None:
+    with section("Scatter"):
+        scatter_section(frame, labels)
+
+
+@st.fragment
+def artifact_part(ids: list[str], baseline: str, labels: dict[str, str]) -> None:
+    with section("Artifact diff"):
+        artifact_section(ids, baseline, labels)
+
+
 def choose_runs() -> None:
     """The empty state: pick runs among the newest, or go find them in their experiment."""
     st.caption(f"Choose {diff.MIN_RUNS} to {diff.MAX_RUNS} of the newest runs, or find them by experiment.")
@@ -283,11 +312,11 @@ if compared is not None:
         diff_section(frame, base, labels)
     with section("Deltas"):
         deltas_section(frame, base, labels)
-    with section("Metric history"):
-        history_section(frame, labels)
-    with section("Parallel coordinates"):
-        parallel_section(frame)
-    with section("Scatter"):
-        scatter_section(frame, labels)
-    with section("Artifact diff"):
-        artifact_section(run_ids, base, labels)
+    history_slot = st.container()  # filled last: the cheap parts below show first
+    parallel_part(frame)
+    scatter_part(frame, labels)
+    artifact_slot = st.container()
+    with history_slot:
+        history_part(frame, labels)
+    with artifact_slot:
+        artifact_part(run_ids, base, labels)

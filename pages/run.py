@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 import pandas as pd
 import streamlit as st
 
-from pages.views.figures import X_AXES, metric_history_figure
+from pages.views.figures import X_AXES, metric_history_figure, svg_points_per_line
 from pages.views.run_picker import pick_recent_runs
 from pages.views.shared import (
     after_write,
@@ -39,8 +39,8 @@ from registry.store.artifacts import (
     preview_artifact,
     preview_model_artifact,
 )
-from registry.store.metrics import metric_history
 from registry.store.runs import RunDetail, RunSummary, get_run
+from registry.store.summaries import RunStamp, run_stamps, summaries_frame
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
@@ -52,7 +52,6 @@ _CODE_LANGUAGES = {
     ".sh": "bash",
     ".toml": "toml",
 }
-HISTORY_POINTS = 1000
 log = logging.getLogger("registry.ui.run")
 
 # The Register dialog: opened from a session-state flag (the run id), so its own reruns keep it open.
@@ -72,8 +71,9 @@ def _run(reg: Registry, run_id: str) -> RunDetail:
     return get_run(reg.client, run_id)
 
 
-def _history(reg: Registry, run_ids: tuple[str, ...], keys: tuple[str, ...]) -> pd.DataFrame:
-    return metric_history(reg.client, list(run_ids), list(keys), max_points=HISTORY_POINTS)
+def _history(reg: Registry, stamps: tuple[RunStamp, ...], keys: tuple[str, ...]) -> pd.DataFrame:
+    """The lines from the kept summaries: a finished run's history is read once, ever (store/summaries)."""
+    return summaries_frame(reg.line_summaries(stamps, keys).values())
 
 
 def _tree(reg: Registry, run_id: str) -> ArtifactTree:
@@ -185,8 +185,15 @@ def history(detail: RunDetail) -> None:
         st.caption("Choose metrics to chart.")
         return
     with st.spinner("Loading metric history…"):
-        frame = cached_read(_history, (detail.info.run_id,), tuple(chosen))
-    figure = metric_history_figure(frame, x=x, log_y=log_y, names={detail.info.run_id: detail.info.run_name})
+        stamps = run_stamps(pd.DataFrame([vars(detail.info)]))
+        frame = cached_read(_history, tuple(stamps), tuple(chosen))
+    figure = metric_history_figure(
+        frame,
+        x=x,
+        log_y=log_y,
+        names={detail.info.run_id: detail.info.run_name},
+        max_points=svg_points_per_line(len(chosen)),
+    )
     st.plotly_chart(figure, key="run_history_chart")
 
 
@@ -435,6 +442,22 @@ def pick_run() -> str | None:
     return typed or None
 
 
+# The slow parts are fragments: changing the chart's metrics or the previewed file reruns that part
+# alone, without reading the run again.
+@st.fragment
+def history_part(detail: RunDetail) -> None:
+    with section("Metric history"):
+        st.subheader("Metric history")
+        history(detail)
+
+
+@st.fragment
+def artifacts_part(run_id: str) -> None:
+    with section("Artifacts"):
+        st.subheader("Artifacts")
+        artifacts(run_id)
+
+
 run_id = pick_run()
 if not run_id:
     st.title("Run")
@@ -463,17 +486,17 @@ else:
         with metrics_col, section("Metrics"):
             st.subheader("Latest metrics")
             key_values(detail.metrics, "metric", "No metrics.")
-        with section("Metric history"):
-            st.subheader("Metric history")
-            history(detail)
+        history_slot = st.container()  # the slow parts fill in last: the tables below show first
         with section("Tags"):
             st.subheader("Tags")
             key_values(detail.tags, "tag", "No tags.")
             with st.expander("System tags (mlflow.*)"):
                 key_values(detail.system_tags, "tag", "None.")
-        with section("Artifacts"):
-            st.subheader("Artifacts")
-            artifacts(run_id)
+        artifacts_slot = st.container()
         with section("Models"):
             models(detail)
             register_button(run_id)
+        with history_slot:
+            history_part(detail)
+        with artifacts_slot:
+            artifacts_part(run_id)

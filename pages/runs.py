@@ -17,6 +17,7 @@ import streamlit as st
 from pages.views import run_table
 from pages.views.charts_view import charts_view
 from pages.views.figures import (
+    PARALLEL_MAX_LINES,
     lines_to_draw,
     numeric_columns,
     parallel_coordinates_data,
@@ -29,6 +30,7 @@ from pages.views.shared import (
     query_param,
     section,
     set_query,
+    shared_read,
     show_error,
     through_app,
 )
@@ -43,6 +45,7 @@ from registry.store.runs import RunsPage, search_runs
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
 PAGE_SIZES = [25, 50, 100, 200]
+PARALLEL_LINES = [500, 1000, PARALLEL_MAX_LINES]  # whole experiment: the first is what opens quickly
 VIEWS = ["Pages", "Whole experiment", "Charts"]
 VIEW_ALIASES = {"charts": "Charts", "whole": "Whole experiment", "pages": "Pages"}  # short deep links
 RUN_COLUMNS = {
@@ -283,7 +286,7 @@ def _keep_choices(key: str, options: list[str], default: list[str]) -> None:
 
 def whole_experiment(experiment: ExperimentInfo) -> None:
     with st.spinner("Reading every run of the experiment…"):
-        result = cached_read(_whole, experiment.experiment_id)
+        result = shared_read(_whole, experiment.experiment_id)  # one frame for every session, never copied
     runs = result.runs
     if runs.empty:
         st.info("This experiment has no runs yet.")
@@ -298,30 +301,36 @@ def whole_experiment(experiment: ExperimentInfo) -> None:
     links = [f"run?run={r}" for r in runs["run_id"]]
     shown = runs[run_table.visible_columns(runs, picked)].assign(open=links)
     st.dataframe(shown, key="whole_table", hide_index=True, width="stretch", column_config=RUN_COLUMNS)
+    whole_parallel(runs, groups["metrics"])
 
+
+@st.fragment
+def whole_parallel(runs: pd.DataFrame, metrics: list[str]) -> None:
+    """Params → metric over the whole experiment; its widgets rerun only this part, not the table."""
     st.subheader("Params → metric")
     params = numeric_columns(runs, "params.")
-    metrics = groups["metrics"]
     if not params or not metrics:
         st.caption("Parallel coordinates need numeric params and a metric.")
         return
     _keep_choices("whole_pc_params", params, params[:6])
     if st.session_state.get("whole_pc_metric") not in metrics:
         st.session_state["whole_pc_metric"] = metrics[0]
-    left, right = st.columns([3, 1])
+    left, middle, right = st.columns([3, 1, 1])
     chosen = left.multiselect("Numeric params", params, key="whole_pc_params")
-    metric = right.selectbox("Metric", metrics, key="whole_pc_metric")
+    metric = middle.selectbox("Metric", metrics, key="whole_pc_metric")
+    st.session_state.setdefault("whole_pc_lines", PARALLEL_LINES[0])
+    limit = right.selectbox("Lines drawn at most", PARALLEL_LINES, key="whole_pc_lines")
     if not chosen:
         st.caption("Choose at least one param.")
         return
     data = parallel_coordinates_data(runs, chosen, metric)
     if len(data) < len(runs):
         st.caption(f"{len(runs) - len(data):,} run(s) without all of these values are left out.")
-    lines = lines_to_draw(data, metric)
+    lines = lines_to_draw(data, metric, limit)
     if len(lines) < len(data):
         st.caption(
             f"{len(lines):,} of {len(data):,} runs drawn, evenly spread over the ranking by {plain(metric)} "
-            "(the best and the worst always in): a browser draws 10,000 lines in tens of seconds."
+            "(the best and the worst always in): a browser draws thousands of lines in seconds."
         )
     st.plotly_chart(parallel_coordinates_figure(lines, chosen, metric), key="whole_parallel_chart")
 

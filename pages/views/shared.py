@@ -96,9 +96,35 @@ def _cached(ttl: int) -> Callable[..., Any]:
     return _CACHES[ttl]
 
 
+def shared_read(func: Callable[..., T], *args: Any, ttl: int = READ_TTL_S) -> T:
+    """Like `cached_read`, but every session gets the same object, not a copy: for large frames.
+
+    `st.cache_data` unpickles a fresh copy for each caller (a 10k-run table is tens of MB and a
+    quarter second each time); `st.cache_resource` hands out the one object. Callers must treat it
+    as read-only (select and assign into new frames, never change it in place).
+    """
+    return _shared(ttl)(settings_key(), _func_key(func), func, args)
+
+
+_SHARED: dict[int, Callable[..., Any]] = {}
+
+
+def _shared(ttl: int) -> Callable[..., Any]:
+    if ttl not in _SHARED:
+
+        @st.cache_resource(ttl=ttl, show_spinner=False)
+        def run(key: str, func_key: str, _func: Callable[..., Any], args: tuple) -> Any:
+            return _func(_registry_for(key), *args)
+
+        _SHARED[ttl] = run
+    return _SHARED[ttl]
+
+
 def after_write() -> None:
     """Forget cached reads after an action, so the page shows the new state at once."""
     st.cache_data.clear()
+    for shared in _SHARED.values():
+        shared.clear()
 
 
 _app_entered = False  # see through_app

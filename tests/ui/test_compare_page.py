@@ -81,6 +81,17 @@ def test_charts_follow_the_url(ui_env, open_page, tracking):
     assert specs["cmp_scatter_chart"]["data"][0]["type"] == "scatter"
 
 
+def test_histories_are_summarised_once_and_kept_for_the_next_cold_start(ui_registry, open_page, tracking):
+    from registry.store.summaries import SUMMARY_POINTS, run_stamps
+
+    at = open_page(PAGE, runs=runs_param(tracking), metrics="loss")
+    assert not at.exception
+    stamps = run_stamps(ui_registry.load_runs([tracking.parent, tracking.child, tracking.other]).runs)
+    kept = ui_registry.summaries.load("loss", stamps, SUMMARY_POINTS)
+    assert sorted(kept) == sorted([tracking.parent, tracking.child, tracking.other])
+    assert all(line.count == 50 for line in kept.values())
+
+
 def test_the_artifact_diff_between_baseline_and_another_run(ui_env, open_page, tracking):
     at = open_page(PAGE, runs=runs_param(tracking), diffrun=tracking.other, artifact="requirements.txt")
     assert not at.exception
@@ -109,7 +120,7 @@ def test_unknown_run_ids_are_left_out_with_a_warning(ui_env, open_page, tracking
 
 
 def test_without_runs_compare_offers_the_newest_runs_to_pick(ui_env, open_page):
-    _, runs = newest_runs(MlflowClient(), 3, after_ms=20_000_000)
+    _, runs = newest_runs(MlflowClient(), 3)
 
     at = open_page(PAGE)
 

@@ -89,7 +89,7 @@ def test_an_unknown_run_is_a_clear_message_and_the_page_still_works(ui_env, open
 
 def test_a_run_id_typed_in_the_sidebar_opens_that_run(ui_env, open_page, tracking):
     at = open_page(PAGE)
-    assert not at.exception and at.info
+    assert not at.exception and any(d.key == "run_pick" for d in at.dataframe)
     at.sidebar.text_input(key="run_id_input").input(tracking.other).run()
     assert not at.exception
     assert at.query_params["run"] == tracking.other
@@ -123,7 +123,7 @@ def test_a_link_to_another_run_wins_over_the_box(ui_env, open_page, tracking):
 
 
 def test_without_a_run_the_page_offers_the_newest_runs_and_a_click_opens_one(ui_env, open_page):
-    _, runs = newest_runs(MlflowClient(), 2, after_ms=30_000_000)
+    _, runs = newest_runs(MlflowClient(), 2)
 
     at = open_page(PAGE)
 
@@ -134,4 +134,4 @@ def test_without_a_run_the_page_offers_the_newest_runs_and_a_click_opens_one(ui_
     at.run()
     assert not at.exception
     assert at.query_params["run"] == runs[1]
-    assert at.title[0].value == "Run newest-0"
+    assert unescape(at.title[0].value) == "Run newest-0"
