@@ -88,12 +88,22 @@ _CACHES: dict[int, Callable[..., Any]] = {}
 def _cached(ttl: int) -> Callable[..., Any]:
     if ttl not in _CACHES:
 
-        @st.cache_data(ttl=ttl, show_spinner=False)
         def run(key: str, func_key: str, _func: Callable[..., Any], args: tuple, kwargs: tuple) -> Any:
             return _func(_registry_for(key), *args, **dict(kwargs))
 
-        _CACHES[ttl] = run
+        _CACHES[ttl] = st.cache_data(ttl=ttl, show_spinner=False)(_own_cache(run, ttl))
     return _CACHES[ttl]
+
+
+def _own_cache(func: Callable[..., T], ttl: int) -> Callable[..., T]:
+    """Name a nested cached function after its TTL, so each TTL gets a cache of its own.
+
+    Streamlit keys a cache by the function's module, qualified name and source, so the same nested
+    function decorated with two TTLs shares one cache (streamlit#11157); with a third TTL on a page,
+    reads were missed on every rerun (checked on streamlit 1.67.0).
+    """
+    func.__qualname__ = f"{func.__qualname__}.ttl{ttl}"
+    return func
 
 
 def shared_read(func: Callable[..., T], *args: Any, ttl: int = READ_TTL_S) -> T:
@@ -112,11 +122,10 @@ _SHARED: dict[int, Callable[..., Any]] = {}
 def _shared(ttl: int) -> Callable[..., Any]:
     if ttl not in _SHARED:
 
-        @st.cache_resource(ttl=ttl, show_spinner=False)
         def run(key: str, func_key: str, _func: Callable[..., Any], args: tuple) -> Any:
             return _func(_registry_for(key), *args)
 
-        _SHARED[ttl] = run
+        _SHARED[ttl] = st.cache_resource(ttl=ttl, show_spinner=False)(_own_cache(run, ttl))
     return _SHARED[ttl]
 
 
