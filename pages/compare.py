@@ -26,28 +26,10 @@ from pages.views.run_picker import pick_recent_runs
 from pages.views.shared import cached_read, plain, query_list, query_param, section, set_query, through_app
 from registry.domain import diff
 from registry.service import Registry
-from registry.store.compare import ComparedRuns, load_runs
-from registry.store.summaries import RunStamp, run_stamps, summaries_frame
-from registry.store.textdiff import TextDiff, artifact_diff, diffable_paths
+from registry.store.compare import ComparedRuns
+from registry.store.summaries import run_stamps
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
-
-
-def _load(reg: Registry, run_ids: tuple[str, ...]) -> ComparedRuns:
-    return load_runs(reg.client, run_ids)
-
-
-def _history(reg: Registry, stamps: tuple[RunStamp, ...], keys: tuple[str, ...]) -> pd.DataFrame:
-    """The lines from the kept summaries: a finished run's history is read once, ever (store/summaries)."""
-    return summaries_frame(reg.line_summaries(stamps, keys).values())
-
-
-def _paths(reg: Registry, run_ids: tuple[str, ...]) -> list[str]:
-    return diffable_paths(reg.client, list(run_ids))
-
-
-def _text_diff(reg: Registry, old_run: str, new_run: str, path: str) -> TextDiff:
-    return artifact_diff(reg.client, old_run, new_run, path)
 
 
 def _choice(key: str, options: Sequence[str], default: str | None) -> None:
@@ -72,7 +54,7 @@ def _url_float(name: str, default: float, low: float, high: float) -> float:
 
 
 def load() -> ComparedRuns | None:
-    compared = cached_read(_load, tuple(query_list("runs")))
+    compared = cached_read(Registry.load_runs, tuple(query_list("runs")))
     if compared.missing:
         st.warning(
             f"Left out {len(compared.missing)} run id(s) that name no run: "
@@ -124,6 +106,15 @@ def diff_section(runs: pd.DataFrame, baseline: str, labels: dict[str, str]) -> N
         key="cmp_diff_table",
         column_config={diff.DIFFERS: st.column_config.CheckboxColumn("differs", width="small")},
     )
+    csv_col, md_col = st.columns(2)
+    csv_col.download_button(
+        "Table as CSV", display.rename_axis("field").to_csv(), "compare.csv", "text/csv",
+        key="cmp_diff_csv", on_click="ignore",
+    )  # fmt: skip
+    md_col.download_button(
+        "Table as Markdown", diff.markdown_table(display), "compare.md", "text/markdown",
+        key="cmp_diff_md", on_click="ignore", help="For a pull request or a model card",
+    )  # fmt: skip
 
 
 def deltas_section(runs: pd.DataFrame, baseline: str, labels: dict[str, str]) -> None:
@@ -162,7 +153,7 @@ def history_section(runs: pd.DataFrame, labels: dict[str, str]) -> None:
         st.caption("Choose metrics to chart.")
         return
     with st.spinner("Loading metric histories…"):
-        history = cached_read(_history, tuple(run_stamps(runs)), tuple(chosen))
+        history = cached_read(Registry.kept_lines, tuple(run_stamps(runs)), tuple(chosen))
     per_line = svg_points_per_line(len(runs) * len(chosen))
     figure = metric_history_figure(
         history, x=x, smoothing=smoothing, log_y=log_y, names=labels, max_points=per_line
@@ -220,7 +211,7 @@ def artifact_section(ids: list[str], baseline: str, labels: dict[str, str]) -> N
         format_func=labels.get,
     )
     with st.spinner("Listing artifacts…"):
-        paths = cached_read(_paths, (baseline, other))
+        paths = cached_read(Registry.diffable_paths, (baseline, other))
     if not paths:
         st.caption("Neither run has artifacts or logged models.")
         return
@@ -236,7 +227,7 @@ def artifact_section(ids: list[str], baseline: str, labels: dict[str, str]) -> N
     )
     set_query(diffrun=None if other == others[0] else other, artifact=path)
     with section("Artifact diff"), st.spinner("Comparing…"):
-        result = cached_read(_text_diff, baseline, other, path)
+        result = cached_read(Registry.artifact_diff, baseline, other, path)
         if result.only_in:
             st.caption(f"Only {plain(labels.get(result.only_in, result.only_in))} has this file.")
         if result.identical:

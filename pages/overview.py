@@ -9,19 +9,17 @@ import pandas as pd
 import streamlit as st
 
 from pages.views.catalog import candidates_frame, production_frame
+from pages.views.columns import open_link, source_run_link, when
 from pages.views.events import EVENT_COLUMNS as HISTORY_COLUMNS
 from pages.views.events import events_frame
 from pages.views.shared import cached_read, plain, section, settings, through_app
-from registry.lifecycle.catalog import awaiting_decision, production_models
 from registry.service import Registry
-from registry.store.status import store_counts, store_status
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
 PRODUCTION_CAP = 100
 CANDIDATES_CAP = 20
 LATEST_EVENTS = 10
-WHEN = {"format": "YYYY-MM-DD HH:mm", "timezone": "UTC"}
 EVENT_COLUMNS = list(HISTORY_COLUMNS[: HISTORY_COLUMNS.index("flag") + 1])  # as History shows them
 
 st.title("MLflow Registry Dashboard")
@@ -29,7 +27,7 @@ alerts = st.container()  # a store that does not answer is said here, above ever
 
 st.subheader("Production")
 with section("production"), st.spinner("Reading production versions…"):
-    rows, more = cached_read(production_models, PRODUCTION_CAP)
+    rows, more = cached_read(Registry.production_models, PRODUCTION_CAP)
     if not rows:
         st.info("No model has a production version yet. Promote one on the Models page.")
     else:
@@ -38,9 +36,9 @@ with section("production"), st.spinner("Reading production versions…"):
             hide_index=True,
             width="stretch",
             column_config={
-                "open": st.column_config.LinkColumn("open", display_text="open ↗", width="small"),
-                "source run": st.column_config.LinkColumn("source run", display_text=r"run\?run=(.+)$"),
-                "since": st.column_config.DatetimeColumn("since", **WHEN),
+                "open": open_link(),
+                "source run": source_run_link(),
+                "since": when("since"),
             },
             key="overview.production",
         )
@@ -50,7 +48,7 @@ with section("production"), st.spinner("Reading production versions…"):
 
 st.subheader("Waiting for a decision")
 with section("waiting"), st.spinner("Looking for new versions…"):
-    candidates, more_models = cached_read(awaiting_decision, CANDIDATES_CAP)
+    candidates, more_models = cached_read(Registry.awaiting_decision, CANDIDATES_CAP)
     if not candidates:
         st.info("Nothing waits: every model's newest version holds production, or was archived.")
     else:
@@ -60,9 +58,9 @@ with section("waiting"), st.spinner("Looking for new versions…"):
             hide_index=True,
             width="stretch",
             column_config={
-                "open": st.column_config.LinkColumn("open", display_text="decide ↗", width="small"),
-                "source run": st.column_config.LinkColumn("source run", display_text=r"run\?run=(.+)$"),
-                "registered": st.column_config.DatetimeColumn("registered", **WHEN),
+                "open": open_link("decide"),
+                "source run": source_run_link(),
+                "registered": when("registered"),
             },
             key="overview.waiting",
         )
@@ -80,7 +78,7 @@ with section("events"):
             hide_index=True,
             width="stretch",
             column_config={
-                "at": st.column_config.DatetimeColumn("at", **WHEN),
+                "at": when("at"),
                 "from_version": "from",
                 "to_version": "to",
             },
@@ -118,7 +116,7 @@ with section("notifications"):
 
 diagnostics = st.expander("Stores and contents", icon=":material/dns:")
 with diagnostics, section("stores"), st.spinner("Checking the stores…"):
-    statuses = cached_read(store_status, ttl=10)
+    statuses = cached_read(Registry.store_status, ttl=10)
     st.dataframe(
         pd.DataFrame(
             [
@@ -151,7 +149,7 @@ with diagnostics, section("credentials"):
     st.caption("Only whether each credential is set is shown, never its value.")
 
 with diagnostics, section("counts"), st.spinner("Counting…"):
-    counts = cached_read(store_counts, ttl=60)
+    counts = cached_read(Registry.store_counts, ttl=60)
     cols = st.columns(4)
     cols[0].metric("Experiments", str(counts.experiments))
     cols[1].metric("Runs", str(counts.runs), help="Counted up to a cap: MLflow has no count call.")

@@ -16,6 +16,7 @@ import streamlit as st
 
 from pages.views import run_table
 from pages.views.charts_view import charts_view
+from pages.views.columns import open_link
 from pages.views.figures import (
     PARALLEL_MAX_LINES,
     lines_to_draw,
@@ -38,9 +39,9 @@ from registry.domain.diff import MAX_RUNS, MIN_RUNS
 from registry.errors import BadInput
 from registry.service import Registry
 from registry.store.activity import COUNT_CAP
-from registry.store.experiments import ExperimentInfo, get_experiment, search_experiments
-from registry.store.fastpath import ExperimentRuns, experiment_runs
-from registry.store.runs import RunsPage, search_runs
+from registry.store.experiments import ExperimentInfo
+from registry.store.runs import RunsPage
+from registry.store.summaries import RunStamp, run_stamps, stats_frame
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
@@ -50,7 +51,7 @@ VIEWS = ["Pages", "Whole experiment", "Charts"]
 VIEW_ALIASES = {"charts": "Charts", "whole": "Whole experiment", "pages": "Pages"}  # short deep links
 RUN_COLUMNS = {
     "run_id": None,
-    "open": st.column_config.LinkColumn("Open", display_text="open ↗", width="small"),
+    "open": open_link("Open"),
     "duration_s": st.column_config.NumberColumn("duration (s)", format="%.1f"),
     "start_time": st.column_config.DatetimeColumn("start (UTC)", format="YYYY-MM-DD HH:mm:ss"),
     "end_time": st.column_config.DatetimeColumn("end (UTC)", format="YYYY-MM-DD HH:mm:ss"),
@@ -58,24 +59,6 @@ RUN_COLUMNS = {
 GLANCE_COLUMNS = {
     "last activity": st.column_config.DatetimeColumn("last activity (UTC)", format="YYYY-MM-DD HH:mm"),
 }
-
-
-def _experiments(reg: Registry, name_contains: str) -> list[ExperimentInfo]:
-    return search_experiments(reg.client, name_contains)
-
-
-def _experiment(reg: Registry, id_or_name: str) -> ExperimentInfo:
-    return get_experiment(reg.client, id_or_name)
-
-
-def _runs(
-    reg: Registry, experiment_id: str, filter_string: str, order: str, size: int, token: str | None
-) -> RunsPage:
-    return search_runs(reg.client, experiment_id, filter_string, [order], size, token)
-
-
-def _whole(reg: Registry, experiment_id: str) -> ExperimentRuns:
-    return experiment_runs(reg.client, experiment_id, reg.settings.effective_tracking_uri)
 
 
 def _label(info: ExperimentInfo) -> str:
@@ -116,12 +99,12 @@ def pick_experiment(most_active: str | None) -> ExperimentInfo | None:
     search narrows the choices."""
     search_col, pick_col = st.columns([1, 2])
     search = search_col.text_input("Search experiments", key="runs_exp_search", placeholder="part of a name")
-    found = cached_read(_experiments, search)
+    found = cached_read(Registry.experiments, search)
     choices = {e.experiment_id: e for e in found}
     current = st.session_state.get("runs_experiment") or query_param("experiment") or most_active
     if current and current not in choices:
         try:
-            info = cached_read(_experiment, current)
+            info = cached_read(Registry.experiment, current)
             choices = {info.experiment_id: info, **choices}
             current = info.experiment_id
         except BadInput as exc:
@@ -185,7 +168,12 @@ def runs_table(experiment: ExperimentInfo) -> None:
     try:
         with st.spinner("Searching runs…"):
             page = cached_read(
-                _runs, experiment.experiment_id, filter_text.strip(), order, size, tokens[page_index]
+                Registry.search_runs,
+                experiment.experiment_id,
+                filter_text.strip(),
+                (order,),
+                size,
+                tokens[page_index],
             )
     except BadInput as exc:  # a bad filter or order: say so right under the box
         with filter_message:
@@ -236,12 +224,43 @@ def choose_columns(runs: pd.DataFrame) -> list[str]:
     return picked
 
 
+def _history_stats(reg: Registry, stamps: tuple[RunStamp, ...], keys: tuple[str, ...]) -> pd.DataFrame:
+    return stats_frame(reg.line_summaries(stamps, keys).values())
+
+
+def history_columns(runs: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
+    """Optional columns of min / max / mean / last of a metric's whole history, for this page's runs."""
+    metrics = [c.removeprefix("metrics.") for c in runs.columns if c.startswith("metrics.")]
+    if "runs_hist_metrics" not in st.session_state:
+        st.session_state["runs_hist_metrics"] = query_list("hist")
+        st.session_state["runs_hist_stats"] = query_list("hist_stats") or list(run_table.HISTORY_STATS)
+    st.session_state["runs_hist_metrics"] = [m for m in st.session_state["runs_hist_metrics"] if m in metrics]
+    st.session_state["runs_hist_stats"] = [
+        s for s in st.session_state.get("runs_hist_stats", []) if s in run_table.HISTORY_STATS
+    ]
+    left, right = st.columns([2, 1])
+    chosen = left.multiselect(
+        "History columns of",
+        metrics,
+        key="runs_hist_metrics",
+        help="Each run's min, max, mean or last value over its whole history (read once per finished run).",
+    )
+    which = right.multiselect("Statistics", list(run_table.HISTORY_STATS), key="runs_hist_stats")
+    set_query(hist=chosen or None, hist_stats=None if set(which) == set(run_table.HISTORY_STATS) else which)
+    if not chosen or not which:
+        return shown
+    with st.spinner("Reading metric histories…"):
+        stats = cached_read(_history_stats, tuple(run_stamps(runs)), tuple(chosen), ttl=300)
+    return run_table.with_history_columns(shown, stats, chosen, which)
+
+
 def show_runs(runs: pd.DataFrame, page_index: int, has_next: bool) -> None:
     picked = choose_columns(runs)
     nested = run_table.nest_children(runs)
     shown = nested[run_table.visible_columns(nested, picked)].assign(
         open=[f"run?run={r}" for r in nested["run_id"]]
     )
+    shown = history_columns(runs, shown)
     st.caption(
         f"Page {page_index + 1}: {len(runs)} run(s). Child runs follow their parent, marked "
         f"{run_table.CHILD_MARK.strip()}. Select rows to open or compare them."
@@ -286,7 +305,7 @@ def _keep_choices(key: str, options: list[str], default: list[str]) -> None:
 
 def whole_experiment(experiment: ExperimentInfo) -> None:
     with st.spinner("Reading every run of the experiment…"):
-        result = shared_read(_whole, experiment.experiment_id)  # one frame for every session, never copied
+        result = shared_read(Registry.experiment_runs, experiment.experiment_id)  # one frame, never copied
     runs = result.runs
     if runs.empty:
         st.info("This experiment has no runs yet.")

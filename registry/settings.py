@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from registry.errors import BadInput
+from registry.redaction import redact
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_ENV = (
@@ -54,6 +55,8 @@ class Settings(BaseSettings):
     header_secret: str = Field(default="", validation_alias="REGISTRY_HEADER_SECRET", repr=False)
     # Gone: read only to refuse it (see _identity_is_provable).
     trusted_proxies_csv: str = Field(default="", validation_alias="REGISTRY_TRUSTED_PROXIES")
+    # MCP over HTTP: `actor=token` pairs; empty: a token is made for REGISTRY_ACTOR at start.
+    mcp_tokens: str = Field(default="", validation_alias="REGISTRY_MCP_TOKENS", repr=False)
     audit_url: str | None = Field(default=None, validation_alias="REGISTRY_AUDIT_URL")
     # How long an audit write waits for a lock or a connection before the action gives up (Unreachable).
     audit_timeout_s: float = Field(default=30.0, gt=0, validation_alias="REGISTRY_AUDIT_TIMEOUT")
@@ -193,17 +196,8 @@ class Settings(BaseSettings):
 
 
 def mask_uri(uri: str) -> str:
-    """Hide the password of a `scheme://user:password@host` URI."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    if "@" not in uri or "://" not in uri:
-        return uri
-    try:
-        return make_url(uri).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError, TypeError):  # not a SQLAlchemy URL: mask by hand
-        scheme, rest = uri.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    """Hide the password of a `scheme://user:password@host` URI (and any credential in its query)."""
+    return redact(uri)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -1,7 +1,7 @@
 """Where the work is: experiments by their newest run, with run counts, and the newest runs.
 
-Both paths are checked: one GROUP BY on a database URI, and reading each experiment's newest runs
-over HTTP (where the count is "at least" past a cap).
+Both readers are checked: one GROUP BY on a database URI, and reading each experiment's newest runs
+through the client over HTTP (where the count is "at least" past a cap).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from mlflow import MlflowClient
 
 from registry.settings import Settings
 from registry.store import activity
-from registry.store.activity import experiment_activity, recent_runs
+from registry.store.activity import recent_runs
+from registry.store.readers import reader_for
 from tests.stack import create_experiment
 
 DAY_MS = 86_400_000
@@ -40,7 +41,7 @@ def test_experiments_come_most_recently_active_first_with_their_run_counts(
     deleted = _runs(any_client, busy, [future + DAY_MS])[0]
     any_client.delete_run(deleted)  # neither counted nor the newest
 
-    found = experiment_activity(any_client, any_settings.effective_tracking_uri)
+    found = reader_for(any_client, any_settings.effective_tracking_uri).experiment_activity()
 
     by_id = {e.experiment_id: e for e in found}
     order = [e.experiment_id for e in found if e.experiment_id in (quiet, busy, empty)]
@@ -61,7 +62,7 @@ def test_over_http_a_count_past_the_cap_says_at_least(
     experiment = create_experiment(http_client, http_settings)
     _runs(http_client, experiment, [1_000, 2_000, 3_000])
 
-    found = {e.experiment_id: e for e in experiment_activity(http_client)}
+    found = {e.experiment_id: e for e in reader_for(http_client).experiment_activity()}
 
     assert (found[experiment].runs, found[experiment].runs_capped) == (2, True)
     assert found[experiment].last_run is not None and found[experiment].last_run.timestamp() == 3

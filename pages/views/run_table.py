@@ -156,3 +156,29 @@ def experiments_frame(activity: Sequence[ExperimentActivity]) -> pd.DataFrame:
         },
         columns=["experiment", "runs", "last activity", "id"],
     )
+
+
+HISTORY_STATS = ("min", "max", "mean", "last")
+
+
+def history_column(metric: str, stat: str) -> str:
+    return f"metrics.{metric} ({stat})"
+
+
+def with_history_columns(
+    runs: pd.DataFrame, stats: pd.DataFrame, metrics: Sequence[str], which: Sequence[str]
+) -> pd.DataFrame:
+    """The table with a column per (metric, statistic) of each run's whole history (mlflow#7790).
+
+    `stats` is `registry.store.summaries.stats_frame` (run_id, key, min, max, mean, last, ...); a run
+    that never logged the metric gets no value.
+    """
+    unknown = [w for w in which if w not in HISTORY_STATS]
+    if unknown:
+        raise BadInput(f"history columns: {', '.join(unknown)} is not one of {', '.join(HISTORY_STATS)}")
+    out = runs.copy()
+    for metric in metrics:
+        of_metric = stats[stats["key"] == metric].set_index("run_id")
+        for stat in which:
+            out[history_column(metric, stat)] = out["run_id"].map(of_metric[stat]).astype("float64")
+    return out

@@ -16,8 +16,10 @@ from typing import Any
 
 import pandas as pd
 
+from registry.domain.labels import version_label as _v
 from registry.errors import BadInput, RegistryError
 from registry.fronts.serialise import dumps
+from registry.redaction import redact
 from registry.service import Registry
 
 EXIT_OK = 0
@@ -105,10 +107,6 @@ def cmd_versions(reg: Registry, args: argparse.Namespace) -> Any:
     head = f"{args.model} ({state.policy.mode} mode): production={_v(holders.production)}"
     head += f" staging={_v(holders.staging)}"
     return head + "\n" + _table(rows)
-
-
-def _v(version: str | None) -> str:
-    return f"v{version}" if version else "none"
 
 
 def _render_plan(plan: Any) -> str:
@@ -307,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # a bug must still read as one line, not a traceback
         print(
-            f"unexpected error: {exc.__class__.__name__}: {exc} (set REGISTRY_DEBUG=1 for details)",
+            redact(f"unexpected error: {exc.__class__.__name__}: {exc} (set REGISTRY_DEBUG=1 for details)"),
             file=sys.stderr,
         )
         if os.environ.get("REGISTRY_DEBUG"):

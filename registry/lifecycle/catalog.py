@@ -13,8 +13,8 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from mlflow import MlflowClient
 
@@ -22,6 +22,7 @@ from registry.access.permissions import leads_of
 from registry.audit.log import Attempt
 from registry.audit.replay import drift, replay, rollback_target
 from registry.domain.policy import ModelPolicy, resolve_policy
+from registry.domain.times import parse_time as parse_time  # the pages read it here too
 from registry.errors import RegistryError
 from registry.lifecycle.actions import (
     TAG_PROMOTED_AT,
@@ -30,24 +31,24 @@ from registry.lifecycle.actions import (
 )
 from registry.settings import Settings
 from registry.store.client import translate_errors
+from registry.store.filters import contains, name_contains_filter
 from registry.store.models import VersionInfo, model_state, source_run_id
 
-if TYPE_CHECKING:
-    from registry.service import Registry
+
+class Registry(Protocol):
+    """What the catalog reads through (the service, registry.service.Registry, is one)."""
+
+    client: MlflowClient
+    settings: Settings
+
+    def history(self, model: str | None = None, limit: int | None = None) -> list[Attempt]: ...
+
+    def model_history(self, model: str) -> Any: ...
+
 
 WORKERS = 8
 MAX_VERSION_RUNS = 200  # a model page reads the source runs of at most this many (newest) versions
 _INTERNAL_TAG_PREFIX = "registry."
-
-
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -190,11 +191,12 @@ def _fill(reg: Registry, rows: list[ModelRow]) -> list[ModelRow]:
 
 
 def _search(client: MlflowClient, name_contains: str, max_results: int, page_token: str | None) -> Any:
-    escaped = name_contains.replace("\\", "\\\\").replace("'", "\\'")
-    filter_string = f"name ILIKE '%{escaped}%'" if name_contains else None
     with translate_errors("search registered models"):
         return client.search_registered_models(
-            filter_string=filter_string, max_results=max_results, page_token=page_token, order_by=["name ASC"]
+            filter_string=name_contains_filter(name_contains),
+            max_results=max_results,
+            page_token=page_token,
+            order_by=["name ASC"],
         )
 
 
@@ -205,7 +207,7 @@ def model_rows(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         page = _search(reg.client, name_contains.strip(), max_results, page_token)
-        rows = [_summary(rm, reg.settings) for rm in page]
+        rows = [_summary(rm, reg.settings) for rm in page if contains(rm.name, name_contains.strip())]
         return ModelRowsPage(_fill(reg, rows), page.token or None)
 
 
@@ -319,6 +321,9 @@ class ModelView:
     runs_truncated: bool
     audit_problem: str = ""
     leads: frozenset[str] | None = None  # the model's own leads (registry/permissions), if it names any
+    # slot -> the version holding it now: production and staging (alias names in alias mode), then
+    # every other alias the model has; what "How to load it" lists
+    slot_holders: dict[str, str | None] = field(default_factory=dict)
 
     def version(self, version: str | None) -> VersionRow | None:
         return next((v for v in self.versions if v.version == version), None)
@@ -392,7 +397,21 @@ def model_view(reg: Registry, name: str) -> ModelView:
         runs_truncated=len(versions) > MAX_VERSION_RUNS,
         audit_problem=audit_problem,
         leads=leads_of(state.model.tags, reg.settings.model_overrides.get(name)),
+        slot_holders=_slot_holders(state.policy.mode, state.holders, versions, reg.settings),
     )
+
+
+def _slot_holders(mode: str, holders: Any, versions: Sequence[VersionInfo], settings: Settings) -> dict:
+    if mode != "aliases":
+        return {"production": holders.production, "staging": holders.staging}
+    slots: dict[str, str | None] = {
+        settings.production_alias: holders.production,
+        settings.staging_alias: holders.staging,
+    }
+    for v in versions:
+        for alias in v.aliases:
+            slots.setdefault(alias, v.version)
+    return slots
 
 
 def model_drift(reg: Registry, name: str) -> list[str]:

@@ -34,6 +34,7 @@ from registry.domain.model_state import ModelState, VersionInfo
 from registry.errors import BadInput, NotFound
 from registry.lifecycle.modes import MODES
 from registry.lifecycle.plan import ACTIONS, Action, MetricComparison, Plan, Snapshot, Target
+from registry.lifecycle.reconcile import reconcile
 from registry.settings import Settings
 from registry.store.client import translate_errors
 from registry.store.models import model_state, source_run_id
@@ -73,6 +74,7 @@ def read_snapshot(
 ) -> PlanningSnapshot:
     """Read what planning `action` on `model` needs; the sequence number first, so a change recorded
     while the rest is read makes the snapshot stale rather than silently mixed."""
+    reconcile(client, audit, settings, model)  # an unfinished attempt MLflow shows applied is settled
     seq = audit.last_seq(model)
     state = model_state(client, model, settings)
     history = replay(audit.attempts(model))

@@ -3,13 +3,13 @@
 A newcomer's first question is where the recent work is, and MLflow's "Default" experiment (id 0)
 is empty in most real stores. MLflow has no call that counts runs, and an experiment's
 `last_update_time` moves on a rename or a delete, not when a run starts. So from a database URI one
-GROUP BY over MLflow's runs table answers for every experiment at once; over HTTP the newest runs
-of each experiment are read, up to a cap, in parallel (the count then says "at least").
+GROUP BY over MLflow's runs table answers for every experiment at once (`database_activity`);
+through the client the newest runs of each experiment are read, up to a cap, in parallel
+(`client_activity`; the count then says "at least"). The reader for the URI (store/readers) chooses.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,12 +19,9 @@ import pandas as pd
 import sqlalchemy as sa
 from mlflow import MlflowClient
 
-from registry.store.client import translate_errors
 from registry.store.experiments import ExperimentInfo, ms_to_datetime, search_experiments
-from registry.store.fastpath import is_database_uri, read_only_engine
+from registry.store.fastpath import read_only_engine
 from registry.store.runs import BASE_COLUMNS, search_runs
-
-log = logging.getLogger("registry.store.activity")
 
 COUNT_CAP = 100  # over HTTP: runs read per experiment to count them and find the newest
 CLIENT_EXPERIMENTS = 200  # over HTTP: experiments looked at (the most recently created or changed)
@@ -52,23 +49,12 @@ class ExperimentActivity:
         return self.last_run or self.created
 
 
-def _by_activity(found: Sequence[ExperimentActivity]) -> list[ExperimentActivity]:
+def by_activity(found: Sequence[ExperimentActivity]) -> list[ExperimentActivity]:
+    """The most recently active first (its newest run's start, else its creation)."""
     return sorted(found, key=lambda e: (e.last_activity or _NEVER, e.experiment_id), reverse=True)
 
 
-def experiment_activity(client: MlflowClient, tracking_uri: str | None = None) -> list[ExperimentActivity]:
-    """Active experiments, the most recently active first (its newest run's start, else its creation)."""
-    uri = tracking_uri or client.tracking_uri or ""
-    if is_database_uri(uri):
-        try:
-            with translate_errors("count the runs of each experiment"):
-                return _by_activity(_database_activity(uri))
-        except sa.exc.DBAPIError as exc:  # a schema we do not know: the client still knows it
-            log.warning("fast path failed on experiment activity, using the client: %s", exc)
-    return _by_activity(_client_activity(client))
-
-
-def _database_activity(uri: str) -> list[ExperimentActivity]:
+def database_activity(uri: str) -> list[ExperimentActivity]:
     runs = (
         sa.select(
             _runs.c.experiment_id,
@@ -98,7 +84,7 @@ def _database_activity(uri: str) -> list[ExperimentActivity]:
     ]
 
 
-def _client_activity(client: MlflowClient) -> list[ExperimentActivity]:
+def client_activity(client: MlflowClient) -> list[ExperimentActivity]:
     experiments = search_experiments(client)
     experiments.sort(key=lambda e: e.last_update_time or e.creation_time or _NEVER, reverse=True)
 

@@ -135,3 +135,10 @@ def test_without_runs_compare_offers_the_newest_runs_to_pick(ui_env, open_page):
     assert not at.exception
     assert at.query_params["runs"] == f"{runs[0]},{runs[2]}"
     assert "params.lr" in diff_frame(at).index
+
+
+def test_the_diff_table_downloads_as_csv_and_markdown(ui_env, open_page, tracking):
+    at = open_page(PAGE, runs=runs_param(tracking))
+    assert not at.exception
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert {"Table as CSV", "Table as Markdown"} <= set(labels)

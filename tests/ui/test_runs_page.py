@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 from mlflow import MlflowClient
 
 from tests.run_data import make_run
@@ -171,3 +172,16 @@ def test_without_a_link_the_most_recently_active_experiment_opens_and_all_are_li
     assert not at.exception
     assert at.selectbox(key="runs_experiment").value == tracking.experiment_id
     assert at.query_params["experiment"] == tracking.experiment_id
+
+
+def test_history_columns_show_min_max_mean_last_of_each_runs_metric_history(ui_env, open_page, tracking):
+    at = open_page(PAGE, experiment=tracking.experiment_id, hist="loss", hist_stats="min,last")
+    assert not at.exception
+    assert at.multiselect(key="runs_hist_metrics").value == ["loss"]
+    table = runs_table(at).value.set_index("run_id")
+    assert table.loc[tracking.parent, "metrics.loss (min)"] == 1.0 / 50  # loss = 1/(step+1), 50 steps
+    assert table.loc[tracking.child, "metrics.loss (last)"] == 1.5 / 50
+    assert pd.isna(table.loc[tracking.plain, "metrics.loss (min)"])  # never logged loss
+    at.multiselect(key="runs_hist_stats").set_value(["max"]).run()
+    assert runs_table(at).value.set_index("run_id").loc[tracking.parent, "metrics.loss (max)"] == 1.0
+    assert at.query_params["hist_stats"] == "max"
