@@ -144,9 +144,6 @@ def rows(results: dict[str, Any], chosen: list[Case]) -> list[Row]:
             found.append(
                 Row(f"{title}: figure payload sent", script["payload_bytes"] / 1e6, None, "", unit="MB")
             )
-        if script.get("first_s") is not None:
-            found.append(Row(f"{title}: first cold run (builds the line summaries)", script["first_s"],
-                             None, ""))  # fmt: skip
     for store, peak in (results.get("browser", {}).get("streamlit_peak_mb") or {}).items():
         theirs = results["browser"].get("mlflow_server_peak_mb", {}).get(store)
         found.append(
