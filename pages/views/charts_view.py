@@ -31,8 +31,7 @@ from registry.errors import BadInput
 from registry.service import Registry
 from registry.store.experiments import ExperimentInfo
 from registry.store.fastpath import ExperimentRuns
-from registry.store.images import StepImage, image_at, image_bytes, step_images
-from registry.store.metrics import metric_history
+from registry.store.images import StepImage, image_at
 from registry.store.summaries import SUMMARY_POINTS, RunStamp, run_stamps, stats_frame, summaries_frame
 
 LINE_RUNS = 1_000
@@ -57,15 +56,15 @@ def _lines(
 
 
 def _full_history(reg: Registry, run_ids: tuple[str, ...], keys: tuple[str, ...]) -> pd.DataFrame:
-    return metric_history(reg.client, list(run_ids), list(keys), 10**12, reg.settings.effective_tracking_uri)
+    return reg.metric_history(list(run_ids), list(keys), max_points=10**12)
 
 
 def _images(reg: Registry, run_id: str) -> list[StepImage]:
-    return step_images(reg.client, run_id)
+    return reg.step_images(run_id)
 
 
 def _image(reg: Registry, run_id: str, path: str) -> bytes:
-    return image_bytes(reg.client, run_id, path)
+    return reg.image_bytes(run_id, path)
 
 
 # controls ------------------------------------------------------------------------------------------
