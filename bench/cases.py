@@ -23,6 +23,9 @@ from urllib.parse import quote, urlencode
 # "visible" to Playwright (no box), so our table counts as shown once a cell is attached.
 OUR_TABLE = '[data-testid="stDataFrame"] [data-testid^="glide-cell-"]'
 OUR_CHART = '[data-testid="stPlotlyChart"]'
+# Compare's metric history chart by its key (Streamlit gives a keyed element the class st-key-<key>):
+# the page draws its other charts first, and the history is what the case measures.
+OUR_HISTORY_CHART = ".st-key-cmp_history_chart"
 PLOTLY_DRAWN = """(scope) => Array.from(document.querySelectorAll(scope + ' .js-plotly-plot'))
     .some(p => p._fullData && p._fullData.length > 0 && p.querySelector('.main-svg'))"""
 
@@ -79,7 +82,7 @@ def cases(manifest: dict[str, Any]) -> list[Case]:
             "compare", f"Compare {len(compare_ids)} runs x {len(keys)} metrics x "
             f"{hist['spec']['history_steps']:,} steps", "histories", "pages/compare.py", "compare",
             {"runs": ",".join(compare_ids), "metrics": ",".join(keys)},
-            Ready(chart_scope=OUR_CHART),
+            Ready(chart_scope=OUR_HISTORY_CHART),
             f"/experiments/{hist['experiment_id']}/runs?{ml}&compareRunsMode=CHART",
             Ready(chart_scope='[data-testid="experiment-view-compare-runs-card"]'), "metric_histories",
             ["MLflow's chart view draws the 10 newest runs, one chart per metric, from a 320-point sample"],
