@@ -23,11 +23,10 @@ from registry.access.identity import Actor, actor_named, configured_actor
 from registry.audit.log import Attempt, AuditLog
 from registry.audit.replay import Replay, drift, replay, rollback_target
 from registry.domain.model_specs import ParamValue
-from registry.domain.step_images import StepImage
 from registry.errors import BadInput, RegistryError
 from registry.lifecycle import catalog
 from registry.lifecycle.actions import ActionResult, Plan, apply_plan, plan_action
-from registry.lifecycle.catalog import ModelRow, ModelRowsPage, ModelView
+from registry.lifecycle.catalog import Candidate, ModelRow, ModelRowsPage, ModelView
 from registry.lifecycle.plan_tokens import approved_plan, plan_token, read_token
 from registry.lifecycle.reconcile import reconcile
 from registry.lifecycle.registration import (
@@ -50,7 +49,8 @@ from registry.notify.delivery import (
     run_worker,
 )
 from registry.settings import Settings, load_settings
-from registry.store import artifacts, images, status, textdiff
+from registry.store import artifacts, status, textdiff
+from registry.store.activity import ExperimentActivity, recent_runs
 from registry.store.artifacts import ArtifactTree, Preview
 from registry.store.best_run import BestRun, best_run
 from registry.store.client import make_client
@@ -64,6 +64,7 @@ from registry.store.experiments import (
     search_experiments,
 )
 from registry.store.fastpath import MAX_RUNS, ExperimentRuns
+from registry.store.images import StepImage, image_bytes, step_images
 from registry.store.metrics import metric_history
 from registry.store.models import ModelsPage, ModelState, model_state, search_models
 from registry.store.readers import TrackingReader, reader_for
@@ -140,6 +141,14 @@ class Registry:
 
     def experiment(self, id_or_name: str) -> ExperimentInfo:
         return get_experiment(self.client, id_or_name)
+
+    def experiment_activity(self) -> list[ExperimentActivity]:
+        """Active experiments, the most recently active first, with their run counts."""
+        return self.reader.experiment_activity()
+
+    def recent_runs(self, limit: int = 50) -> pd.DataFrame:
+        """The newest runs of the store (across the most active experiments), newest first."""
+        return recent_runs(self.client, self.experiment_activity(), limit)
 
     def search_runs(
         self,
@@ -232,6 +241,10 @@ class Registry:
     def production_models(self, cap: int = 100) -> tuple[list[ModelRow], bool]:
         """Models that hold a production version, at most `cap`; True when there may be more."""
         return catalog.production_models(self, cap)
+
+    def awaiting_decision(self, cap: int = 20) -> tuple[list[Candidate], bool]:
+        """Each model's newest version when newer than production and not archived, newest first."""
+        return catalog.awaiting_decision(self, cap)
 
     def model_view(self, name: str) -> ModelView:
         return catalog.model_view(self, name)
@@ -375,13 +388,6 @@ class Registry:
         """The runs of a runs table with the version their kept lines are checked against."""
         return run_stamps(runs)
 
-    def step_images(self, run_id: str) -> list[StepImage]:
-        """Every image the run logged with a key and step."""
-        return images.step_images(self.client, run_id)
-
-    def image_bytes(self, run_id: str, path: str) -> bytes:
-        return images.image_bytes(self.client, run_id, path)
-
     # new versions and their descriptions --------------------------------------------------------
     def registrable_sources(self, run_id: str) -> list[SourceOption]:
         """What of a run can become a version: its logged models and model artifact folders."""
@@ -391,6 +397,19 @@ class Registry:
         return set_description(
             self.settings, self.client, self.audit, model, version, description, actor=actor
         )
+
+    def step_images(self, run_id: str) -> list[StepImage]:
+        """The images a run logged with a key and a step (`mlflow.log_image(..., key=, step=)`)."""
+        return step_images(self.client, run_id)
+
+    def image_bytes(self, run_id: str, path: str) -> bytes:
+        return image_bytes(self.client, run_id, path)
+
+    def kept_lines(
+        self, runs: Sequence[RunStamp], keys: Sequence[str], points: int = SUMMARY_POINTS
+    ) -> pd.DataFrame:
+        """The kept summaries as one long table (metric_history's columns): what a chart draws."""
+        return summaries_frame(self.line_summaries(runs, keys, points).values())
 
     # state and history ---------------------------------------------------------------------------
     def state(self, model: str) -> ModelState:

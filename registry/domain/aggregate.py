@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import signal, stats
 
 from registry.errors import BadInput
 
@@ -56,13 +56,18 @@ def ema(values: np.ndarray | pd.Series, smoothing: float) -> np.ndarray:
     """
     if not 0 <= smoothing <= MAX_SMOOTHING:
         raise BadInput(f"smoothing: {smoothing} is not between 0 and {MAX_SMOOTHING}")
-    series = pd.Series(np.asarray(values, dtype="float64"))
-    if smoothing == 0 or series.empty:
-        smoothed = series
-    else:
-        smoothed = series.ewm(alpha=1 - smoothing, adjust=True).mean()
-    result: np.ndarray = smoothed.to_numpy()  # pandas is untyped here (no pandas-stubs)
-    return result
+    y = np.asarray(values, dtype="float64")
+    if smoothing == 0 or not len(y):
+        return y.copy()
+    if not np.isfinite(y).all():  # pandas' NaN rules (a gap keeps the running mean)
+        smoothed: np.ndarray = pd.Series(y).ewm(alpha=1 - smoothing, adjust=True).mean().to_numpy()
+        return smoothed  # pandas is untyped here (no pandas-stubs)
+    # The same debiased average as two linear filters (a thousand lines: milliseconds, not seconds):
+    # sum of smoothing^k * y[t-k] over sum of smoothing^k.
+    weighted: np.ndarray = signal.lfilter([1.0], [1.0, -smoothing], y)  # scipy is untyped here
+    weights: np.ndarray = signal.lfilter([1.0], [1.0, -smoothing], np.ones_like(y))
+    debiased: np.ndarray = weighted / weights
+    return debiased
 
 
 def grid_of(xs: Sequence[np.ndarray], max_points: int = GRID_POINTS) -> np.ndarray:
