@@ -16,6 +16,8 @@ import streamlit as st
 
 from pages.views.catalog import models_frame, versions_frame
 from pages.views.plan_tables import blocking_reason, checks_frame, comparison_frame, plan_title
+from pages.views.requests import FLASH as REQUEST_FLASH
+from pages.views.requests import requests_section
 from pages.views.shared import (
     after_write,
     cached_read,
@@ -33,6 +35,7 @@ from registry.domain.checks import check_actor
 from registry.domain.load_uris import load_uris
 from registry.errors import Conflict, NotFound, RegistryError
 from registry.lifecycle.catalog import ModelView, model_rows, model_view
+from registry.service import Registry
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
@@ -392,6 +395,11 @@ def model_page(name: str) -> None:
     st.page_link("pages/models.py", label="All models", icon=":material/inventory_2:")
     with section("state"):
         _state_section(view)
+    with section("requests"):
+        waiting = cached_read(Registry.requests, name, ttl=10)
+        if waiting or st.session_state.get(REQUEST_FLASH):
+            st.subheader("Approval requests")
+            requests_section(waiting, "models.requests")
     st.subheader("Versions")
     with section("versions"):
         _versions_section(view)

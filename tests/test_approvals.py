@@ -157,3 +157,29 @@ def test_concurrent_final_approvals_apply_exactly_once(reg):
     assert [a.to_version for a in done] == ["1", "2"]
     phases = [e.phase for e in request_store.events(reg.audit.engine, request_id=req)]
     assert phases.count("applied") == 1
+
+
+def test_cli_request_list_self_approval_and_approval(sqlite_settings, monkeypatch):
+    import json
+
+    from tests.test_cli import run_cli
+
+    monkeypatch.setenv("REGISTRY_ADMINS", "bob")  # run_cli makes ada the only lead
+    reg = Registry.connect(sqlite_settings)
+    model = make_model(reg.client, [{"acc": 0.8}], model_tags={"registry.approvals": "1"})
+
+    asked = run_cli(sqlite_settings, "promote", model, "1", "--reason", "first release")
+    assert asked.returncode == 0, asked.stderr
+    assert asked.stdout.startswith("request ")
+    listed = json.loads(run_cli(sqlite_settings, "requests", model, "--json").stdout)
+    [request_id] = [r["id"] for r in listed]
+    assert request_id in asked.stdout
+
+    own = run_cli(sqlite_settings, "approve", request_id, "--reason", "mine is fine")
+    assert own.returncode == 3 and "two-person rule" in own.stderr
+    assert reg.state(model).holders.production is None
+
+    approved = run_cli(sqlite_settings, "approve", request_id, "--reason", "checked", actor="bob")
+    assert approved.returncode == 0, approved.stderr
+    assert reg.state(model).holders.production == "1"
+    assert json.loads(run_cli(sqlite_settings, "requests", "--json").stdout) == []

@@ -42,6 +42,15 @@ _OUTCOME_MARK = {
 }
 
 
+_ON_REQUEST = {  # what an approval request's events say the actor did
+    "requested": "asks to",
+    "approved": "approved the request to",
+    "rejected": "rejected the request to",
+    "withdrawn": "withdrew the request to",
+    "expired": "let expire the request to",
+}
+
+
 def _v(version: str | None) -> str:
     return f"v{version}" if version else "none"
 
@@ -75,7 +84,7 @@ def event_text(a: Attempt) -> str:
         line = f"{mark} {a.actor} {describe_change(a)}"
     else:
         verb = _VERBS.get(a.action, (a.action, a.action))[0]
-        tried = "asks to" if a.outcome == "requested" else "tried to"
+        tried = _ON_REQUEST.get(a.outcome, "tried to")
         line = f"{mark} {a.actor} {tried} {verb} {_object(a)}"
         if a.error:
             line += f". {a.error}"
