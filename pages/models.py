@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.views.catalog import models_frame, versions_frame
+from pages.views.columns import open_link, source_run_link, when
 from pages.views.plan_tables import blocking_reason, checks_frame, comparison_frame, plan_title
 from pages.views.requests import FLASH as REQUEST_FLASH
 from pages.views.requests import requests_section
@@ -34,7 +35,7 @@ from pages.views.shared import (
 from registry.domain.checks import check_actor
 from registry.domain.load_uris import load_uris
 from registry.errors import Conflict, NotFound, RegistryError
-from registry.lifecycle.catalog import ModelView, model_rows, model_view
+from registry.lifecycle.catalog import ModelView
 from registry.service import Registry
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
@@ -50,9 +51,6 @@ REASON = "models.reason"
 FORCE = "models.force"
 VERSION = "models.version"
 _DIALOG_KEYS = (PENDING, PLAN, OUTCOME, REASON, FORCE)
-
-LINK_TO_RUN = st.column_config.LinkColumn("source run", display_text=r"run\?run=(.+)$")
-WHEN = {"format": "YYYY-MM-DD HH:mm", "timezone": "UTC"}
 
 
 # the dialog -------------------------------------------------------------------------------------------
@@ -202,10 +200,10 @@ def _versions_section(view: ModelView) -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            "source run": LINK_TO_RUN,
-            "created": st.column_config.DatetimeColumn("created", **WHEN),
-            "promoted at": st.column_config.DatetimeColumn("promoted at", **WHEN),
-            "archived at": st.column_config.DatetimeColumn("archived at", **WHEN),
+            "source run": source_run_link(),
+            "created": when("created"),
+            "promoted at": when("promoted at"),
+            "archived at": when("archived at"),
         },
     )
     if view.runs_truncated:
@@ -375,7 +373,7 @@ def model_page(name: str) -> None:
         st.toast(plain(flash), icon=":material/check_circle:")
     try:
         with st.spinner(f"Loading {plain(name)}…"):
-            view = cached_read(model_view, name)
+            view = cached_read(Registry.model_view, name)
     except NotFound:
         st.title("Models")
         st.warning(
@@ -437,7 +435,7 @@ def list_page(with_title: bool = True) -> None:
         st.session_state["models.tokens"] = [None]
     tokens: list[str | None] = st.session_state["models.tokens"]
     with section("models"), st.spinner("Loading models…"):
-        page = cached_read(model_rows, search, PAGE_SIZE, tokens[-1])
+        page = cached_read(Registry.model_rows, search, PAGE_SIZE, tokens[-1])
         if not page.rows:
             st.info(
                 f"No registered model matches {plain(search)}." if search else "No registered models yet."
@@ -448,9 +446,9 @@ def list_page(with_title: bool = True) -> None:
                 hide_index=True,
                 width="stretch",
                 column_config={
-                    "open": st.column_config.LinkColumn("open", display_text="open ↗", width="small"),
-                    "since": st.column_config.DatetimeColumn("since", **WHEN),
-                    "updated": st.column_config.DatetimeColumn("updated", **WHEN),
+                    "open": open_link(),
+                    "since": when("since"),
+                    "updated": when("updated"),
                 },
                 key="models.table",
             )

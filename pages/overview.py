@@ -8,26 +8,24 @@ import pandas as pd
 import streamlit as st
 
 from pages.views.catalog import production_frame
+from pages.views.columns import open_link, source_run_link, when
 from pages.views.events import EVENT_COLUMNS as HISTORY_COLUMNS
 from pages.views.events import events_frame
 from pages.views.requests import requests_section
 from pages.views.shared import cached_read, plain, section, settings, through_app
-from registry.lifecycle.catalog import production_models
 from registry.service import Registry
-from registry.store.status import store_counts, store_status
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
 PRODUCTION_CAP = 100
 LATEST_EVENTS = 10
-WHEN = {"format": "YYYY-MM-DD HH:mm", "timezone": "UTC"}
 EVENT_COLUMNS = list(HISTORY_COLUMNS[: HISTORY_COLUMNS.index("flag") + 1])  # as History shows them
 
 st.title("MLflow Registry Dashboard")
 
 st.subheader("Stores")
 with section("stores"), st.spinner("Checking the stores…"):
-    statuses = cached_read(store_status, ttl=10)
+    statuses = cached_read(Registry.store_status, ttl=10)
     st.dataframe(
         pd.DataFrame(
             [
@@ -61,7 +59,7 @@ with section("credentials"):
 
 st.subheader("Contents")
 with section("counts"), st.spinner("Counting…"):
-    counts = cached_read(store_counts, ttl=60)
+    counts = cached_read(Registry.store_counts, ttl=60)
     cols = st.columns(4)
     cols[0].metric("Experiments", str(counts.experiments))
     cols[1].metric("Runs", str(counts.runs), help="Counted up to a cap: MLflow has no count call.")
@@ -70,7 +68,7 @@ with section("counts"), st.spinner("Counting…"):
 
 st.subheader("Production")
 with section("production"), st.spinner("Reading production versions…"):
-    rows, more = cached_read(production_models, PRODUCTION_CAP)
+    rows, more = cached_read(Registry.production_models, PRODUCTION_CAP)
     if not rows:
         st.info("No model has a production version yet. Promote one on the Models page.")
     else:
@@ -79,9 +77,9 @@ with section("production"), st.spinner("Reading production versions…"):
             hide_index=True,
             width="stretch",
             column_config={
-                "open": st.column_config.LinkColumn("open", display_text="open ↗", width="small"),
-                "source run": st.column_config.LinkColumn("source run", display_text=r"run\?run=(.+)$"),
-                "since": st.column_config.DatetimeColumn("since", **WHEN),
+                "open": open_link(),
+                "source run": source_run_link(),
+                "since": when("since"),
             },
             key="overview.production",
         )
@@ -100,7 +98,7 @@ with section("events"):
             hide_index=True,
             width="stretch",
             column_config={
-                "at": st.column_config.DatetimeColumn("at", **WHEN),
+                "at": when("at"),
                 "from_version": "from",
                 "to_version": "to",
             },

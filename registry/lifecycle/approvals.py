@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from registry.audit import requests as store
 from registry.domain.actors import Actor, actor_for_model
 from registry.domain.checks import check_actor
+from registry.domain.labels import version_label as _v
 from registry.errors import BadInput, Conflict, NotFound, Refused
 from registry.lifecycle.plan import ActionResult, Plan
 
@@ -90,10 +91,6 @@ class ApprovalRequest:
 def _snap(plan: Plan) -> dict[str, Any]:
     """The plan's snapshot as stored (JSON: tuples become lists), so stored and fresh compare equal."""
     return json.loads(json.dumps(dataclasses.asdict(plan.snapshot)))
-
-
-def _v(version: str | None) -> str:
-    return f"v{version}" if version else "none"
 
 
 def fold(events: Iterable[store.RequestEvent]) -> list[ApprovalRequest]:
