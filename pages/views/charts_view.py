@@ -31,9 +31,8 @@ from registry.errors import BadInput
 from registry.service import Registry
 from registry.store.experiments import ExperimentInfo
 from registry.store.fastpath import ExperimentRuns
-from registry.store.images import StepImage, image_at, image_bytes, step_images
-from registry.store.metrics import metric_history
-from registry.store.summaries import RunStamp, run_stamps, stats_frame, summaries_frame
+from registry.store.images import StepImage, image_at
+from registry.store.summaries import SUMMARY_POINTS, RunStamp, run_stamps, stats_frame, summaries_frame
 
 LINE_RUNS = 1_000
 TABLE_RUNS = 10_000
@@ -50,22 +49,22 @@ def _runs(reg: Registry, experiment_id: str, filter_string: str, limit: int) -> 
 
 
 def _lines(
-    reg: Registry, stamps: tuple[RunStamp, ...], keys: tuple[str, ...]
+    reg: Registry, stamps: tuple[RunStamp, ...], keys: tuple[str, ...], points: int = SUMMARY_POINTS
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    found = reg.line_summaries(stamps, keys)
+    found = reg.line_summaries(stamps, keys, points)
     return summaries_frame(found.values()), stats_frame(found.values())
 
 
 def _full_history(reg: Registry, run_ids: tuple[str, ...], keys: tuple[str, ...]) -> pd.DataFrame:
-    return metric_history(reg.client, list(run_ids), list(keys), 10**12, reg.settings.effective_tracking_uri)
+    return reg.metric_history(list(run_ids), list(keys), max_points=10**12)
 
 
 def _images(reg: Registry, run_id: str) -> list[StepImage]:
-    return step_images(reg.client, run_id)
+    return reg.step_images(run_id)
 
 
 def _image(reg: Registry, run_id: str, path: str) -> bytes:
-    return image_bytes(reg.client, run_id, path)
+    return reg.image_bytes(run_id, path)
 
 
 # controls ------------------------------------------------------------------------------------------
@@ -260,8 +259,11 @@ def _lines_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) ->
         st.info("Choose a metric to draw.")
         return
     keys = tuple(dict.fromkeys([*spec.metrics, *([spec.x_metric] if spec.x_metric else [])]))
+    # Ungrouped, many lines share the figure's points: read coarser kept summaries (at most as many
+    # lines as runs x metrics); grouped, each band is made from the full-resolution summaries.
+    points = SUMMARY_POINTS if spec.group_by else charts.line_budget(len(runs) * len(spec.metrics))
     with st.spinner(f"Reading {len(runs):,} runs' histories…"):
-        history, _ = cached_read(_lines, tuple(run_stamps(runs)), keys, ttl=SUMMARY_TTL_S)
+        history, _ = cached_read(_lines, tuple(run_stamps(runs)), keys, points, ttl=SUMMARY_TTL_S)
     other = history[history["key"] == spec.x_metric] if spec.x_metric else None
     data = charts.with_x(history[history["key"].isin(spec.metrics)], spec.x, other)
     drawn_runs = data["run_id"].nunique()
@@ -283,7 +285,7 @@ def _lines_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) ->
         )
     else:
         lines = data[["key", "run_id"]].drop_duplicates().shape[0]
-        budget = charts.line_budget(lines)
+        budget = points
         drawn = charts.lines_frame(data, _names(runs), spec.smooth, budget)
         fig = charts.runs_line_figure(drawn, spec, spec.metrics)
         st.caption(
