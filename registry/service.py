@@ -58,6 +58,7 @@ from registry.store.experiments import (
     search_experiments,
 )
 from registry.store.fastpath import MAX_RUNS, ExperimentRuns
+from registry.store.images import StepImage, image_bytes, step_images
 from registry.store.metrics import metric_history
 from registry.store.models import ModelsPage, ModelState, get_model, model_state, search_models
 from registry.store.readers import TrackingReader, reader_for
@@ -412,6 +413,13 @@ class Registry:
         return set_description(
             self.settings, self.client, self.audit, model, version, description, actor=actor
         )
+
+    def step_images(self, run_id: str) -> list[StepImage]:
+        """The images a run logged with a key and a step (`mlflow.log_image(..., key=, step=)`)."""
+        return step_images(self.client, run_id)
+
+    def image_bytes(self, run_id: str, path: str) -> bytes:
+        return image_bytes(self.client, run_id, path)
 
     def kept_lines(
         self, runs: Sequence[RunStamp], keys: Sequence[str], points: int = SUMMARY_POINTS
