@@ -12,6 +12,7 @@ builds and the browser draws a thousand separate traces in seconds.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -401,6 +402,31 @@ def groups_line_figure(bands: pd.DataFrame, spec: ChartSpec, keys: Sequence[str]
             in_legend.add(group)
     _style_axes(layout, keys, spec, {k: bands.loc[bands["key"] == k, "smoothed"].to_numpy() for k in keys})
     return go.Figure({"data": traces, "layout": layout}, _validate=False)
+
+
+@dataclass(frozen=True)
+class LineChart:
+    """A line chart of runs or groups, the frame it drew (the "as drawn" export) and what it holds."""
+
+    figure: go.Figure
+    drawn: pd.DataFrame
+    runs_drawn: tuple[str, ...]
+    lines: int
+
+
+def line_chart(
+    history: pd.DataFrame, spec: ChartSpec, groups: pd.Series | None, names: Mapping[str, str], points: int
+) -> LineChart:
+    """The chart of `spec.metrics` from the kept lines: a band per group when grouped, else a line per run."""
+    other = history[history["key"] == spec.x_metric] if spec.x_metric else None
+    data = with_x(history[history["key"].isin(spec.metrics)], spec.x, other)
+    runs_drawn = tuple(str(r) for r in pd.unique(data["run_id"]))
+    lines = data[["key", "run_id"]].drop_duplicates().shape[0]
+    if groups is not None:
+        drawn = bands_frame(data, groups, spec.aggregate, spec.smooth)
+        return LineChart(groups_line_figure(drawn, spec, spec.metrics), drawn, runs_drawn, lines)
+    drawn = lines_frame(data, names, spec.smooth, points)
+    return LineChart(runs_line_figure(drawn, spec, spec.metrics), drawn, runs_drawn, lines)
 
 
 def bar_frame(values: pd.DataFrame, groups: pd.Series | None, how: str) -> pd.DataFrame:
