@@ -21,7 +21,15 @@ from pages.views.figures import (
     parallel_coordinates_figure,
     scatter_figure,
 )
-from pages.views.shared import cached_read, plain, query_list, query_param, section, set_query, through_app
+from pages.views.shared import (
+    cached_read,
+    plain,
+    query_list,
+    query_param,
+    section,
+    set_query,
+    through_app,
+)
 from registry.domain import diff
 from registry.service import Registry
 from registry.store.compare import ComparedRuns, load_runs
@@ -117,7 +125,7 @@ def diff_section(runs: pd.DataFrame, baseline: str, labels: dict[str, str]) -> N
         return
     display = diff.display_table(shown, labels)
     styles = diff.cell_styles(display, shown, baseline, labels)
-    st.dataframe(
+    table(
         display.style.apply(lambda _: styles, axis=None),
         width="stretch",
         key="cmp_diff_table",
@@ -141,7 +149,7 @@ def deltas_section(runs: pd.DataFrame, baseline: str, labels: dict[str, str]) ->
         st.caption("These runs logged no metrics.")
         return
     table = diff.deltas_table(deltas, list(runs["run_id"])).rename(columns=labels)
-    st.dataframe(table, width="stretch", key="cmp_deltas_table")
+    table(table, width="stretch", key="cmp_deltas_table")
     st.caption("Each cell: the run's value, then Δ = value − baseline and the change as % of |baseline|.")
 
 

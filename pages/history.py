@@ -13,9 +13,19 @@ import pandas as pd
 import streamlit as st
 
 from pages.views.events import EventFilter, distinct, events_csv, events_frame, filter_events
-from pages.views.shared import cached_read, plain, query_list, query_param, section, set_query, through_app
+from pages.views.shared import (
+    cached_read,
+    plain,
+    query_list,
+    query_param,
+    section,
+    set_query,
+    table,
+    through_app,
+)
 from pages.views.timeline import production_figure, production_intervals
 from registry.audit.log import OUTCOMES
+from registry.domain.lookalike import reveal_invisible
 from registry.errors import NotFound
 from registry.lifecycle.actions import ACTIONS
 from registry.lifecycle.catalog import model_drift
@@ -48,11 +58,16 @@ def _filters(frame: pd.DataFrame) -> EventFilter:
         "Model",
         model_options,
         index=model_options.index(wanted_model) if wanted_model in model_options else 0,
+        format_func=reveal_invisible,
         key="history.model",
     )
     actors = distinct(frame, "actor")
     actor = c_actor.multiselect(
-        "Actor", actors, default=[a for a in query_list("actor") if a in actors], key="history.actor"
+        "Actor",
+        actors,
+        default=[a for a in query_list("actor") if a in actors],
+        format_func=reveal_invisible,
+        key="history.actor",
     )
     action = c_action.multiselect(
         "Action",
@@ -116,7 +131,7 @@ def _flags(shown: pd.DataFrame) -> None:
 
 
 def _table(shown: pd.DataFrame) -> None:
-    st.dataframe(
+    table(
         shown,
         hide_index=True,
         width="stretch",
@@ -150,7 +165,7 @@ def _timeline(frame: pd.DataFrame, flt: EventFilter) -> None:
     st.plotly_chart(production_figure(intervals), key="history.chart")
     if not intervals.empty:
         with st.expander("Production intervals as a table"):
-            st.dataframe(
+            table(
                 intervals,
                 hide_index=True,
                 width="stretch",

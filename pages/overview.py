@@ -10,7 +10,7 @@ import streamlit as st
 from pages.views.catalog import production_frame
 from pages.views.events import EVENT_COLUMNS as HISTORY_COLUMNS
 from pages.views.events import events_frame
-from pages.views.shared import cached_read, plain, section, settings, through_app
+from pages.views.shared import cached_read, plain, section, settings, table, through_app
 from registry.lifecycle.catalog import production_models
 from registry.service import Registry
 from registry.store.status import store_counts, store_status
@@ -27,7 +27,7 @@ st.title("MLflow Registry Dashboard")
 st.subheader("Stores")
 with section("stores"), st.spinner("Checking the stores…"):
     statuses = cached_read(store_status, ttl=10)
-    st.dataframe(
+    table(
         pd.DataFrame(
             [
                 {
@@ -49,7 +49,7 @@ with section("stores"), st.spinner("Checking the stores…"):
             st.error(f"The {s.store} does not answer: {plain(s.detail)}", icon=":material/power_off:")
 with section("credentials"):
     present = settings().credentials_present()
-    st.dataframe(
+    table(
         pd.DataFrame(
             [{"credential": name, "present": "set" if ok else "not set"} for name, ok in present.items()]
         ),
@@ -73,7 +73,7 @@ with section("production"), st.spinner("Reading production versions…"):
     if not rows:
         st.info("No model has a production version yet. Promote one on the Models page.")
     else:
-        st.dataframe(
+        table(
             production_frame(rows),
             hide_index=True,
             width="stretch",
@@ -94,7 +94,7 @@ with section("events"):
     if events.empty:
         st.info("No registry actions recorded yet.")
     else:
-        st.dataframe(
+        table(
             events[EVENT_COLUMNS],
             hide_index=True,
             width="stretch",

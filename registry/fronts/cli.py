@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from registry.domain.lookalike import reveal_in_frame
 from registry.errors import BadInput, RegistryError
 from registry.fronts.serialise import dumps
 from registry.redaction import redact
@@ -30,7 +31,7 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str] | None = None) -> 
     frame = pd.DataFrame(rows)
     if columns:
         frame = frame[[c for c in columns if c in frame.columns]]
-    return frame.to_string(index=False, max_colwidth=60)
+    return reveal_in_frame(frame).to_string(index=False, max_colwidth=60)  # look-alike names told apart
 
 
 def _ms(ms: int | None) -> str:
