@@ -32,29 +32,11 @@ from pages.views.shared import (
 )
 from registry.domain import diff
 from registry.service import Registry
-from registry.store.compare import ComparedRuns, load_runs
-from registry.store.metrics import metric_history
-from registry.store.textdiff import TextDiff, artifact_diff, diffable_paths
+from registry.store.compare import ComparedRuns
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
 HISTORY_POINTS = 1000
-
-
-def _load(reg: Registry, run_ids: tuple[str, ...]) -> ComparedRuns:
-    return load_runs(reg.client, run_ids)
-
-
-def _history(reg: Registry, run_ids: tuple[str, ...], keys: tuple[str, ...]) -> pd.DataFrame:
-    return metric_history(reg.client, list(run_ids), list(keys), max_points=HISTORY_POINTS)
-
-
-def _paths(reg: Registry, run_ids: tuple[str, ...]) -> list[str]:
-    return diffable_paths(reg.client, list(run_ids))
-
-
-def _text_diff(reg: Registry, old_run: str, new_run: str, path: str) -> TextDiff:
-    return artifact_diff(reg.client, old_run, new_run, path)
 
 
 def _choice(key: str, options: Sequence[str], default: str | None) -> None:
@@ -79,7 +61,7 @@ def _url_float(name: str, default: float, low: float, high: float) -> float:
 
 
 def load() -> ComparedRuns | None:
-    compared = cached_read(_load, tuple(query_list("runs")))
+    compared = cached_read(Registry.load_runs, tuple(query_list("runs")))
     if compared.missing:
         st.warning(
             f"Left out {len(compared.missing)} run id(s) that name no run: "
@@ -178,7 +160,7 @@ def history_section(runs: pd.DataFrame, labels: dict[str, str]) -> None:
         st.caption("Choose metrics to chart.")
         return
     with st.spinner("Loading metric histories…"):
-        history = cached_read(_history, tuple(runs["run_id"]), tuple(chosen))
+        history = cached_read(Registry.metric_history, tuple(runs["run_id"]), tuple(chosen), HISTORY_POINTS)
     figure = metric_history_figure(history, x=x, smoothing=smoothing, log_y=log_y, names=labels)
     st.plotly_chart(figure, key="cmp_history_chart")
     st.caption(f"At most {HISTORY_POINTS} points per line (first, last, min and max always kept).")
@@ -233,7 +215,7 @@ def artifact_section(ids: list[str], baseline: str, labels: dict[str, str]) -> N
         format_func=labels.get,
     )
     with st.spinner("Listing artifacts…"):
-        paths = cached_read(_paths, (baseline, other))
+        paths = cached_read(Registry.diffable_paths, (baseline, other))
     if not paths:
         st.caption("Neither run has artifacts or logged models.")
         return
@@ -249,7 +231,7 @@ def artifact_section(ids: list[str], baseline: str, labels: dict[str, str]) -> N
     )
     set_query(diffrun=None if other == others[0] else other, artifact=path)
     with section("Artifact diff"), st.spinner("Comparing…"):
-        result = cached_read(_text_diff, baseline, other, path)
+        result = cached_read(Registry.artifact_diff, baseline, other, path)
         if result.only_in:
             st.caption(f"Only {plain(labels.get(result.only_in, result.only_in))} has this file.")
         if result.identical:

@@ -28,7 +28,6 @@ from registry.audit.log import OUTCOMES
 from registry.domain.lookalike import reveal_invisible
 from registry.errors import NotFound
 from registry.lifecycle.actions import ACTIONS
-from registry.lifecycle.catalog import model_drift
 from registry.service import Registry
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
@@ -118,7 +117,7 @@ def _flags(shown: pd.DataFrame) -> None:
     models = list(dict.fromkeys(shown["model"]))  # most recently active first
     for name in models[:MAX_DRIFT_MODELS]:
         try:
-            found = cached_read(model_drift, name)
+            found = cached_read(Registry.model_drift, name)
         except NotFound:
             st.caption(f"{plain(name)} is no longer in the registry.")
             continue

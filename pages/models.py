@@ -33,7 +33,8 @@ from pages.views.shared import (
 from registry.domain.checks import check_actor
 from registry.domain.load_uris import load_uris
 from registry.errors import Conflict, NotFound, RegistryError
-from registry.lifecycle.catalog import ModelView, model_rows, model_view
+from registry.lifecycle.catalog import ModelView
+from registry.service import Registry
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
@@ -373,7 +374,7 @@ def model_page(name: str) -> None:
         st.toast(plain(flash), icon=":material/check_circle:")
     try:
         with st.spinner(f"Loading {plain(name)}…"):
-            view = cached_read(model_view, name)
+            view = cached_read(Registry.model_view, name)
     except NotFound:
         st.title("Models")
         st.warning(
@@ -430,7 +431,7 @@ def list_page(with_title: bool = True) -> None:
         st.session_state["models.tokens"] = [None]
     tokens: list[str | None] = st.session_state["models.tokens"]
     with section("models"), st.spinner("Loading models…"):
-        page = cached_read(model_rows, search, PAGE_SIZE, tokens[-1])
+        page = cached_read(Registry.model_rows, search, PAGE_SIZE, tokens[-1])
         if not page.rows:
             st.info(
                 f"No registered model matches {plain(search)}." if search else "No registered models yet."

@@ -11,9 +11,7 @@ from pages.views.catalog import production_frame
 from pages.views.events import EVENT_COLUMNS as HISTORY_COLUMNS
 from pages.views.events import events_frame
 from pages.views.shared import cached_read, plain, section, settings, table, through_app
-from registry.lifecycle.catalog import production_models
 from registry.service import Registry
-from registry.store.status import store_counts, store_status
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
@@ -26,7 +24,7 @@ st.title("MLflow Registry Dashboard")
 
 st.subheader("Stores")
 with section("stores"), st.spinner("Checking the stores…"):
-    statuses = cached_read(store_status, ttl=10)
+    statuses = cached_read(Registry.store_status, ttl=10)
     table(
         pd.DataFrame(
             [
@@ -60,7 +58,7 @@ with section("credentials"):
 
 st.subheader("Contents")
 with section("counts"), st.spinner("Counting…"):
-    counts = cached_read(store_counts, ttl=60)
+    counts = cached_read(Registry.store_counts, ttl=60)
     cols = st.columns(4)
     cols[0].metric("Experiments", str(counts.experiments))
     cols[1].metric("Runs", str(counts.runs), help="Counted up to a cap: MLflow has no count call.")
@@ -69,7 +67,7 @@ with section("counts"), st.spinner("Counting…"):
 
 st.subheader("Production")
 with section("production"), st.spinner("Reading production versions…"):
-    rows, more = cached_read(production_models, PRODUCTION_CAP)
+    rows, more = cached_read(Registry.production_models, PRODUCTION_CAP)
     if not rows:
         st.info("No model has a production version yet. Promote one on the Models page.")
     else:

@@ -28,20 +28,9 @@ from pages.views.shared import (
 )
 from registry.domain.lookalike import reveal_invisible
 from registry.errors import RegistryError
-from registry.lifecycle.registration import SourceOption
 from registry.service import Registry
-from registry.store.artifacts import (
-    DEFAULT_DOWNLOAD_MAX_BYTES,
-    ArtifactTree,
-    Preview,
-    artifact_tree,
-    download_artifact,
-    model_artifact_tree,
-    preview_artifact,
-    preview_model_artifact,
-)
-from registry.store.metrics import metric_history
-from registry.store.runs import RunDetail, RunSummary, get_run
+from registry.store.artifacts import DEFAULT_DOWNLOAD_MAX_BYTES, Preview
+from registry.store.runs import RunDetail, RunSummary
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
@@ -67,34 +56,6 @@ REG_DESCRIPTION = "run.register_description"
 _REGISTER_KEYS = (REGISTER, REGISTER_OUTCOME, REG_SOURCE, REG_MODEL, REG_NEW_NAME, REG_DESCRIPTION)
 NEW_MODEL = "(a new model)"
 MODEL_CHOICES = 500
-
-
-def _run(reg: Registry, run_id: str) -> RunDetail:
-    return get_run(reg.client, run_id)
-
-
-def _history(reg: Registry, run_ids: tuple[str, ...], keys: tuple[str, ...]) -> pd.DataFrame:
-    return metric_history(reg.client, list(run_ids), list(keys), max_points=HISTORY_POINTS)
-
-
-def _tree(reg: Registry, run_id: str) -> ArtifactTree:
-    return artifact_tree(reg.client, run_id)
-
-
-def _preview(reg: Registry, run_id: str, path: str) -> Preview:
-    return preview_artifact(reg.client, run_id, path, max_bytes=reg.settings.preview_max_bytes)
-
-
-def _model_tree(reg: Registry, model_id: str) -> ArtifactTree:
-    return model_artifact_tree(reg.client, model_id)
-
-
-def _model_preview(reg: Registry, model_id: str, path: str) -> Preview:
-    return preview_model_artifact(reg.client, model_id, path, max_bytes=reg.settings.preview_max_bytes)
-
-
-def _sources(reg: Registry, run_id: str) -> list[SourceOption]:
-    return reg.registrable_sources(run_id)
 
 
 def _model_names(reg: Registry) -> list[str]:
@@ -186,7 +147,7 @@ def history(detail: RunDetail) -> None:
         st.caption("Choose metrics to chart.")
         return
     with st.spinner("Loading metric history…"):
-        frame = cached_read(_history, (detail.info.run_id,), tuple(chosen))
+        frame = cached_read(Registry.metric_history, (detail.info.run_id,), tuple(chosen), HISTORY_POINTS)
     figure = metric_history_figure(frame, x=x, log_y=log_y, names={detail.info.run_id: detail.info.run_name})
     st.plotly_chart(figure, key="run_history_chart")
 
@@ -199,7 +160,7 @@ def _tree_label(path: str, is_dir: bool) -> str:
 
 def artifacts(run_id: str) -> None:
     with st.spinner("Listing artifacts…"):
-        tree = cached_read(_tree, run_id)
+        tree = cached_read(Registry.artifact_tree, run_id)
     entries = sorted(tree.entries, key=lambda e: e.path)  # a folder's files right under it
     files = {e.path: e for e in entries if not e.is_dir}
     if not files:
@@ -226,13 +187,13 @@ def artifacts(run_id: str) -> None:
         path = st.selectbox("Preview", list(files), key="run_artifact")
         set_query(artifact=path)
         with section("Preview"):
-            show_preview(cached_read(_preview, run_id, path))
+            show_preview(cached_read(Registry.preview_artifact, run_id, path))
         entry = files[path]
         too_big = entry.size is not None and entry.size > DEFAULT_DOWNLOAD_MAX_BYTES
         reg = registry()
         st.download_button(
             "Download",
-            data=lambda: download_artifact(reg.client, run_id, path)[1],
+            data=lambda: reg.download_artifact(run_id, path)[1],
             file_name=PurePosixPath(path).name,
             key="run_artifact_download",
             disabled=too_big,
@@ -340,7 +301,7 @@ def _register_dialog(run_id: str) -> None:
     actor = current_actor()
     st.caption(f"Run {plain(run_id)}, acting as {plain(actor.name)} ({actor.role})")
     try:
-        sources = cached_read(_sources, run_id)
+        sources = cached_read(Registry.registrable_sources, run_id)
         names = cached_read(_model_names)
     except RegistryError as exc:
         show_error(exc, "register")
@@ -406,14 +367,16 @@ def model_files(detail: RunDetail) -> None:
         key="run_model",
         format_func=lambda i: f"{models[i].name} ({i})",
     )
-    files = sorted(e.path for e in cached_read(_model_tree, model_id).entries if not e.is_dir)
+    files = sorted(
+        e.path for e in cached_read(Registry.model_artifact_tree, model_id).entries if not e.is_dir
+    )
     if not files:
         st.caption("This logged model has no files.")
         return
     if st.session_state.get("run_model_file") not in files:
         st.session_state["run_model_file"] = "MLmodel" if "MLmodel" in files else files[0]
     path = right.selectbox("File", files, key="run_model_file")
-    show_preview(cached_read(_model_preview, model_id, path))
+    show_preview(cached_read(Registry.preview_model_artifact, model_id, path))
 
 
 def pick_run() -> str | None:
@@ -447,7 +410,7 @@ else:
     detail: RunDetail | None = None
     top = st.container()
     with section("Run"), st.spinner("Loading the run…"):
-        detail = cached_read(_run, run_id)
+        detail = cached_read(Registry.run, run_id)
     if detail is None:
         top.title("Run")
         st.caption("Check the run id in the sidebar, or find the run in its experiment.")

@@ -36,9 +36,8 @@ from pages.views.shared import (
 from registry.domain.diff import MAX_RUNS, MIN_RUNS
 from registry.errors import BadInput
 from registry.service import Registry
-from registry.store.experiments import ExperimentInfo, get_experiment, search_experiments
-from registry.store.fastpath import ExperimentRuns, experiment_runs
-from registry.store.runs import RunsPage, search_runs
+from registry.store.experiments import ExperimentInfo
+from registry.store.runs import RunsPage
 from registry.store.summaries import RunStamp, run_stamps, stats_frame
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
@@ -55,24 +54,6 @@ RUN_COLUMNS = {
 }
 
 
-def _experiments(reg: Registry, name_contains: str) -> list[ExperimentInfo]:
-    return search_experiments(reg.client, name_contains)
-
-
-def _experiment(reg: Registry, id_or_name: str) -> ExperimentInfo:
-    return get_experiment(reg.client, id_or_name)
-
-
-def _runs(
-    reg: Registry, experiment_id: str, filter_string: str, order: str, size: int, token: str | None
-) -> RunsPage:
-    return search_runs(reg.client, experiment_id, filter_string, [order], size, token)
-
-
-def _whole(reg: Registry, experiment_id: str) -> ExperimentRuns:
-    return experiment_runs(reg.client, experiment_id, reg.settings.effective_tracking_uri)
-
-
 def _label(info: ExperimentInfo) -> str:
     return f"{info.name}  ({info.experiment_id})"
 
@@ -81,12 +62,12 @@ def pick_experiment() -> ExperimentInfo | None:
     """The experiment from the URL (id or name) or the picker; its search narrows the choices."""
     search_col, pick_col = st.columns([1, 2])
     search = search_col.text_input("Search experiments", key="runs_exp_search", placeholder="part of a name")
-    found = cached_read(_experiments, search)
+    found = cached_read(Registry.experiments, search)
     choices = {e.experiment_id: e for e in found}
     current = st.session_state.get("runs_experiment") or query_param("experiment")
     if current and current not in choices:
         try:
-            info = cached_read(_experiment, current)
+            info = cached_read(Registry.experiment, current)
             choices = {info.experiment_id: info, **choices}
             current = info.experiment_id
         except BadInput as exc:
@@ -150,7 +131,12 @@ def runs_table(experiment: ExperimentInfo) -> None:
     try:
         with st.spinner("Searching runs…"):
             page = cached_read(
-                _runs, experiment.experiment_id, filter_text.strip(), order, size, tokens[page_index]
+                Registry.search_runs,
+                experiment.experiment_id,
+                filter_text.strip(),
+                (order,),
+                size,
+                tokens[page_index],
             )
     except BadInput as exc:  # a bad filter or order: say so right under the box
         with filter_message:
@@ -282,7 +268,7 @@ def _keep_choices(key: str, options: list[str], default: list[str]) -> None:
 
 def whole_experiment(experiment: ExperimentInfo) -> None:
     with st.spinner("Reading every run of the experiment…"):
-        result = cached_read(_whole, experiment.experiment_id)
+        result = cached_read(Registry.experiment_runs, experiment.experiment_id)
     runs = result.runs
     if runs.empty:
         st.info("This experiment has no runs yet.")

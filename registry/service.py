@@ -13,13 +13,17 @@ from dataclasses import dataclass
 from functools import cached_property, partial
 from typing import Literal
 
+import pandas as pd
 from mlflow import MlflowClient
 
 from registry.access.identity import Actor, actor_named, configured_actor
 from registry.audit.log import Attempt, AuditLog
 from registry.audit.replay import Replay, drift, replay, rollback_target
 from registry.domain.model_specs import ParamValue
+from registry.errors import RegistryError
+from registry.lifecycle import catalog
 from registry.lifecycle.actions import ActionResult, Plan, apply_plan, plan_action
+from registry.lifecycle.catalog import ModelRow, ModelRowsPage, ModelView
 from registry.lifecycle.plan_tokens import approved_plan, plan_token, read_token
 from registry.lifecycle.reconcile import reconcile
 from registry.lifecycle.registration import (
@@ -39,6 +43,8 @@ from registry.notify.delivery import (
     notify_wiring,
 )
 from registry.settings import Settings, load_settings
+from registry.store import artifacts, status, textdiff
+from registry.store.artifacts import ArtifactTree, Preview
 from registry.store.best_run import BestRun, best_run
 from registry.store.client import make_client
 from registry.store.compare import ComparedRuns, RunComparison, compare_runs, load_runs
@@ -49,9 +55,14 @@ from registry.store.experiments import (
     has_experiments,
     search_experiments,
 )
+from registry.store.fastpath import MAX_RUNS, ExperimentRuns
+from registry.store.metrics import metric_history
 from registry.store.models import ModelsPage, ModelState, model_state, search_models
-from registry.store.runs import RunsPage, search_runs
+from registry.store.readers import TrackingReader, reader_for
+from registry.store.runs import RunDetail, RunsPage, get_run, search_runs
+from registry.store.status import Counts, StoreStatus
 from registry.store.summaries import SUMMARY_POINTS, LineSummary, RunStamp, SummaryCache, line_summaries
+from registry.store.textdiff import TextDiff
 
 
 @dataclass(frozen=True)
@@ -144,6 +155,75 @@ class Registry:
 
     def models(self, search: str = "", max_results: int = 100, page_token: str | None = None) -> ModelsPage:
         return search_models(self.client, search, max_results=max_results, page_token=page_token)
+
+    @cached_property
+    def reader(self) -> TrackingReader:
+        """The reader for whole experiments and metric lines, chosen once from the tracking URI."""
+        return reader_for(self.client, self.settings.effective_tracking_uri)
+
+    def ping(self) -> str | None:
+        """None when the tracking store answers, else why not."""
+        try:
+            has_experiments(self.client)
+        except RegistryError as exc:
+            return str(exc)
+        return None
+
+    def experiment_runs(
+        self, experiment_id: str, filter_string: str = "", max_runs: int = MAX_RUNS
+    ) -> ExperimentRuns:
+        """Every active run of an experiment (those the filter keeps) as one table; the database read
+        when the URI is one and there is no filter."""
+        return self.reader.experiment_runs(experiment_id, max_runs=max_runs, filter_string=filter_string)
+
+    def run(self, run_id: str) -> RunDetail:
+        return get_run(self.client, run_id)
+
+    def metric_history(
+        self, run_ids: Sequence[str], keys: Sequence[str], max_points: int = 1000
+    ) -> pd.DataFrame:
+        """Long table (run_id, key, step, timestamp, value), ≤ `max_points` rows per line."""
+        return metric_history(self.client, list(run_ids), list(keys), max_points, reader=self.reader)
+
+    def artifact_tree(self, run_id: str) -> ArtifactTree:
+        return artifacts.artifact_tree(self.client, run_id)
+
+    def preview_artifact(self, run_id: str, path: str) -> Preview:
+        return artifacts.preview_artifact(self.client, run_id, path, self.settings.preview_max_bytes)
+
+    def download_artifact(self, run_id: str, path: str) -> tuple[str, bytes]:
+        return artifacts.download_artifact(self.client, run_id, path)
+
+    def model_artifact_tree(self, model_id: str) -> ArtifactTree:
+        return artifacts.model_artifact_tree(self.client, model_id)
+
+    def preview_model_artifact(self, model_id: str, path: str) -> Preview:
+        return artifacts.preview_model_artifact(self.client, model_id, path, self.settings.preview_max_bytes)
+
+    def diffable_paths(self, run_ids: Sequence[str]) -> list[str]:
+        return textdiff.diffable_paths(self.client, list(run_ids))
+
+    def artifact_diff(self, old_run: str, new_run: str, path: str) -> TextDiff:
+        return textdiff.artifact_diff(self.client, old_run, new_run, path)
+
+    def model_rows(
+        self, name_contains: str = "", max_results: int = 25, page_token: str | None = None
+    ) -> ModelRowsPage:
+        """One page of models with their production version and key metric, for the catalog."""
+        return catalog.model_rows(self, name_contains, max_results, page_token)
+
+    def production_models(self, cap: int = 100) -> tuple[list[ModelRow], bool]:
+        """Models that hold a production version, at most `cap`; True when there may be more."""
+        return catalog.production_models(self, cap)
+
+    def model_view(self, name: str) -> ModelView:
+        return catalog.model_view(self, name)
+
+    def store_status(self) -> list[StoreStatus]:
+        return status.store_status(self)
+
+    def store_counts(self) -> Counts:
+        return status.store_counts(self)
 
     # additions -----------------------------------------------------------------------------------
     def track_from_spec(
@@ -288,6 +368,10 @@ class Registry:
             "holders": state.holders,
             "versions": list(state.versions.values()),
         }
+
+    def model_drift(self, model: str) -> list[str]:
+        """Where MLflow's holders differ from what the audit log says they should be."""
+        return self.model_history(model).drift
 
     def history(self, model: str | None = None, limit: int | None = None) -> list[Attempt]:
         """Audit attempts, oldest first, for one model or all."""

@@ -13,8 +13,9 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from registry.domain.times import parse_time
 from registry.lifecycle.actions import TAG_ARCHIVED_AT, TAG_ARCHIVED_BY, TAG_PROMOTED_AT, TAG_PROMOTED_BY
-from registry.lifecycle.catalog import ModelRow, ModelView, parse_time
+from registry.lifecycle.catalog import ModelRow, ModelView
 
 MAX_METRIC_COLUMNS = 8
 

@@ -20,8 +20,8 @@ from plotly.subplots import make_subplots
 from registry.domain.aggregate import MAX_SMOOTHING as MAX_SMOOTHING  # the pages read it here
 from registry.domain.aggregate import ema
 from registry.domain.diff import metric_direction
+from registry.domain.downsample import select_points
 from registry.errors import BadInput
-from registry.store.metrics import select_points
 
 XAxis = Literal["step", "wall", "relative"]
 X_AXES: dict[str, str] = {"step": "Step", "wall": "Wall time", "relative": "Relative time (s)"}

@@ -268,11 +268,4 @@ def connection_banner() -> bool:
 
 def _ping(reg: Registry) -> str | None:
     """None when the tracking store answers, else why not."""
-    from registry.store.client import translate_errors
-
-    try:
-        with translate_errors("reach the tracking store"):
-            reg.client.search_experiments(max_results=1)
-    except RegistryError as exc:
-        return str(exc)
-    return None
+    return reg.ping()

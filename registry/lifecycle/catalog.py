@@ -13,8 +13,8 @@ import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from mlflow import MlflowClient
 
@@ -22,6 +22,7 @@ from registry.access.permissions import leads_of
 from registry.audit.log import Attempt
 from registry.audit.replay import drift, replay, rollback_target
 from registry.domain.policy import ModelPolicy, resolve_policy
+from registry.domain.times import parse_time as parse_time  # the pages read it here too
 from registry.errors import RegistryError
 from registry.lifecycle.actions import (
     TAG_PROMOTED_AT,
@@ -33,22 +34,21 @@ from registry.store.client import translate_errors
 from registry.store.filters import contains, name_contains_filter
 from registry.store.models import VersionInfo, model_state, source_run_id
 
-if TYPE_CHECKING:
-    from registry.service import Registry
+
+class Registry(Protocol):
+    """What the catalog reads through (the service, registry.service.Registry, is one)."""
+
+    client: MlflowClient
+    settings: Settings
+
+    def history(self, model: str | None = None, limit: int | None = None) -> list[Attempt]: ...
+
+    def model_history(self, model: str) -> Any: ...
+
 
 WORKERS = 8
 MAX_VERSION_RUNS = 200  # a model page reads the source runs of at most this many (newest) versions
 _INTERNAL_TAG_PREFIX = "registry."
-
-
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
