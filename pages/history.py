@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import streamlit as st
 
+from pages.views.columns import when
 from pages.views.events import EventFilter, distinct, events_csv, events_frame, filter_events
 from pages.views.shared import (
     cached_read,
@@ -35,7 +36,6 @@ through_app()  # first: a deep link must run inside app.py (see pages/views/shar
 ALL = "All models"
 MAX_DRIFT_MODELS = 20
 MAX_CHART_MODELS = 30
-WHEN = {"format": "YYYY-MM-DD HH:mm:ss", "timezone": "UTC"}
 
 
 def _date(text: str | None) -> date | None:
@@ -135,8 +135,8 @@ def _table(shown: pd.DataFrame) -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            "at": st.column_config.DatetimeColumn("at", **WHEN),
-            "finished_at": st.column_config.DatetimeColumn("finished at", **WHEN),
+            "at": when("at", seconds=True),
+            "finished_at": when("finished at", seconds=True),
             "from_version": "from",
             "to_version": "to",
         },
@@ -169,8 +169,8 @@ def _timeline(frame: pd.DataFrame, flt: EventFilter) -> None:
                 hide_index=True,
                 width="stretch",
                 column_config={
-                    "start": st.column_config.DatetimeColumn("start", **WHEN),
-                    "end": st.column_config.DatetimeColumn("end", **WHEN),
+                    "start": when("start", seconds=True),
+                    "end": when("end", seconds=True),
                 },
             )
 

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.views.catalog import models_frame, versions_frame
+from pages.views.columns import open_link, source_run_link, when
 from pages.views.plan_tables import blocking_reason, checks_frame, comparison_frame, plan_title
 from pages.views.shared import (
     after_write,
@@ -49,9 +50,6 @@ REASON = "models.reason"
 FORCE = "models.force"
 VERSION = "models.version"
 _DIALOG_KEYS = (PENDING, PLAN, OUTCOME, REASON, FORCE)
-
-LINK_TO_RUN = st.column_config.LinkColumn("source run", display_text=r"run\?run=(.+)$")
-WHEN = {"format": "YYYY-MM-DD HH:mm", "timezone": "UTC"}
 
 
 # the dialog -------------------------------------------------------------------------------------------
@@ -201,10 +199,10 @@ def _versions_section(view: ModelView) -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            "source run": LINK_TO_RUN,
-            "created": st.column_config.DatetimeColumn("created", **WHEN),
-            "promoted at": st.column_config.DatetimeColumn("promoted at", **WHEN),
-            "archived at": st.column_config.DatetimeColumn("archived at", **WHEN),
+            "source run": source_run_link(),
+            "created": when("created"),
+            "promoted at": when("promoted at"),
+            "archived at": when("archived at"),
         },
     )
     if view.runs_truncated:
@@ -442,9 +440,9 @@ def list_page(with_title: bool = True) -> None:
                 hide_index=True,
                 width="stretch",
                 column_config={
-                    "open": st.column_config.LinkColumn("open", display_text="open ↗", width="small"),
-                    "since": st.column_config.DatetimeColumn("since", **WHEN),
-                    "updated": st.column_config.DatetimeColumn("updated", **WHEN),
+                    "open": open_link(),
+                    "since": when("since"),
+                    "updated": when("updated"),
                 },
                 key="models.table",
             )

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.views.catalog import production_frame
+from pages.views.columns import open_link, source_run_link, when
 from pages.views.events import EVENT_COLUMNS as HISTORY_COLUMNS
 from pages.views.events import events_frame
 from pages.views.shared import cached_read, plain, section, settings, table, through_app
@@ -17,7 +18,6 @@ through_app()  # first: a deep link must run inside app.py (see pages/views/shar
 
 PRODUCTION_CAP = 100
 LATEST_EVENTS = 10
-WHEN = {"format": "YYYY-MM-DD HH:mm", "timezone": "UTC"}
 EVENT_COLUMNS = list(HISTORY_COLUMNS[: HISTORY_COLUMNS.index("flag") + 1])  # as History shows them
 
 st.title("MLflow Registry Dashboard")
@@ -76,9 +76,9 @@ with section("production"), st.spinner("Reading production versions…"):
             hide_index=True,
             width="stretch",
             column_config={
-                "open": st.column_config.LinkColumn("open", display_text="open ↗", width="small"),
-                "source run": st.column_config.LinkColumn("source run", display_text=r"run\?run=(.+)$"),
-                "since": st.column_config.DatetimeColumn("since", **WHEN),
+                "open": open_link(),
+                "source run": source_run_link(),
+                "since": when("since"),
             },
             key="overview.production",
         )
@@ -97,7 +97,7 @@ with section("events"):
             hide_index=True,
             width="stretch",
             column_config={
-                "at": st.column_config.DatetimeColumn("at", **WHEN),
+                "at": when("at"),
                 "from_version": "from",
                 "to_version": "to",
             },

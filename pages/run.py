@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 import pandas as pd
 import streamlit as st
 
+from pages.views.columns import open_link
 from pages.views.figures import X_AXES, metric_history_figure
 from pages.views.shared import (
     after_write,
@@ -107,7 +108,7 @@ def summary(detail: RunDetail) -> None:
         table(_runs_frame(detail.children), hide_index=True, width="stretch", column_config=_LINKS)
 
 
-_LINKS = {"open": st.column_config.LinkColumn("Open", display_text="open ↗", width="small")}
+_LINKS = {"open": open_link("Open")}
 
 
 def _runs_frame(runs: list[RunSummary]) -> pd.DataFrame:

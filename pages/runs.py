@@ -16,6 +16,7 @@ import streamlit as st
 
 from pages.views import run_table
 from pages.views.charts_view import charts_view
+from pages.views.columns import open_link
 from pages.views.figures import (
     lines_to_draw,
     numeric_columns,
@@ -47,7 +48,7 @@ VIEWS = ["Pages", "Whole experiment", "Charts"]
 VIEW_ALIASES = {"charts": "Charts", "whole": "Whole experiment", "pages": "Pages"}  # short deep links
 RUN_COLUMNS = {
     "run_id": None,
-    "open": st.column_config.LinkColumn("Open", display_text="open ↗", width="small"),
+    "open": open_link("Open"),
     "duration_s": st.column_config.NumberColumn("duration (s)", format="%.1f"),
     "start_time": st.column_config.DatetimeColumn("start (UTC)", format="YYYY-MM-DD HH:mm:ss"),
     "end_time": st.column_config.DatetimeColumn("end (UTC)", format="YYYY-MM-DD HH:mm:ss"),
