@@ -99,7 +99,10 @@ def apply_plan(
         "forced": force,
     }
     if not reason:
-        audit.record("refused", "a reason is required", **intent)
+        try:  # recorded when it can be; a read-only or locked log must not turn bad input into "unreachable"
+            audit.record("refused", "a reason is required", **intent)
+        except Unreachable as exc:
+            log.warning("refusal (no reason) not recorded: %s", exc)
         raise BadInput("a reason is required: say why, it goes into the audit history")
     leads = model_leads(client, settings, plan.model)
     allowed = check_actor(actor, plan.model, leads)

@@ -14,6 +14,7 @@ from mlflow import MlflowClient
 
 from registry.domain.model_state import STAGE_NONE, Holders, ModelInfo, ModelState, VersionInfo
 from registry.domain.policy import ModelPolicy, resolve_policy
+from registry.errors import BadInput
 from registry.settings import Settings
 from registry.store.client import translate_errors
 from registry.store.filters import contains, name_contains_filter, name_equals_filter, name_like_filter
@@ -78,6 +79,8 @@ def search_models(
     The server is asked for a superset (registry/store/filters.py) and the page is narrowed here, so
     `_` or `%` in the text are characters, never wildcards; a page may come back shorter than asked.
     """
+    if max_results < 1:
+        raise BadInput(f"max results {max_results}: ask for at least 1")
     with translate_errors("search registered models"):
         page = client.search_registered_models(
             filter_string=name_contains_filter(name_contains),
