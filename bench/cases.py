@@ -6,7 +6,8 @@ screen. MLflow's selectors were found on MLflow 3.17.2's UI:
   runs table        ag-grid rows:        `.ag-center-cols-container .ag-row`
   metric charts     plotly in the cards: `[data-testid="experiment-view-compare-runs-card"] .js-plotly-plot`
   run page          "About this run":    `[data-testid="key-value-Status"]`
-  registered models table links:         `a:text-is("model-000")`
+  registered models table links:         `[role="cell"] a[href="#/models/model-000"]` (the name is in a
+                                         <span> inside the link, so `a:text-is(...)` never matched)
   model versions    versions table:      `[data-testid="model-version-table"] a:has-text("Version ")`
 """
 
@@ -22,6 +23,9 @@ from urllib.parse import quote, urlencode
 # "visible" to Playwright (no box), so our table counts as shown once a cell is attached.
 OUR_TABLE = '[data-testid="stDataFrame"] [data-testid^="glide-cell-"]'
 OUR_CHART = '[data-testid="stPlotlyChart"]'
+# Compare's metric history chart by its key (Streamlit gives a keyed element the class st-key-<key>):
+# the page draws its other charts first, and the history is what the case measures.
+OUR_HISTORY_CHART = ".st-key-cmp_history_chart"
 PLOTLY_DRAWN = """(scope) => Array.from(document.querySelectorAll(scope + ' .js-plotly-plot'))
     .some(p => p._fullData && p._fullData.length > 0 && p.querySelector('.main-svg'))"""
 
@@ -77,7 +81,7 @@ def cases(manifest: dict[str, Any]) -> list[Case]:
             "compare", f"Compare {len(compare_ids)} runs x {len(keys)} metrics x "
             f"{hist['spec']['history_steps']:,} steps", "histories", "pages/compare.py", "compare",
             {"runs": ",".join(compare_ids), "metrics": ",".join(keys)},
-            Ready(chart_scope=OUR_CHART),
+            Ready(chart_scope=OUR_HISTORY_CHART),
             f"/experiments/{hist['experiment_id']}/runs?{ml}&compareRunsMode=CHART",
             Ready(chart_scope='[data-testid="experiment-view-compare-runs-card"]'), "metric_histories",
             ["MLflow's chart view draws the 10 newest runs, one chart per metric, from a 320-point sample"],
@@ -91,7 +95,7 @@ def cases(manifest: dict[str, Any]) -> list[Case]:
         Case(
             "models_list", f"Models list ({reg['spec']['models']} models, page of 25)", "registry",
             "pages/models.py", "models", {}, OUR_ROWS, "/models",
-            Ready(f'a:text-is("{reg["models"][0]}")'), "search_registered_models",
+            Ready(f'[role="cell"] a[href="#/models/{quote(reg["models"][0])}"]'), "search_registered_models",
         ),
         Case(
             "model_page", f"A model's page ({reg['spec']['versions']} versions)", "registry",

@@ -12,7 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from pages.views.columns import open_link
-from pages.views.figures import X_AXES, metric_history_figure
+from pages.views.figures import X_AXES, metric_history_figure, svg_points_per_line
+from pages.views.run_picker import pick_recent_runs
 from pages.views.shared import (
     after_write,
     cached_read,
@@ -32,6 +33,7 @@ from registry.errors import RegistryError
 from registry.service import Registry
 from registry.store.artifacts import DEFAULT_DOWNLOAD_MAX_BYTES, Preview
 from registry.store.runs import RunDetail, RunSummary
+from registry.store.summaries import run_stamps
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
@@ -43,7 +45,6 @@ _CODE_LANGUAGES = {
     ".sh": "bash",
     ".toml": "toml",
 }
-HISTORY_POINTS = 1000
 log = logging.getLogger("registry.ui.run")
 
 # The Register dialog: opened from a session-state flag (the run id), so its own reruns keep it open.
@@ -148,8 +149,15 @@ def history(detail: RunDetail) -> None:
         st.caption("Choose metrics to chart.")
         return
     with st.spinner("Loading metric history…"):
-        frame = cached_read(Registry.metric_history, (detail.info.run_id,), tuple(chosen), HISTORY_POINTS)
-    figure = metric_history_figure(frame, x=x, log_y=log_y, names={detail.info.run_id: detail.info.run_name})
+        stamps = run_stamps(pd.DataFrame([vars(detail.info)]))
+        frame = cached_read(Registry.kept_lines, tuple(stamps), tuple(chosen))
+    figure = metric_history_figure(
+        frame,
+        x=x,
+        log_y=log_y,
+        names={detail.info.run_id: detail.info.run_name},
+        max_points=svg_points_per_line(len(chosen)),
+    )
     st.plotly_chart(figure, key="run_history_chart")
 
 
@@ -402,10 +410,30 @@ def pick_run() -> str | None:
     return typed or None
 
 
+# The slow parts are fragments: changing the chart's metrics or the previewed file reruns that part
+# alone, without reading the run again.
+@st.fragment
+def history_part(detail: RunDetail) -> None:
+    with section("Metric history"):
+        st.subheader("Metric history")
+        history(detail)
+
+
+@st.fragment
+def artifacts_part(run_id: str) -> None:
+    with section("Artifacts"):
+        st.subheader("Artifacts")
+        artifacts(run_id)
+
+
 run_id = pick_run()
 if not run_id:
     st.title("Run")
-    st.info("Open a run from Experiments & runs, or paste its id in the sidebar.")
+    st.caption("Pick one of the newest runs, paste a run id in the sidebar, or find it by experiment.")
+    with section("Recent runs"):
+        picked = pick_recent_runs("run_pick", multiple=False)
+        if picked:
+            st.switch_page("pages/run.py", query_params={"run": picked[0]})
     st.page_link("pages/runs.py", label="Experiments & runs", icon=":material/science:")
 else:
     detail: RunDetail | None = None
@@ -426,17 +454,17 @@ else:
         with metrics_col, section("Metrics"):
             st.subheader("Latest metrics")
             key_values(detail.metrics, "metric", "No metrics.")
-        with section("Metric history"):
-            st.subheader("Metric history")
-            history(detail)
+        history_slot = st.container()  # the slow parts fill in last: the tables below show first
         with section("Tags"):
             st.subheader("Tags")
             key_values(detail.tags, "tag", "No tags.")
             with st.expander("System tags (mlflow.*)"):
                 key_values(detail.system_tags, "tag", "None.")
-        with section("Artifacts"):
-            st.subheader("Artifacts")
-            artifacts(run_id)
+        artifacts_slot = st.container()
         with section("Models"):
             models(detail)
             register_button(run_id)
+        with history_slot:
+            history_part(detail)
+        with artifacts_slot:
+            artifacts_part(run_id)

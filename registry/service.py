@@ -23,7 +23,7 @@ from registry.domain.model_specs import ParamValue
 from registry.errors import RegistryError
 from registry.lifecycle import catalog
 from registry.lifecycle.actions import ActionResult, Plan, apply_plan, plan_action
-from registry.lifecycle.catalog import ModelRow, ModelRowsPage, ModelView
+from registry.lifecycle.catalog import Candidate, ModelRow, ModelRowsPage, ModelView
 from registry.lifecycle.plan_tokens import approved_plan, plan_token, read_token
 from registry.lifecycle.reconcile import reconcile
 from registry.lifecycle.registration import (
@@ -44,6 +44,7 @@ from registry.notify.delivery import (
 )
 from registry.settings import Settings, load_settings
 from registry.store import artifacts, status, textdiff
+from registry.store.activity import ExperimentActivity, recent_runs
 from registry.store.artifacts import ArtifactTree, Preview
 from registry.store.best_run import BestRun, best_run
 from registry.store.client import make_client
@@ -61,7 +62,14 @@ from registry.store.models import ModelsPage, ModelState, model_state, search_mo
 from registry.store.readers import TrackingReader, reader_for
 from registry.store.runs import RunDetail, RunsPage, get_run, search_runs
 from registry.store.status import Counts, StoreStatus
-from registry.store.summaries import SUMMARY_POINTS, LineSummary, RunStamp, SummaryCache, line_summaries
+from registry.store.summaries import (
+    SUMMARY_POINTS,
+    LineSummary,
+    RunStamp,
+    SummaryCache,
+    line_summaries,
+    summaries_frame,
+)
 from registry.store.textdiff import TextDiff
 
 
@@ -123,6 +131,14 @@ class Registry:
 
     def experiment(self, id_or_name: str) -> ExperimentInfo:
         return get_experiment(self.client, id_or_name)
+
+    def experiment_activity(self) -> list[ExperimentActivity]:
+        """Active experiments, the most recently active first, with their run counts."""
+        return self.reader.experiment_activity()
+
+    def recent_runs(self, limit: int = 50) -> pd.DataFrame:
+        """The newest runs of the store (across the most active experiments), newest first."""
+        return recent_runs(self.client, self.experiment_activity(), limit)
 
     def search_runs(
         self,
@@ -215,6 +231,10 @@ class Registry:
     def production_models(self, cap: int = 100) -> tuple[list[ModelRow], bool]:
         """Models that hold a production version, at most `cap`; True when there may be more."""
         return catalog.production_models(self, cap)
+
+    def awaiting_decision(self, cap: int = 20) -> tuple[list[Candidate], bool]:
+        """Each model's newest version when newer than production and not archived, newest first."""
+        return catalog.awaiting_decision(self, cap)
 
     def model_view(self, name: str) -> ModelView:
         return catalog.model_view(self, name)
@@ -354,6 +374,12 @@ class Registry:
         return set_description(
             self.settings, self.client, self.audit, model, version, description, actor=actor
         )
+
+    def kept_lines(
+        self, runs: Sequence[RunStamp], keys: Sequence[str], points: int = SUMMARY_POINTS
+    ) -> pd.DataFrame:
+        """The kept summaries as one long table (metric_history's columns): what a chart draws."""
+        return summaries_frame(self.line_summaries(runs, keys, points).values())
 
     # state and history ---------------------------------------------------------------------------
     def state(self, model: str) -> ModelState:

@@ -10,7 +10,7 @@ in parallel. A model's own page reads everything: every version, its source run 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -211,23 +211,74 @@ def model_rows(
         return ModelRowsPage(_fill(reg, rows), page.token or None)
 
 
-def production_models(
-    reg: Registry, cap: int = 100, page: int = 1000, max_pages: int = 10
+def _scan(
+    reg: Registry, keep: Callable[[ModelRow], bool], cap: int, page: int, max_pages: int
 ) -> tuple[list[ModelRow], bool]:
-    """Models that hold a production version, by name: at most `cap` of them, from at most `max_pages`
-    pages of models; the flag is True when there may be more."""
-    held: list[ModelRow] = []
+    """Models kept by `keep`, by name: at most `cap` of them from at most `max_pages` pages of models
+    (holders come from the search itself); the flag is True when there may be more."""
+    kept: list[ModelRow] = []
     token: str | None = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         for _ in range(max_pages):
             found = _search(reg.client, "", page, token)
-            held += [row for row in (_summary(rm, reg.settings) for rm in found) if row.production]
+            kept += [row for row in (_summary(rm, reg.settings) for rm in found) if keep(row)]
             token = found.token or None
-            if len(held) > cap or not token:
+            if len(kept) > cap or not token:
                 break
-    more = len(held) > cap or token is not None
-    return _fill(reg, held[:cap]), more
+    return kept[:cap], len(kept) > cap or token is not None
+
+
+def production_models(
+    reg: Registry, cap: int = 100, page: int = 1000, max_pages: int = 10
+) -> tuple[list[ModelRow], bool]:
+    """Models that hold a production version, by name: at most `cap` of them, from at most `max_pages`
+    pages of models; the flag is True when there may be more."""
+    held, more = _scan(reg, lambda row: bool(row.production), cap, page, max_pages)
+    return _fill(reg, held), more
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A model's newest version, newer than its production version (or the first of a model with none)."""
+
+    model: str
+    version: str
+    production: str | None
+    staging: str | None
+    registered_ms: int
+    run_id: str | None
+
+
+def _newer_than_production(row: ModelRow) -> bool:
+    if not row.latest_version:
+        return False
+    return row.production is None or int(row.latest_version) > int(row.production)
+
+
+def _candidate(client: MlflowClient, row: ModelRow) -> Candidate | None:
+    """The row's newest version, unless it was archived or did not register (nothing to decide)."""
+    assert row.latest_version is not None
+    with translate_errors(f"{row.name} v{row.latest_version}"):
+        info = _version_info(client.get_model_version(row.name, row.latest_version))
+    if info.archived or info.status != "READY":
+        return None
+    return Candidate(row.name, info.version, row.production, row.staging, info.created_ms, info.run_id)
+
+
+def awaiting_decision(
+    reg: Registry, cap: int = 20, page: int = 1000, max_pages: int = 10
+) -> tuple[list[Candidate], bool]:
+    """What waits for a lead: each model's newest version when it is newer than production and not
+    archived, newest first, from the `cap` most recently changed such models; the flag is True when
+    there may be more."""
+    rows, more = _scan(reg, _newer_than_production, page * max_pages, page, max_pages)
+    rows.sort(key=lambda r: r.updated_ms, reverse=True)
+    more = more or len(rows) > cap
+    rows = rows[:cap]
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        found = [c for c in pool.map(lambda r: _candidate(reg.client, r), rows) if c is not None]
+    return sorted(found, key=lambda c: c.registered_ms, reverse=True), more
 
 
 # one model -----------------------------------------------------------------------------------------

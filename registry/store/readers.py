@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from mlflow import MlflowClient
 
 from registry.store import mlflow_internals
+from registry.store.activity import ExperimentActivity, by_activity, client_activity, database_activity
 from registry.store.client import translate_errors
 from registry.store.fastpath import (
     MAX_RUNS,
@@ -63,6 +64,10 @@ class TrackingReader(Protocol):
         """Each run's whole line of `key` when the backend reads it cheaply; None: it does not."""
         ...
 
+    def experiment_activity(self) -> list[ExperimentActivity]:
+        """Active experiments with their run counts and newest run, the most recently active first."""
+        ...
+
     def sampled_lines(self, run_ids: Sequence[str], key: str, limit: int) -> dict[str, Series] | None:
         """The store's own sample (≤ `limit` points, first and last kept); None: it has none."""
         ...
@@ -96,6 +101,9 @@ class ClientReader:
 
     def whole_lines(self, run_ids: Sequence[str], key: str) -> dict[str, Series] | None:
         return None
+
+    def experiment_activity(self) -> list[ExperimentActivity]:
+        return by_activity(client_activity(self.client))
 
     def sampled_lines(self, run_ids: Sequence[str], key: str, limit: int) -> dict[str, Series] | None:
         if limit > mlflow_internals.SERVER_MAX_RESULTS or not run_ids:
@@ -132,6 +140,14 @@ class SqlReader(ClientReader):
 
     def whole_lines(self, run_ids: Sequence[str], key: str) -> dict[str, Series] | None:
         return metric_series(self.tracking_uri, run_ids, key)
+
+    def experiment_activity(self) -> list[ExperimentActivity]:
+        try:
+            with translate_errors("count the runs of each experiment"):
+                return by_activity(database_activity(self.tracking_uri))
+        except sa.exc.DBAPIError as exc:  # a schema we do not know: the client still knows it
+            log.warning("fast path failed on experiment activity, using the client: %s", exc)
+        return super().experiment_activity()
 
 
 def reader_for(client: MlflowClient, tracking_uri: str | None = None) -> TrackingReader:
