@@ -14,6 +14,7 @@ from mlflow import MlflowClient
 
 from registry.access.identity import Actor, actor_named, configured_actor
 from registry.audit.log import Attempt, AuditLog
+from registry.audit.observe import reconcile, unavailable_versions
 from registry.audit.replay import Replay, drift, replay, rollback_target
 from registry.lifecycle.actions import ActionResult, Plan, apply_plan, plan_action
 from registry.settings import Settings, load_settings
@@ -95,13 +96,18 @@ class Registry:
         return self.audit.attempts(model, limit)
 
     def model_history(self, model: str) -> ModelHistory:
-        attempts = self.audit.attempts(model)
         state = self.state(model)
+        attempts = reconcile(self.audit, state)
         replayed = replay(attempts)
+        unavailable = unavailable_versions(state, replayed.production_stack)
         return ModelHistory(
             model=model,
             attempts=attempts,
             replayed=replayed,
-            rollback_to=rollback_target(replayed, state.holders.production),
+            rollback_to=rollback_target(replayed, state.holders.production, unavailable=unavailable),
             drift=drift(replayed, state.holders),
         )
+
+    def adopt(self, model: str) -> list[Attempt]:
+        """Record the model's baseline (what MLflow shows now) if the audit never met it; idempotent."""
+        return reconcile(self.audit, self.state(model), record_empty=True)

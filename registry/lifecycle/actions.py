@@ -18,7 +18,8 @@ from mlflow import MlflowClient
 from registry.access.identity import Actor
 from registry.access.permissions import actor_for_model, leads_of, model_leads
 from registry.audit.log import Attempt, AuditLog
-from registry.audit.replay import replay, rollback_target
+from registry.audit.observe import reconcile, unavailable_versions
+from registry.audit.replay import drift, replay, rollback_target
 from registry.domain.checks import (
     Check,
     check_actor,
@@ -142,18 +143,30 @@ class ActionResult:
         }
 
 
-def _run_facts(
-    client: MlflowClient, run_id: str | None
-) -> tuple[str | None, dict[str, float], dict[str, str]]:
-    """(status, metrics, tags) of a run; status None when the run does not exist."""
+@dataclass(frozen=True)
+class RunFacts:
+    """What a plan needs of a run; `status` None when the run does not exist (any more)."""
+
+    status: str | None = None
+    deleted: bool = False
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def _run_facts(client: MlflowClient, run_id: str | None) -> RunFacts:
     if not run_id:
-        return None, {}, {}
+        return RunFacts()
     try:
         with translate_errors(f"run {run_id}"):
             run = client.get_run(run_id)
     except NotFound:
-        return None, {}, {}
-    return run.info.status, dict(run.data.metrics), dict(run.data.tags)
+        return RunFacts()
+    return RunFacts(
+        run.info.status,
+        run.info.lifecycle_stage == "deleted",  # get_run still returns a deleted run, until gc
+        dict(run.data.metrics),
+        dict(run.data.tags),
+    )
 
 
 def _version(state: ModelState, version: str | None) -> VersionInfo:
@@ -192,11 +205,9 @@ def plan_action(
         raise BadInput(f"unknown action {action!r}: use one of {', '.join(ACTIONS)}")
     if action == "promote" and target not in ("production", "staging"):
         raise BadInput(f"promote to {target!r}: use 'production' or 'staging'")
-    seq = audit.last_seq(model)
     state = model_state(client, model, settings)
-    history = replay(audit.attempts(model))
-    from registry.audit.replay import drift
-
+    history = replay(reconcile(audit, state))  # first meeting: baseline; MLflow moved: outside event
+    seq = audit.last_seq(model)
     drifted = tuple(drift(history, state.holders))
     leads = leads_of(state.model.tags, settings.model_overrides.get(model))  # per-model leads, if any
     checks: list[Check] = [check_actor(actor, model, leads)]
@@ -204,13 +215,17 @@ def plan_action(
     if action == "rollback":
         target = "production"
         if version is None:
-            version = rollback_target(history, state.holders.production)
+            chain = history.production_stack
+            version = rollback_target(
+                history, state.holders.production, unavailable=unavailable_versions(state, chain)
+            )
             if version is None:
                 checks.append(
                     Check(
                         "a rollback target exists",
                         False,
-                        "the audit history has no earlier production version; name one with --to VERSION",
+                        "no earlier production version in the history (audited, first seen or outside "
+                        "changes) that can serve; name one with --to VERSION",
                     )
                 )
                 return Plan(
@@ -232,9 +247,10 @@ def plan_action(
         target = "archived"
     candidate = _version(state, version)
     run_id = source_run_id(client, candidate)
-    status, cand_metrics, run_tags = _run_facts(client, run_id)
+    facts = _run_facts(client, run_id)
+    cand_metrics, run_tags = facts.metrics, facts.tags
     checks.append(check_ready(candidate))
-    checks.append(check_source_run(run_id, status))
+    checks.append(check_source_run(run_id, facts.status, deleted=facts.deleted, source=candidate.source))
 
     holder = state.holders.production if target in ("production", "archived") else state.holders.staging
     comparison: tuple[MetricComparison, ...] = ()
@@ -257,7 +273,7 @@ def plan_action(
                 )
             )
         current = state.versions.get(state.holders.production or "")
-        _, cur_metrics, _ = _run_facts(client, source_run_id(client, current)) if current else (None, {}, {})
+        cur_metrics = _run_facts(client, source_run_id(client, current)).metrics if current else {}
         if action == "promote" and target == "production":
             gate = check_gate(
                 state.policy.gate,
@@ -409,7 +425,7 @@ def apply_plan(
         raise Refused(message)
     if fresh.overridable_failures and not force:
         message = "refused: " + "; ".join(c.detail for c in fresh.overridable_failures)
-        message += ". A lead may override the gate with force and a reason."
+        message += ". A lead may override this with force and a reason."
         audit.record("refused", message, **intent)
         raise Refused(message)
     intent["forced"] = force and bool(fresh.overridable_failures)

@@ -20,6 +20,7 @@ from mlflow import MlflowClient
 
 from registry.access.permissions import leads_of
 from registry.audit.log import Attempt
+from registry.audit.observe import reconcile, unavailable_versions
 from registry.audit.replay import drift, replay, rollback_target
 from registry.domain.policy import ModelPolicy, resolve_policy
 from registry.errors import RegistryError
@@ -308,7 +309,7 @@ def model_view(reg: Registry, name: str) -> ModelView:
     state = model_state(reg.client, name, reg.settings)
     audit_problem = ""
     try:
-        attempts = reg.history(name)
+        attempts = reconcile(reg.audit, state)
     except RegistryError as exc:  # the registry still shows; rollback and drift need the audit log
         attempts, audit_problem = [], str(exc)
     replayed = replay(attempts)
@@ -335,7 +336,15 @@ def model_view(reg: Registry, name: str) -> ModelView:
         required_tags=dict(state.policy.required_tags),
         production=state.holders.production,
         staging=state.holders.staging,
-        rollback_to=rollback_target(replayed, state.holders.production) if not audit_problem else None,
+        rollback_to=(
+            rollback_target(
+                replayed,
+                state.holders.production,
+                unavailable=unavailable_versions(state, replayed.production_stack),
+            )
+            if not audit_problem
+            else None
+        ),
         drift=tuple(drift(replayed, state.holders)) if not audit_problem else (),
         versions=tuple(rows),
         runs_truncated=len(versions) > MAX_VERSION_RUNS,

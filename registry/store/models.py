@@ -7,6 +7,7 @@ and are joined onto versions here, in one place.
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 
@@ -42,6 +43,7 @@ class VersionInfo:
     created_ms: int
     updated_ms: int
     description: str = ""
+    status_message: str = ""  # MLflow's word on a version that is not READY
 
     @property
     def model_id(self) -> str | None:
@@ -105,6 +107,7 @@ def _version_info(mv: object, aliases_by_version: dict[str, list[str]]) -> Versi
         created_ms=int(mv.creation_timestamp or 0),  # type: ignore[attr-defined]
         updated_ms=int(mv.last_updated_timestamp or 0),  # type: ignore[attr-defined]
         description=mv.description or "",  # type: ignore[attr-defined]
+        status_message=getattr(mv, "status_message", None) or "",
     )
 
 
@@ -133,17 +136,31 @@ def list_versions(client: MlflowClient, name: str, model: ModelInfo | None = Non
     aliases_by_version: dict[str, list[str]] = {}
     for alias, version in model.aliases.items():
         aliases_by_version.setdefault(version, []).append(alias)
-    escaped = name.replace("'", "\\'")
     versions = []
     token = None
     with translate_errors(f"versions of {name}"):
         while True:
-            page = client.search_model_versions(f"name = '{escaped}'", max_results=1000, page_token=token)
-            versions.extend(_version_info(mv, aliases_by_version) for mv in page)
+            page = client.search_model_versions(versions_filter(name), max_results=1000, page_token=token)
+            versions.extend(_version_info(mv, aliases_by_version) for mv in page if mv.name == name)
             token = page.token
             if not token:
                 break
     return sorted(versions, key=lambda v: int(v.version), reverse=True)
+
+
+def versions_filter(name: str) -> str:
+    """A filter that finds every version of `name` (and, for some names, of a few others).
+
+    MLflow's filter parser does not undo `\\'` or `''` inside a quoted string, so a name with an
+    apostrophe is quoted with double quotes; a name holding both quote kinds cannot be written at all:
+    its longest stretch without quotes is searched with LIKE and the caller compares names exactly.
+    """
+    if "'" not in name:
+        return f"name = '{name}'"
+    if '"' not in name:
+        return f'name = "{name}"'
+    part = max(re.split("[\'\"]", name), key=len)
+    return f"name LIKE '%{part}%'"
 
 
 def get_version(client: MlflowClient, name: str, version: str) -> VersionInfo:
