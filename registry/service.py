@@ -14,12 +14,12 @@ from mlflow import MlflowClient
 
 from registry.access.identity import Actor, actor_named, configured_actor
 from registry.audit.log import Attempt, AuditLog
-from registry.audit.observe import reconcile, unavailable_versions
+from registry.audit.observe import Adoption, reconcile, unavailable_versions
 from registry.audit.replay import Replay, drift, replay, rollback_target
 from registry.lifecycle.actions import ActionResult, Plan, apply_plan, plan_action
 from registry.settings import Settings, load_settings
 from registry.store.client import make_client
-from registry.store.models import ModelState, model_state
+from registry.store.models import ModelState, all_model_names, model_state
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,13 @@ class Registry:
             drift=drift(replayed, state.holders),
         )
 
-    def adopt(self, model: str) -> list[Attempt]:
-        """Record the model's baseline (what MLflow shows now) if the audit never met it; idempotent."""
-        return reconcile(self.audit, self.state(model), record_empty=True)
+    def adopt(self, model: str | None = None) -> list[Adoption]:
+        """Record the baseline (what MLflow shows now) of one model or of every model the audit never
+        met, and any outside change since; idempotent, so it may run on every deploy."""
+        adopted = []
+        for name in [model] if model else all_model_names(self.client):
+            state = self.state(name)
+            known = len(self.audit.attempts(name))
+            after = reconcile(self.audit, state, record_empty=True)
+            adopted.append(Adoption.of(state, recorded=len(after) - known))
+        return adopted

@@ -14,6 +14,7 @@ thing at once cannot both record it, and a plan made before the event conflicts 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from registry.audit.log import Attempt, AuditLog
@@ -23,6 +24,22 @@ from registry.errors import Conflict, Unreachable
 from registry.store.models import Holders, ModelState
 
 _TRIES = 3
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """One model as `adopt` met it: its holders now and how many events were recorded."""
+
+    model: str
+    mode: str
+    production: str | None
+    staging: str | None
+    recorded: int
+
+    @classmethod
+    def of(cls, state: ModelState, recorded: int) -> Adoption:
+        h = state.holders
+        return cls(state.model.name, state.policy.mode, h.production, h.staging, recorded)
 
 
 def reconcile(audit: AuditLog, state: ModelState, *, record_empty: bool = False) -> list[Attempt]:

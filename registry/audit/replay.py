@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from registry.audit.log import Attempt
 from registry.store.models import Holders
@@ -45,8 +44,26 @@ _EMPTY = SlotHistory()
 class Replay:
     """State rebuilt from completed events, per slot; `audited` once any event moved a slot."""
 
-    slots: Mapping[str, SlotHistory] = field(default_factory=lambda: MappingProxyType({}))
+    slots: Mapping[str, SlotHistory] = field(default_factory=dict)
     audited: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain JSON for the CLI and MCP: holders, the production chain, and each slot's chain."""
+        return {
+            "production": self.production,
+            "staging": self.staging,
+            "production_stack": list(self.production_stack),
+            "audited": self.audited,
+            "slots": {
+                name: {
+                    "holder": s.holder,
+                    "chain": list(s.chain),
+                    "set_by": s.set_by.attempt_id if s.set_by else None,
+                    "set_by_action": s.set_by.action if s.set_by else None,
+                }
+                for name, s in self.slots.items()
+            },
+        }
 
     def slot(self, name: str) -> SlotHistory:
         return self.slots.get(name, _EMPTY)
@@ -118,7 +135,7 @@ def replay(attempts: Iterable[Attempt], slots: Collection[str] = SLOTS) -> Repla
                 if other != slot and holders[other] == v:
                     holders[other], set_by[other] = None, a
     slot_histories = {s: SlotHistory(holders[s], tuple(chains[s]), set_by[s]) for s in slots}
-    return Replay(MappingProxyType(slot_histories), audited)
+    return Replay(slot_histories, audited)
 
 
 def rollback_target(

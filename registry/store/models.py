@@ -124,6 +124,21 @@ def search_models(
     return ModelsPage([_model_info(m) for m in page], page.token or None)
 
 
+def all_model_names(client: MlflowClient, page_size: int = 1000) -> list[str]:
+    """Every registered model's name, by name, across pages."""
+    names: list[str] = []
+    token = None
+    with translate_errors("list registered models"):
+        while True:
+            page = client.search_registered_models(
+                max_results=page_size, page_token=token, order_by=["name ASC"]
+            )
+            names += [m.name for m in page]
+            token = page.token
+            if not token:
+                return names
+
+
 def get_model(client: MlflowClient, name: str) -> ModelInfo:
     with translate_errors(f"model {name}"):
         rm = client.get_registered_model(name)
@@ -159,7 +174,7 @@ def versions_filter(name: str) -> str:
         return f"name = '{name}'"
     if '"' not in name:
         return f'name = "{name}"'
-    part = max(re.split("[\'\"]", name), key=len)
+    part = max(re.split("['\"]", name), key=len)
     return f"name LIKE '%{part}%'"
 
 
