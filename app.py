@@ -3,8 +3,18 @@
 import streamlit as st
 
 from pages.views.shared import connection_banner, identity_sidebar, login_page, needs_login, plain, settings
+from registry.errors import BadInput
 
 st.set_page_config(page_title="MLflow Registry Dashboard", page_icon="📦", layout="wide")
+
+try:
+    settings()
+except BadInput as exc:  # a setting that cannot work (or is unsafe): say which, and serve nothing
+    problem = f"The dashboard cannot start: {plain(exc)}"
+    st.navigation(
+        [st.Page(lambda: st.error(problem, icon=":material/block:"), title="Cannot start")], position="hidden"
+    ).run()
+    st.stop()
 
 PAGES = {
     "Tracking": [
@@ -24,6 +34,9 @@ PAGES = {
 if needs_login():  # REGISTRY_IDENTITY=oidc and nobody logged in yet: the login page, and nothing else
     page = st.navigation([st.Page(login_page, title="Log in", url_path="login")], position="hidden")
 else:
+    # .streamlit/config.toml hides the sidebar navigation so that a fresh server never shows its
+    # file list of pages/ (see there); the real navigation shows it again, for every session.
+    st.set_option("client.showSidebarNavigation", True)
     page = st.navigation(PAGES)
     with st.sidebar:
         s = settings()

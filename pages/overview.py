@@ -106,3 +106,31 @@ with section("events"):
             key="overview.events",
         )
     st.page_link("pages/history.py", label="Full history", icon=":material/history:")
+
+st.subheader("Notifications")
+with section("notifications"):
+    note = cached_read(Registry.notification_status, ttl=10)
+    if not note.targets:
+        st.caption(
+            "No webhooks configured: set REGISTRY_NOTIFY_URLS (and REGISTRY_NOTIFY_SECRET to sign) to "
+            "announce every registry change in Slack, Teams or any HTTP endpoint."
+        )
+    else:
+        o = note.outbox
+        cols = st.columns(4)
+        cols[0].metric("Pending", str(o.pending), help="Queued and not yet delivered")
+        cols[1].metric(
+            "Retrying", str(o.retrying), help="Pending after a failed try; sent again with backoff"
+        )
+        cols[2].metric("Failed", str(o.failed), help="Given up after the last try")
+        cols[3].metric("Delivered", str(o.delivered))
+        st.caption(
+            "Webhooks: "
+            + plain(", ".join(note.targets))
+            + ("; signed with HMAC-SHA256" if note.signed else "; unsigned (set REGISTRY_NOTIFY_SECRET)")
+        )
+        if o.last_error:
+            when = f" at {o.last_error_at:%Y-%m-%d %H:%M} UTC" if o.last_error_at else ""
+            st.warning(
+                f"Last delivery error{when}: {plain(o.last_error)}", icon=":material/notifications_off:"
+            )

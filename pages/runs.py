@@ -4,7 +4,9 @@ URL: `?experiment=<id>&filter=<mlflow filter>&order=<order_by clause>&cols=<colu
 server: the page tokens live in session_state (a token is only valid for the query that made it).
 `&view=Whole experiment` shows every run at once instead (read straight from the tracking database
 when the URI is one, see registry/store/fastpath.py): a sortable table and params → metric in parallel
-coordinates. Only the open tab runs, so the paged view never pays for the whole experiment.
+coordinates. `&view=charts` (the Charts tab) draws the filtered runs as charts: see
+pages/views/charts_view.py and chart_spec.py for its URL. Only the open tab runs, so the paged view
+never pays for the whole experiment.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.views import run_table
+from pages.views.charts_view import charts_view
 from pages.views.figures import (
     lines_to_draw,
     numeric_columns,
@@ -39,7 +42,8 @@ from registry.store.runs import RunsPage, search_runs
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
 PAGE_SIZES = [25, 50, 100, 200]
-VIEWS = ["Pages", "Whole experiment"]
+VIEWS = ["Pages", "Whole experiment", "Charts"]
+VIEW_ALIASES = {"charts": "Charts", "whole": "Whole experiment", "pages": "Pages"}  # short deep links
 RUN_COLUMNS = {
     "run_id": None,
     "open": st.column_config.LinkColumn("Open", display_text="open ↗", width="small"),
@@ -297,10 +301,16 @@ if chosen_experiment is not None:
         f"Experiment **{plain(chosen_experiment.name)}** · id {plain(chosen_experiment.experiment_id)} · "
         f"artifacts at {plain(chosen_experiment.artifact_location)}"
     )
-    paged_tab, whole_tab = st.tabs(VIEWS, key="view", bind="query-params")
+    alias = VIEW_ALIASES.get(str(st.query_params.get("view") or ""))
+    if alias and st.session_state.get("view") != alias:
+        st.session_state["view"] = alias  # `view=charts` opens the Charts tab (the URL then says Charts)
+    paged_tab, whole_tab, charts_tab = st.tabs(VIEWS, key="view", bind="query-params")
     if paged_tab.open:
         with paged_tab, section("Runs"):
             runs_table(chosen_experiment)
     if whole_tab.open:
         with whole_tab, section("Whole experiment"):
             whole_experiment(chosen_experiment)
+    if charts_tab.open:
+        with charts_tab, section("Charts"):
+            charts_view(chosen_experiment)

@@ -1,14 +1,17 @@
 """The registry service: one object that the pages, the CLI and the MCP server all talk to.
 
-It owns the MLflow client and the audit log and exposes the lifecycle as plan/apply plus the one-call
-shortcuts. Reads that need only the client live in their own modules (runs, metrics, artifacts,
-models) and take `registry.client`.
+It owns the MLflow client and the audit log and exposes the reads every front needs (experiments,
+runs, models), the lifecycle as plan/apply plus the one-call shortcuts, and the additions (track,
+register). Fronts call these methods and never reach the store modules themselves, so a rule (which
+run is best, which tags are reserved, how an approved plan is applied) lives in one place.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
+from typing import TYPE_CHECKING, Literal
 
 from mlflow import MlflowClient
 
@@ -16,10 +19,34 @@ from registry.access.identity import Actor, actor_named, configured_actor
 from registry.audit.log import Attempt, AuditLog
 from registry.audit.observe import Adoption, reconcile, unavailable_versions
 from registry.audit.replay import Replay, drift, replay, rollback_target
+from registry.domain.model_specs import ParamValue
 from registry.lifecycle.actions import ActionResult, Plan, apply_plan, plan_action
+from registry.lifecycle.plan_tokens import approved_plan, plan_token, read_token
+from registry.lifecycle.registration import RegisteredVersion, TrackedSpec, register_version, track_from_spec
+from registry.notify import outbox
+from registry.notify.delivery import (
+    BackgroundDelivery,
+    NotificationStatus,
+    notification_status,
+    notify_wiring,
+)
 from registry.settings import Settings, load_settings
+from registry.store.best_run import BestRun, best_run
 from registry.store.client import make_client
-from registry.store.models import ModelState, all_model_names, model_state
+from registry.store.compare import ComparedRuns, RunComparison, compare_runs, load_runs
+from registry.store.experiments import (
+    ExperimentInfo,
+    View,
+    get_experiment,
+    has_experiments,
+    search_experiments,
+)
+from registry.store.models import ModelsPage, ModelState, all_model_names, model_state, search_models
+from registry.store.runs import RunsPage, search_runs
+from registry.store.summaries import SUMMARY_POINTS, LineSummary, RunStamp, SummaryCache, line_summaries
+
+if TYPE_CHECKING:
+    from registry.lifecycle.catalog import ModelRowsPage
 
 
 @dataclass(frozen=True)
@@ -40,6 +67,7 @@ class Registry:
         self.settings = settings
         self.client = client or make_client(settings)
         self._audit = audit
+        self.background_delivery: BackgroundDelivery | None = None
 
     @classmethod
     def connect(cls, settings: Settings | None = None) -> Registry:
@@ -47,13 +75,128 @@ class Registry:
 
     @cached_property
     def audit(self) -> AuditLog:
-        """Opened on first use, so a read-only page works while the audit database is down."""
-        return self._audit or AuditLog(self.settings.effective_audit_url, self.settings.audit_timeout_s)
+        """Opened on first use, so a read-only page works while the audit database is down.
+
+        With webhooks configured, every result row queues its notification in the same transaction,
+        and a background pass sends it once committed (registry/notify)."""
+        if self._audit:
+            return self._audit
+        log = AuditLog(self.settings.effective_audit_url, self.settings.audit_timeout_s)
+        urls = self.settings.notify_urls
+        if urls and notify_wiring(log, self.settings, urls):
+            log.on_result = partial(outbox.enqueue, urls=urls)
+            if self.settings.notify_background:
+                self.background_delivery = BackgroundDelivery(log.engine, self.settings)
+                log.after_commit = self.background_delivery.kick
+        return log
+
+    @cached_property
+    def summaries(self) -> SummaryCache:
+        """The kept downsampled metric lines (opened on first use; a cache that fails is skipped)."""
+        return SummaryCache(self.settings.summary_cache_url)
 
     # identity ------------------------------------------------------------------------------------
     def actor(self, name: str | None = None) -> Actor:
         """The actor called `name` with the role the settings give it; default: the configured actor."""
         return actor_named(name, self.settings) if name else configured_actor(self.settings)
+
+    # reads ---------------------------------------------------------------------------------------
+    def experiments(self, search: str = "", view: View = "active") -> list[ExperimentInfo]:
+        """Experiments whose name contains `search` (case-insensitive); `view`: active, deleted, all."""
+        return search_experiments(self.client, search, view=view)
+
+    def experiment(self, id_or_name: str) -> ExperimentInfo:
+        return get_experiment(self.client, id_or_name)
+
+    def search_runs(
+        self,
+        experiment_ids: str | Sequence[str],
+        filter_string: str = "",
+        order_by: Sequence[str] | None = None,
+        max_results: int = 50,
+        page_token: str | None = None,
+    ) -> RunsPage:
+        """One page of active runs as a table; a bad filter is BadInput saying what to write instead."""
+        return search_runs(self.client, experiment_ids, filter_string, order_by, max_results, page_token)
+
+    def best_run(
+        self,
+        experiment: str,
+        metric: str,
+        direction: Literal["max", "min"] | None = None,
+        filter_string: str = "",
+        finished_only: bool = True,
+    ) -> BestRun:
+        return best_run(self.client, experiment, metric, direction, filter_string, finished_only)
+
+    def load_runs(self, run_ids: Sequence[str]) -> ComparedRuns:
+        """The runs with these ids as one table; ids that name no run are listed, not fatal."""
+        return load_runs(self.client, run_ids)
+
+    def compare_runs(self, run_ids: Sequence[str]) -> RunComparison:
+        """The runs side by side; NotFound when fewer than two of them exist."""
+        return compare_runs(self.client, run_ids)
+
+    def models(self, search: str = "", max_results: int = 100, page_token: str | None = None) -> ModelsPage:
+        return search_models(self.client, search, max_results=max_results, page_token=page_token)
+
+    # additions -----------------------------------------------------------------------------------
+    def model_rows(
+        self, search: str = "", max_results: int = 100, page_token: str | None = None
+    ) -> ModelRowsPage:
+        """One page of models with mode and holders (a stage-mode Production holder too)."""
+        from registry.lifecycle.catalog import model_rows
+
+        return model_rows(self, search, max_results, page_token)
+
+    def track_from_spec(
+        self,
+        name: str,
+        estimator: str,
+        dataset: str,
+        params: dict[str, ParamValue] | None = None,
+        *,
+        actor: Actor,
+        experiment: str | None = None,
+        run_name: str | None = None,
+        register: bool = True,
+        tags: dict[str, str] | None = None,
+        test_size: float = 0.3,
+        seed: int = 0,
+    ) -> TrackedSpec:
+        return track_from_spec(
+            self.settings,
+            self.client,
+            self.audit,
+            name,
+            estimator,
+            dataset,
+            params,
+            actor=actor,
+            experiment=experiment,
+            run_name=run_name,
+            register=register,
+            tags=tags,
+            test_size=test_size,
+            seed=seed,
+        )
+
+    def register_version(
+        self, source: str, model: str, *, actor: Actor, description: str = ""
+    ) -> RegisteredVersion:
+        return register_version(
+            self.settings, self.client, self.audit, source, model, actor=actor, description=description
+        )
+
+    def seed_demo(self, progress: Callable[[float, str], None] | None = None) -> object:
+        """The demo experiments and models, into this store (see registry.training.demo)."""
+        from registry.training.demo import seed_demo  # the demo seeds its history through this service
+
+        return seed_demo(self.settings, client=self.client, progress=progress)
+
+    def has_experiments(self) -> bool:
+        """Whether the store holds any experiment besides MLflow's Default."""
+        return has_experiments(self.client)
 
     # lifecycle -----------------------------------------------------------------------------------
     def plan(
@@ -65,6 +208,35 @@ class Registry:
 
     def apply(self, plan: Plan, reason: str, *, actor: Actor, force: bool = False) -> ActionResult:
         return apply_plan(self.client, self.audit, self.settings, plan, reason, actor=actor, force=force)
+
+    @staticmethod
+    def plan_token(plan: Plan) -> str:
+        """The plan as a token a stateless front hands back to `apply_approved`."""
+        return plan_token(plan)
+
+    def apply_approved(
+        self,
+        action: str,
+        model: str,
+        version: str | None,
+        reason: str,
+        token: str | None,
+        *,
+        actor: Actor,
+        target: str = "production",
+        force: bool = False,
+    ) -> ActionResult:
+        """Plan and apply in one call, or, with a token, apply the plan the user approved (or conflict).
+
+        A rollback planned without a version applies to the version its token names, so "the
+        previous holder" means the one the user saw.
+        """
+        if token and version is None:
+            version = read_token(token)["version"]
+        made = self.plan(action, model, version, actor=actor, target=target)
+        if token:
+            made = approved_plan(made, token)
+        return self.apply(made, reason, actor=actor, force=force)
 
     def promote(
         self,
@@ -87,9 +259,28 @@ class Registry:
     ) -> ActionResult:
         return self.apply(self.plan("rollback", model, to_version, actor=actor), reason, actor=actor)
 
+    # metric lines --------------------------------------------------------------------------------
+    def line_summaries(
+        self, runs: Sequence[RunStamp], keys: Sequence[str], points: int = SUMMARY_POINTS
+    ) -> dict[tuple[str, str], LineSummary]:
+        """Each (run, metric) line downsampled to `points` with its exact statistics, kept once per run."""
+        return line_summaries(
+            self.client, self.settings.effective_tracking_uri, self.summaries, runs, keys, points
+        )
+
     # state and history ---------------------------------------------------------------------------
     def state(self, model: str) -> ModelState:
         return model_state(self.client, model, self.settings)
+
+    def versions_summary(self, model: str) -> dict[str, object]:
+        """Mode, holders and every version of a model: what the CLI and MCP list as `versions`."""
+        state = self.state(model)
+        return {
+            "model": model,
+            "mode": state.policy.mode,
+            "holders": state.holders,
+            "versions": list(state.versions.values()),
+        }
 
     def history(self, model: str | None = None, limit: int | None = None) -> list[Attempt]:
         """Audit attempts, oldest first, for one model or all."""
@@ -97,7 +288,7 @@ class Registry:
 
     def model_history(self, model: str) -> ModelHistory:
         state = self.state(model)
-        attempts = reconcile(self.audit, state)
+        attempts, _ = reconcile(self.audit, state)
         replayed = replay(attempts)
         unavailable = unavailable_versions(state, replayed.production_stack)
         return ModelHistory(
@@ -114,7 +305,11 @@ class Registry:
         adopted = []
         for name in [model] if model else all_model_names(self.client):
             state = self.state(name)
-            known = len(self.audit.attempts(name))
-            after = reconcile(self.audit, state, record_empty=True)
-            adopted.append(Adoption.of(state, recorded=len(after) - known))
+            _, recorded = reconcile(self.audit, state, record_empty=True)
+            adopted.append(Adoption.of(state, recorded=recorded))
         return adopted
+
+    # notifications -------------------------------------------------------------------------------
+    def notification_status(self) -> NotificationStatus:
+        """The outbox's counts and latest error, and the webhooks configured (masked)."""
+        return notification_status(self.audit.engine, self.settings)

@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from registry.errors import BadInput
@@ -52,6 +52,7 @@ class Settings(BaseSettings):
         default="X-Registry-Proxy-Secret", validation_alias="REGISTRY_HEADER_SECRET_NAME"
     )
     header_secret: str = Field(default="", validation_alias="REGISTRY_HEADER_SECRET", repr=False)
+    # Gone: read only to refuse it (see _identity_is_provable).
     trusted_proxies_csv: str = Field(default="", validation_alias="REGISTRY_TRUSTED_PROXIES")
     audit_url: str | None = Field(default=None, validation_alias="REGISTRY_AUDIT_URL")
     # How long an audit write waits for a lock or a connection before the action gives up (Unreachable).
@@ -65,6 +66,34 @@ class Settings(BaseSettings):
     preview_max_bytes: int = Field(default=2 * 1024 * 1024, validation_alias="REGISTRY_PREVIEW_MAX_BYTES")
     http_timeout_s: int = Field(default=15, validation_alias="REGISTRY_HTTP_TIMEOUT")
     http_retries: int = Field(default=1, validation_alias="REGISTRY_HTTP_RETRIES")
+    # Webhooks told of every audited change (registry/notify): URLs, the HMAC secret that signs them,
+    # how long one delivery may take, and how many tries before a delivery is given up as failed.
+    notify_urls_csv: str = Field(default="", validation_alias="REGISTRY_NOTIFY_URLS", repr=False)
+    notify_secret: str = Field(default="", validation_alias="REGISTRY_NOTIFY_SECRET", repr=False)
+    notify_timeout_s: float = Field(default=5.0, gt=0, validation_alias="REGISTRY_NOTIFY_TIMEOUT")
+    notify_max_attempts: int = Field(default=15, ge=1, validation_alias="REGISTRY_NOTIFY_MAX_ATTEMPTS")
+    notify_background: bool = Field(default=True, validation_alias="REGISTRY_NOTIFY_BACKGROUND")
+
+    @model_validator(mode="after")
+    def _identity_is_provable(self) -> Settings:
+        """Refuse to start with an identity set-up that anyone could pass for.
+
+        Trusting a proxy by its address was REGISTRY_TRUSTED_PROXIES: Streamlit's client address
+        comes from uvicorn, which takes it from `X-Forwarded-For` (the client's to choose) when the
+        peer is loopback or in FORWARDED_ALLOW_IPS, and reports none at all for a loopback peer.
+        """
+        if self.trusted_proxies_csv.strip():
+            raise ValueError(
+                "REGISTRY_TRUSTED_PROXIES is no longer supported: the client address comes from "
+                "X-Forwarded-For, which any client can forge; have the proxy send REGISTRY_HEADER_SECRET "
+                "(or terminate mTLS in a proxy that adds it), see docs/identity.md, and unset it"
+            )
+        if self.identity == "header" and not self.header_secret:
+            raise ValueError(
+                "REGISTRY_IDENTITY=header needs REGISTRY_HEADER_SECRET: without the proxy's shared secret "
+                "no user header can be believed (see docs/identity.md)"
+            )
+        return self
 
     def __repr_args__(self) -> Any:
         """repr() and str() show the masked description: settings end up in logs and tracebacks."""
@@ -103,6 +132,15 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.home / 'audit.db'}"
 
     @property
+    def summary_cache_url(self) -> str:
+        """Where downsampled metric lines are kept (registry/store/summaries.py): a SQLite file beside
+        the audit log when that is one, else in the home folder. Only a cache: safe to delete."""
+        audit = self.effective_audit_url
+        if audit.startswith("sqlite:///") and ":memory:" not in audit:
+            return f"sqlite:///{Path(audit.removeprefix('sqlite:///')).parent / 'summaries.db'}"
+        return f"sqlite:///{self.home / 'summaries.db'}"
+
+    @property
     def leads(self) -> frozenset[str]:
         return frozenset(name.strip() for name in self.leads_csv.split(",") if name.strip())
 
@@ -110,23 +148,31 @@ class Settings(BaseSettings):
     def admins(self) -> frozenset[str]:
         return frozenset(name.strip() for name in self.admins_csv.split(",") if name.strip())
 
-    @property
-    def trusted_proxies(self) -> frozenset[str]:
-        return frozenset(a.strip() for a in self.trusted_proxies_csv.split(",") if a.strip())
-
     @cached_property
-    def model_overrides(self) -> dict[str, dict[str, Any]]:
-        """Per-model lifecycle settings from the TOML config file (`[models."name"]` tables)."""
+    def config(self) -> dict[str, Any]:
+        """The whole TOML config file (`registry.toml` or REGISTRY_CONFIG); empty when there is none."""
         path = self.config_file or (PROJECT_ROOT / "registry.toml")
         if not path.exists():
             if self.config_file:
                 raise BadInput(f"REGISTRY_CONFIG: no file at {path}")
             return {}
         try:
-            data = tomllib.loads(path.read_text())
+            return tomllib.loads(path.read_text())
         except tomllib.TOMLDecodeError as exc:
             raise BadInput(f"{path}: not valid TOML ({exc})") from exc
-        return {str(k): dict(v) for k, v in data.get("models", {}).items()}
+
+    @cached_property
+    def model_overrides(self) -> dict[str, dict[str, Any]]:
+        """Per-model lifecycle settings from the TOML config file (`[models."name"]` tables)."""
+        return {str(k): dict(v) for k, v in self.config.get("models", {}).items()}
+
+    @property
+    def notify_urls(self) -> tuple[str, ...]:
+        """Webhook URLs: REGISTRY_NOTIFY_URLS (comma-separated) and `[notify] urls = [...]` in the
+        config file, in that order, each once. They can hold tokens (Slack's do): never shown whole."""
+        listed = [u.strip() for u in self.notify_urls_csv.split(",")]
+        listed += [str(u).strip() for u in self.config.get("notify", {}).get("urls", [])]
+        return tuple(dict.fromkeys(u for u in listed if u))
 
     def credentials_present(self) -> dict[str, bool]:
         """Which credentials are set, never their values: for status pages."""
@@ -170,4 +216,17 @@ def load_settings(**overrides: Any) -> Settings:
     if unknown:
         raise BadInput(f"unknown settings: {', '.join(sorted(unknown))}")
     by_alias = {Settings.model_fields[name].validation_alias: value for name, value in overrides.items()}
-    return Settings(**by_alias)
+    try:
+        return Settings(**by_alias)
+    except ValidationError as exc:
+        raise BadInput(settings_problem(exc)) from exc
+
+
+def settings_problem(exc: ValidationError) -> str:
+    """A bad setting in one line, named as the user wrote it (the variable), never with its value."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        names = [str(part) for part in error.get("loc", ()) if str(part)]
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        problems.append(f"{names[-1]}: {message}" if names else message)
+    return "; ".join(problems)

@@ -222,6 +222,6 @@ def test_the_promotion_history_gives_rollback_a_target(seeded: Seeded, tmp_path:
         for v in registry.client.search_model_versions("name = 'wine-classifier'")
     }
     assert wine_stages["2"] == "Production"
-    attempts = registry.audit.replay()
+    attempts = registry.history()
     assert {attempt.model for attempt in attempts} == set(DEMO_MODELS)
     assert {attempt.actor for attempt in attempts} == {"seed-demo"}

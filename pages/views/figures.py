@@ -17,6 +17,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from registry.domain.aggregate import MAX_SMOOTHING as MAX_SMOOTHING  # the pages read it here
+from registry.domain.aggregate import ema
 from registry.domain.diff import metric_direction
 from registry.errors import BadInput
 from registry.store.metrics import select_points
@@ -24,7 +26,6 @@ from registry.store.metrics import select_points
 XAxis = Literal["step", "wall", "relative"]
 X_AXES: dict[str, str] = {"step": "Step", "wall": "Wall time", "relative": "Relative time (s)"}
 MAX_POINTS_PER_TRACE = 2000
-MAX_SMOOTHING = 0.99
 _MARKERS_UP_TO = 30  # short lines get markers: a one-point "line" is otherwise invisible
 _WEBGL_ABOVE = 20_000  # total points: SVG gets slow past this, WebGL does not
 PARALLEL_MAX_LINES = 2000  # parallel coordinates of a whole experiment: more lines draw too slowly
@@ -36,16 +37,8 @@ def color_of(index: int) -> str:
 
 
 def smooth(values: pd.Series, smoothing: float) -> pd.Series:
-    """Exponential moving average with weight `smoothing` on the past (0 = raw, 0.99 = very smooth).
-
-    TensorBoard's slider: each point is `smoothing * previous + (1 - smoothing) * value`, debiased
-    at the start (pandas `ewm(adjust=True)`), so the line does not start at zero.
-    """
-    if not 0 <= smoothing <= MAX_SMOOTHING:
-        raise BadInput(f"smoothing: {smoothing} is not between 0 and {MAX_SMOOTHING}")
-    if smoothing == 0 or values.empty:
-        return values.astype("float64")
-    return values.astype("float64").ewm(alpha=1 - smoothing, adjust=True).mean()
+    """EMA smoothing (registry.domain.aggregate.ema) of a series, keeping its index."""
+    return pd.Series(ema(values, smoothing), index=values.index)
 
 
 def x_values(history: pd.DataFrame, x: XAxis) -> pd.Series:

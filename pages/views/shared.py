@@ -11,14 +11,16 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import streamlit as st
 
 from registry.access.identity import ANONYMOUS, Actor, oidc_name
 from registry.errors import NotFound, RegistryError, Unreachable
-from registry.service import Registry
 from registry.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from registry.service import Registry
 
 log = logging.getLogger("registry.ui")
 T = TypeVar("T")
@@ -54,6 +56,10 @@ def settings_key(s: Settings | None = None) -> str:
 
 @st.cache_resource(show_spinner=False)
 def _registry_for(key: str) -> Registry:
+    # Imported here, not at the top: importing MLflow takes seconds on a cold server, and app.py
+    # imports this module before `st.navigation`, which should reach the browser first.
+    from registry.service import Registry
+
     return Registry.connect(settings())
 
 
@@ -138,7 +144,8 @@ def current_actor() -> Actor:
     if s.identity == "header":
         from registry.access.identity import actor_from_headers
 
-        return actor_from_headers(dict(st.context.headers), s, st.context.ip_address)
+        headers = st.context.headers  # every value of a repeated header: see actor_from_headers
+        return actor_from_headers({name: headers.get_all(name) for name in headers}, s)
     return reg.actor()
 
 

@@ -9,29 +9,26 @@ from __future__ import annotations
 
 import getpass
 import hmac
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal
+import logging
+from collections.abc import Mapping, Sequence
 
+from registry.domain.actors import ROLES, Actor, Role
 from registry.settings import Settings
 
-Role = Literal["viewer", "lead", "admin"]
-ROLES: tuple[Role, ...] = ("viewer", "lead", "admin")
+# Actor and Role are pure (registry.domain.actors); importing them from here keeps working.
+__all__ = [
+    "ANONYMOUS",
+    "ROLES",
+    "Actor",
+    "Role",
+    "actor_from_headers",
+    "actor_named",
+    "configured_actor",
+    "oidc_name",
+    "role_of",
+]
 
-
-@dataclass(frozen=True)
-class Actor:
-    """A person or process acting on the registry, with the role the settings give them."""
-
-    name: str
-    role: Role = "viewer"
-
-    @property
-    def may_change_registry(self) -> bool:
-        return self.role in ("lead", "admin")
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.role})"
+log = logging.getLogger(__name__)
 
 
 def role_of(name: str, settings: Settings) -> Role:
@@ -78,23 +75,31 @@ def oidc_name(claims: Mapping[str, object]) -> str:
     return f"sub:{sub}" if sub else ""
 
 
-def actor_from_headers(
-    headers: Mapping[str, str], settings: Settings, remote_addr: str | None = None
-) -> Actor:
-    """The user named by a trusted reverse proxy (oauth2-proxy and the like), or an anonymous viewer.
+def actor_from_headers(headers: Mapping[str, str | Sequence[str]], settings: Settings) -> Actor:
+    """The user named by the reverse proxy (oauth2-proxy and the like), or an anonymous viewer.
 
-    The header is honoured only in `header` mode and only when the request proves it came through
-    the proxy: the shared secret header matches, or the peer is an allowed proxy address. Anyone can
-    send `X-Forwarded-Email`; without that proof it is ignored.
+    Honoured only in `header` mode and only when the request carries the proxy's shared secret
+    (compared in constant time). Anyone can send `X-Forwarded-Email`, and the client address is no
+    proof either: uvicorn takes it from `X-Forwarded-For`, which the client chooses. `headers` maps a
+    name to every value it was sent with; a user or secret header sent twice is refused, because a
+    proxy that appends to a client's header would otherwise let the client's value through.
     """
     if settings.identity != "header":
         return ANONYMOUS
-    lower = {k.lower(): v for k, v in headers.items()}
-    via_secret = bool(settings.header_secret) and hmac.compare_digest(
-        lower.get(settings.header_secret_name.lower(), "").encode(), settings.header_secret.encode()
+    values = {k.lower(): [v] if isinstance(v, str) else list(v) for k, v in headers.items()}
+    secret = values.get(settings.header_secret_name.lower(), [])
+    named = values.get(settings.header_user.lower(), [])
+    if len(secret) > 1 or len(named) > 1:
+        log.warning("header identity: %s or %s sent twice; treated as anonymous", *_header_names(settings))
+        return ANONYMOUS
+    proven = bool(settings.header_secret) and hmac.compare_digest(
+        (secret[0] if secret else "").encode(), settings.header_secret.encode()
     )
-    via_address = remote_addr is not None and remote_addr in settings.trusted_proxies
-    name = lower.get(settings.header_user.lower(), "").strip()
-    if not name or not (via_secret or via_address):
+    name = named[0].strip() if named else ""
+    if not name or not proven:
         return ANONYMOUS
     return actor_named(name, settings)
+
+
+def _header_names(settings: Settings) -> tuple[str, str]:
+    return settings.header_user, settings.header_secret_name

@@ -10,6 +10,7 @@ applied, the second insert fails and becomes a Conflict.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -35,13 +36,14 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
 from registry.errors import Conflict, Unreachable
 from registry.settings import mask_uri
 
+log = logging.getLogger("registry.audit")
 metadata = MetaData()
 events = Table(
     "registry_audit",
@@ -152,9 +154,20 @@ class AuditLog:
     Unreachable in seconds, before MLflow is touched, rather than hang the page.
     """
 
-    def __init__(self, url: str, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeout_s: float = 30.0,
+        on_result: Callable[[Connection, Attempt], int] | None = None,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        """`on_result` runs inside the transaction that writes each result row (the notification
+        outbox queues the event there, so it is queued exactly when it is recorded) and returns how
+        many rows it added; `after_commit` runs once they are committed (a background delivery)."""
         self.url = url
         self.timeout_s = timeout_s
+        self.on_result = on_result
+        self.after_commit = after_commit
         connect_args = _connect_args(url, timeout_s)
         self.engine: Engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
@@ -270,6 +283,20 @@ class AuditLog:
             values = {k: intent[k] for k in intent if k not in ("id", "seq")}
             values.update(phase="result", at=_utcnow(), outcome=outcome, error=error)
             conn.execute(events.insert().values(**values))
+            queued = self._announce(conn, _attempt(intent, values))
+        if queued and self.after_commit:
+            self.after_commit()
+
+    def _announce(self, conn: Connection, attempt: Attempt) -> int:
+        """Queue the event in a savepoint: a broken outbox must never lose or undo the audit row."""
+        if self.on_result is None:
+            return 0
+        try:
+            with conn.begin_nested():
+                return self.on_result(conn, attempt)
+        except SQLAlchemyError:
+            log.exception("could not queue the notification of attempt %s", attempt.attempt_id)
+            return 0
 
     def record(self, outcome: str, error: str | None = None, **intent: Any) -> str:
         """Record an attempt that ended before it could change anything (refused, conflict)."""

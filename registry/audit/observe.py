@@ -19,9 +19,9 @@ from typing import Any
 
 from registry.audit.log import Attempt, AuditLog
 from registry.audit.replay import MLFLOW_ACTOR, OBSERVED, OUTSIDE, differences, replay
+from registry.domain.model_state import Holders, ModelState
 from registry.domain.policy import TAG_ARCHIVED
 from registry.errors import Conflict, Unreachable
-from registry.store.models import Holders, ModelState
 
 _TRIES = 3
 
@@ -42,8 +42,9 @@ class Adoption:
         return cls(state.model.name, state.policy.mode, h.production, h.staging, recorded)
 
 
-def reconcile(audit: AuditLog, state: ModelState, *, record_empty: bool = False) -> list[Attempt]:
-    """The model's audit attempts after recording its baseline or the outside changes MLflow shows.
+def reconcile(audit: AuditLog, state: ModelState, *, record_empty: bool = False) -> tuple[list[Attempt], int]:
+    """The model's audit attempts after recording its baseline or the outside changes MLflow shows,
+    and how many events this call recorded.
 
     A model never met gets its baseline when something holds a slot (or always with
     `record_empty`, as `adopt` does). When the audit log cannot be written (read-only, locked), the
@@ -51,23 +52,25 @@ def reconcile(audit: AuditLog, state: ModelState, *, record_empty: bool = False)
     """
     model = state.model.name
     attempts = audit.attempts(model)
+    recorded = 0
     for _ in range(_TRIES):
         events = events_to_record(attempts, state, record_empty=record_empty)
         if not events:
-            return attempts
+            break
         if audit.pending_change(model) is not None:
-            return attempts  # a change in flight explains the difference; its result will say
+            break  # a change in flight explains the difference; its result will say
         try:
             seq = audit.last_seq(model)
             for event in events:
                 seq += 1
                 audit.record("done", seq=seq, **event)
+                recorded += 1
         except Conflict:
             pass  # another replica recorded first: read again and see what is left
         except Unreachable:
-            return attempts
+            break
         attempts = audit.attempts(model)
-    return attempts
+    return attempts, recorded
 
 
 def events_to_record(

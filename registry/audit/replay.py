@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from registry.audit.log import Attempt
-from registry.store.models import Holders
+from registry.domain.model_state import Holders
 
 SLOTS = ("production", "staging")
 OBSERVED = "observed"  # the state MLflow showed when the service first met the model

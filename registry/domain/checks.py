@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from registry.access.identity import Actor
-from registry.access.permissions import TAG_LEADS, actor_for_model
+from registry.domain.actors import TAG_LEADS, Actor, actor_for_model
+from registry.domain.model_state import VersionInfo
 from registry.domain.policy import Gate
-from registry.store.models import VersionInfo
 
 
 @dataclass(frozen=True)
@@ -87,6 +86,34 @@ def check_not_archived(version: VersionInfo) -> Check:
         f"v{version.version} is archived; use rollback to bring an archived version back"
         if version.archived
         else f"v{version.version} is active",
+    )
+
+
+def check_not_yet_archived(version: VersionInfo) -> Check:
+    """Archiving: the version must still be active (archiving twice would record a change that is none)."""
+    return Check(
+        "version is not archived",
+        not version.archived,
+        f"v{version.version} " + ("is already archived" if version.archived else "is active"),
+    )
+
+
+def check_not_in_production(version: str, production: str | None) -> Check | None:
+    """Promoting to staging: a version that serves production does not go back to staging."""
+    if version != production:
+        return None
+    return Check("version is not in production", False, f"v{version} already serves production")
+
+
+def check_rollback_target(target: str | None) -> Check | None:
+    """Rolling back without naming a version: the audit history must know an earlier holder."""
+    if target is not None:
+        return None
+    return Check(
+        "a rollback target exists",
+        False,
+        "no earlier production version in the history (audited, first seen or outside changes) "
+        "that can serve; name one with --to VERSION",
     )
 
 

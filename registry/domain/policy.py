@@ -16,6 +16,7 @@ from registry.errors import BadInput
 Mode = Literal["aliases", "stages"]
 Direction = Literal["max", "min"]
 
+RESERVED_TAG_PREFIX = "registry."  # the registry's own tags: never set by hand through a front
 TAG_MODE = "registry.mode"
 TAG_GATE_METRIC = "registry.gate.metric"
 TAG_GATE_DIRECTION = "registry.gate.direction"

@@ -7,38 +7,21 @@ included), 3 refused by a guard, 4 conflict, 5 store unreachable; never a traceb
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
 from registry.errors import BadInput, RegistryError
+from registry.fronts.serialise import dumps
 from registry.service import Registry
 
 EXIT_OK = 0
 EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a reader that went away
-
-
-def to_jsonable(value: Any) -> Any:
-    """Dataclasses, DataFrames and datetimes to plain JSON values."""
-    if hasattr(value, "as_dict"):
-        return to_jsonable(value.as_dict())
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, pd.DataFrame):
-        return json.loads(value.to_json(orient="records", date_format="iso"))
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
 
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
@@ -51,45 +34,35 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str] | None = None) -> 
 
 
 def _ms(ms: int | None) -> str:
-    return datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M") if ms else ""
+    """Epoch milliseconds as UTC, like every other time the CLI prints."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M") if ms else ""
 
 
 # commands ------------------------------------------------------------------------------------------
 def cmd_seed_demo(reg: Registry, args: argparse.Namespace) -> Any:
-    from registry.store.client import translate_errors
-    from registry.training.demo import seed_demo
-
-    if args.if_empty:
-        with translate_errors("look for existing experiments"):
-            existing = [e for e in reg.client.search_experiments(max_results=2) if e.name != "Default"]
-        if existing:
-            return None if not args.json else {"skipped": "the store already has experiments"}
+    if args.if_empty and reg.has_experiments():
+        return None if not args.json else {"skipped": "the store already has experiments"}
 
     def progress(fraction: float, message: str) -> None:
         if not args.json:
             say(f"[{fraction:4.0%}] {message}")
 
-    summary = seed_demo(reg.settings, client=reg.client, progress=progress)
+    summary = reg.seed_demo(progress=progress)
     return summary if args.json else summary.message
 
 
 def cmd_experiments(reg: Registry, args: argparse.Namespace) -> Any:
-    from registry.store.experiments import search_experiments
-
-    found = search_experiments(reg.client, args.search or "", view=args.view)
+    found = reg.experiments(args.search or "", view=args.view)
     if args.json:
         return found
     return _table([{"id": e.experiment_id, "name": e.name, "stage": e.lifecycle_stage} for e in found])
 
 
 def cmd_runs(reg: Registry, args: argparse.Namespace) -> Any:
-    from registry.store.experiments import get_experiment
-    from registry.store.runs import search_runs
-
-    exp = get_experiment(reg.client, args.experiment)
+    exp = reg.experiment(args.experiment)
     order_by = [args.order_by] if args.order_by else None
-    page = search_runs(
-        reg.client, [exp.experiment_id], args.filter or "", order_by, args.max_results, args.page_token
+    page = reg.search_runs(
+        [exp.experiment_id], args.filter or "", order_by, args.max_results, args.page_token
     )
     if args.json:
         return {"runs": page.runs, "next_page_token": page.next_page_token}
@@ -103,9 +76,7 @@ def cmd_runs(reg: Registry, args: argparse.Namespace) -> Any:
 
 def cmd_models(reg: Registry, args: argparse.Namespace) -> Any:
     """Models with their mode and holders: aliases or stages alike (a stage-mode Production holder too)."""
-    from registry.lifecycle.catalog import model_rows
-
-    page = model_rows(reg, args.search or "", max_results=args.max_results)
+    page = reg.model_rows(args.search or "", max_results=args.max_results)
     rows = [
         {
             "name": r.name,
@@ -141,14 +112,9 @@ def cmd_adopt(reg: Registry, args: argparse.Namespace) -> Any:
 
 
 def cmd_versions(reg: Registry, args: argparse.Namespace) -> Any:
-    state = reg.state(args.model)
     if args.json:
-        return {
-            "model": args.model,
-            "mode": state.policy.mode,
-            "holders": state.holders,
-            "versions": list(state.versions.values()),
-        }
+        return reg.versions_summary(args.model)
+    state = reg.state(args.model)
     rows = [
         {
             "version": v.version,
@@ -244,6 +210,46 @@ def cmd_history(reg: Registry, args: argparse.Namespace) -> Any:
     return text
 
 
+def cmd_notify(reg: Registry, args: argparse.Namespace) -> Any:
+    """`notify status`: the outbox's counts; `notify run`: the delivery worker (`--once`: one pass)."""
+    from registry.notify.delivery import deliver_due, run_worker
+    from registry.notify.outbox import ensure_table
+
+    if args.what == "status":
+        status = reg.notification_status()
+        if args.json:
+            return status
+        o = status.outbox
+        lines = [
+            "webhooks: " + (", ".join(status.targets) or "none configured (REGISTRY_NOTIFY_URLS)"),
+            f"signed: {'yes' if status.signed else 'no (set REGISTRY_NOTIFY_SECRET)'}",
+            f"pending: {o.pending} (retrying {o.retrying}), delivered: {o.delivered}, failed: {o.failed}",
+        ]
+        if o.last_error:
+            lines.append(f"last error: {o.last_error}")
+        return "\n".join(lines)
+    if not reg.settings.notify_urls:
+        raise BadInput("no webhooks configured: set REGISTRY_NOTIFY_URLS or [notify] urls in registry.toml")
+    ensure_table(reg.audit.engine)
+    if args.once:
+        report = deliver_due(reg.audit.engine, reg.settings)
+        return (
+            report
+            if args.json
+            else f"delivered {report.delivered}, retrying {report.retrying}, failed {report.failed}"
+        )
+
+    def progress(report: Any) -> None:
+        if report.tried:
+            print(
+                f"delivered {report.delivered}, retrying {report.retrying}, failed {report.failed}",
+                flush=True,
+            )
+
+    run_worker(reg.audit.engine, reg.settings, args.interval, on_pass=progress)
+    return None
+
+
 def cmd_webhooks(reg: Registry, args: argparse.Namespace) -> Any:
     from registry.fronts import webhooks
 
@@ -255,9 +261,8 @@ def cmd_webhooks(reg: Registry, args: argparse.Namespace) -> Any:
             return installed
         return (
             f"webhook {installed['webhook_id']} delivers {', '.join(installed['events'])} "
-            f"to {installed['url']}; "
-            f"its secret is in {installed['secret_file']} (run `webhooks serve` where that file is, or "
-            f"set {webhooks.SECRET_ENV})"
+            f"to {installed['url']}; its secret is in {installed['secret_file']} (run `webhooks serve` "
+            f"where that file is, or set {webhooks.SECRET_ENV})"
         )
     say(f"receiving MLflow webhooks on http://{args.host}:{args.port}{webhooks.PATH}")
     webhooks.serve(reg, args.host, args.port)
@@ -326,9 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", help="an earlier version")
     p = add("history", cmd_history, "the audit history, of one model or all")
     p.add_argument("model", nargs="?")
-    p = add(
-        "webhooks", cmd_webhooks, "record changes made in MLflow directly, as MLflow's webhooks report them"
-    )
+    p = add("notify", cmd_notify, "webhook notifications: `status`, or `run` the delivery worker")
+    p.add_argument("what", choices=["status", "run"])
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between passes (run)")
+    p.add_argument("--once", action="store_true", help="one delivery pass, then exit (run)")
+    p = add("webhooks", cmd_webhooks, "record changes made in MLflow directly, as its webhooks report them")
     p.add_argument("what", choices=["serve", "install"], help="serve the receiver, or register it on MLflow")
     p.add_argument("--url", help="install: the receiver's URL as the tracking server reaches it")
     p.add_argument("--host", default="127.0.0.1", help="serve: address to bind (default loopback only)")
@@ -388,4 +395,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if out is None:
         return EXIT_OK
-    return _emit(json.dumps(to_jsonable(out), indent=2, default=str) if args.json else str(out))
+    return _emit(dumps(out) if args.json else str(out))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import math
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -25,15 +24,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
-from registry.errors import BadInput, NotFound, RegistryError
-from registry.fronts.cli import to_jsonable
-from registry.lifecycle.actions import ActionResult
+from registry.errors import BadInput, RegistryError
+from registry.fronts.serialise import to_jsonable
 from registry.service import Registry
 
 logger = logging.getLogger(__name__)
 
 HTTP_HOST = "127.0.0.1"
-RESERVED_TAG_PREFIX = "registry."
 Result = dict[str, Any]
 ParamValue = str | int | float | bool | None
 
@@ -82,35 +79,296 @@ gate can be passed with force only when the user explicitly asks for it. Changes
 """
 
 
-def _json_safe(value: Any) -> Any:
-    """NumPy scalars to Python, NaN and infinities to null: the result must be strict JSON."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    if hasattr(value, "item") and callable(value.item) and type(value).__module__ == "numpy":
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+# reads -------------------------------------------------------------------------------------------
+def list_experiments(reg: Registry, search: str = "") -> Result:
+    """List active experiments (id, name) whose name contains `search` (case-insensitive)."""
+    found = reg.experiments(search)
+    return {"experiments": [{"experiment_id": e.experiment_id, "name": e.name} for e in found]}
 
 
-def _tool_body(fn: Callable[..., Any]) -> Callable[..., Result]:
-    """Run a tool: its result as JSON, a service error as a tool error carrying kind and message."""
+def search_runs(
+    reg: Registry,
+    experiment: Experiment,
+    filter: Filter = "",
+    order_by: Annotated[list[str] | None, Field(description="e.g. ['metrics.val_accuracy DESC']")] = None,
+    max_results: Annotated[int, Field(ge=1, le=200)] = 20,
+    page_token: Annotated[str | None, Field(description="next_page_token of the previous page")] = None,
+) -> Result:
+    """Search the active runs of one experiment with MLflow's filter syntax: one page of runs with
+    their params.*, metrics.* and tags.* columns, and next_page_token for the next page.
+    A malformed filter or an unknown column is an error that says what to write instead."""
+    exp = reg.experiment(experiment)
+    page = reg.search_runs([exp.experiment_id], filter, order_by, max_results, page_token)
+    return {
+        "experiment": {"experiment_id": exp.experiment_id, "name": exp.name},
+        "runs": page.runs,
+        "next_page_token": page.next_page_token,
+    }
+
+
+def get_best_model(
+    reg: Registry,
+    experiment: Experiment,
+    metric: Annotated[str, Field(description="metric name, e.g. 'val_accuracy'")],
+    direction: Annotated[
+        Literal["max", "min"] | None,
+        Field(description="max or min; default: min for names with loss/error/rmse/mae/mse, else max"),
+    ] = None,
+    filter: Filter = "",
+    finished_only: bool = True,
+) -> Result:
+    """The run of an experiment with the best value of a metric (FINISHED runs only by default),
+    its params and metrics, the models it logged and every registered version made from it."""
+    best = reg.best_run(experiment, metric, direction, filter, finished_only)
+    detail = best.run
+    return {
+        "experiment": {"experiment_id": best.experiment.experiment_id, "name": best.experiment.name},
+        "metric": best.metric,
+        "direction": best.direction,
+        "value": best.value,
+        "run": {
+            "run_id": detail.info.run_id,
+            "run_name": detail.info.run_name,
+            "status": detail.info.status,
+            "start_time": detail.info.start_time,
+            "params": detail.params,
+            "metrics": detail.metrics,
+            "tags": detail.tags,
+        },
+        "logged_models": detail.logged_models,
+        "registered_versions": detail.model_versions,
+    }
+
+
+def compare_runs(
+    reg: Registry,
+    run_ids: Annotated[list[str], Field(description="2 to 50 run ids, from any experiments")],
+    only_differences: Annotated[
+        bool, Field(description="leave out the params, metrics and tags that all runs share")
+    ] = True,
+) -> Result:
+    """Params, metrics and tags of runs side by side: one entry per field with each run's value and
+    whether they differ, plus which run is best per metric (lower is better for names with
+    loss/error/rmse/mae/mse, higher for the rest). Ids that name no run are listed in `missing`."""
+    compared = reg.compare_runs(run_ids)
+    table = compared.table
+    shown = compared.differences if only_differences else table
+    ids = [str(i) for i in compared.runs["run_id"]]
+    return {
+        "runs": compared.runs[["run_id", "run_name", "experiment_id", "status"]],
+        "missing": compared.missing,
+        "fields": [
+            {"field": str(field), "values": {i: row[i] for i in ids}, "differs": bool(row["differs"])}
+            for field, row in shown.iterrows()
+        ],
+        "identical_fields_left_out": len(table) - len(shown),
+        "best": compared.best,
+    }
+
+
+def list_models(
+    reg: Registry, search: str = "", max_results: Annotated[int, Field(ge=1, le=500)] = 100
+) -> Result:
+    """Registered models whose name contains `search`, with their aliases (alias → version)."""
+    page = reg.models(search, max_results=max_results)
+    return {"models": [{"name": m.name, "aliases": m.aliases} for m in page.models]}
+
+
+def model_versions(reg: Registry, model: ModelName) -> Result:
+    """Every version of a model with its aliases, stage, status, archived flag and source run, the
+    model's lifecycle mode (aliases or stages) and who holds production and staging now."""
+    return reg.versions_summary(model)
+
+
+def model_history(reg: Registry, model: ModelName) -> Result:
+    """The model's audit history (every attempted promote/archive/rollback, refused ones included,
+    with actor, role, reason and outcome), the state it replays to, the version a rollback would
+    return to, and any drift: holders changed in MLflow outside the registry's guards."""
+    return to_jsonable(reg.model_history(model))
+
+
+def plan(
+    reg: Registry,
+    action: Literal["promote", "archive", "rollback"],
+    model: ModelName,
+    version: Annotated[
+        str | None, Field(description="the version to act on; for rollback, optional (default: previous)")
+    ] = None,
+    target: Annotated[
+        Literal["production", "staging"], Field(description="promote only: where to")
+    ] = "production",
+) -> Result:
+    """Say what an action would change and run every check, without changing anything: changes,
+    checks (pass/fail, which the user should see), candidate metrics against production,
+    `allowed`, `needs_force` (only the metric gate failed) and a plan_token. Show this to the user
+    and apply with promote/archive/rollback, passing their reason and the plan_token."""
+    made = reg.plan(action, model, version, actor=reg.actor(), target=target)
+    args = f"model={model!r}, reason=<the user's reason>, plan_token=<plan_token>"
+    if action == "promote":
+        args += f", version={made.version!r}, target={target!r}" + (
+            ", force=True" if made.needs_force else ""
+        )
+    elif action == "archive":
+        args += f", version={made.version!r}"
+    elif made.version:
+        args += f", to_version={made.version!r}"
+    return {**made.as_dict(), "plan_token": reg.plan_token(made), "apply_with": f"{action}({args})"}
+
+
+# additions ---------------------------------------------------------------------------------------
+def track_model(
+    reg: Registry,
+    name: Annotated[str, Field(description="registered model name (also the default experiment)")],
+    estimator: Annotated[
+        str,
+        Field(description="scikit-learn class name from the allow-list, e.g. 'RandomForestClassifier'"),
+    ],
+    dataset: Literal["iris", "wine", "breast_cancer", "diabetes"],
+    params: Annotated[
+        dict[str, ParamValue] | None,
+        Field(description="estimator params as JSON scalars, e.g. {'n_estimators': 50, 'max_depth': 3}"),
+    ] = None,
+    experiment: Annotated[str | None, Field(description="experiment name; default: the model name")] = None,
+    run_name: str | None = None,
+    register: Annotated[bool, Field(description="also register the model as a new version")] = True,
+    tags: Annotated[
+        dict[str, str] | None,
+        Field(description="tags for the run and the version; names starting registry. are reserved"),
+    ] = None,
+    test_size: Annotated[float, Field(ge=0.1, le=0.5)] = 0.3,
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0,
+) -> Result:
+    """Train a small scikit-learn model in this server and log it as a FINISHED run (params,
+    validation metrics, the model) and, by default, register it as a new version (it does not
+    serve until promoted). Nothing sent is unpickled or evaluated: the estimator must be on the
+    allow-list, params must be its own parameters with JSON scalar values, iteration counts are
+    capped. Classification (iris, wine, breast_cancer) logs val_accuracy and val_f1_macro;
+    regression (diabetes) logs val_rmse, val_mae and val_r2. Leads only.
+    Allowed: LogisticRegression, DecisionTreeClassifier, RandomForestClassifier,
+    ExtraTreesClassifier, GradientBoostingClassifier, KNeighborsClassifier, SVC; LinearRegression,
+    Ridge, Lasso, ElasticNet, DecisionTreeRegressor, RandomForestRegressor, ExtraTreesRegressor,
+    GradientBoostingRegressor, KNeighborsRegressor, SVR."""
+    return to_jsonable(
+        reg.track_from_spec(
+            name,
+            estimator,
+            dataset,
+            params,
+            actor=reg.actor(),
+            experiment=experiment,
+            run_name=run_name,
+            register=register,
+            tags=tags,
+            test_size=test_size,
+            seed=seed,
+        )
+    )
+
+
+def register_model(
+    reg: Registry,
+    source: Annotated[
+        str, Field(description="a run id (the run must have logged one model) or models:/m-<id>")
+    ],
+    model: ModelName,
+    description: str = "",
+) -> Result:
+    """Register a new version of `model` (created if it does not exist) from a run's logged model.
+    The new version serves nowhere until promoted. Leads only; a viewer is refused and audited."""
+    return to_jsonable(reg.register_version(source, model, actor=reg.actor(), description=description))
+
+
+# changes -----------------------------------------------------------------------------------------
+def promote(
+    reg: Registry,
+    model: ModelName,
+    version: Version,
+    reason: Reason,
+    target: Literal["production", "staging"] = "production",
+    force: Annotated[
+        bool,
+        Field(description="pass a failing metric gate (never any other check); only when the user asks"),
+    ] = False,
+    plan_token: PlanToken = None,
+) -> Result:
+    """Promote a version to production (or staging): in alias mode the alias moves to it, in stage
+    mode it changes stage and the previous production version is archived. Guards: the actor must
+    be a lead, a reason is required, the version must be READY, not archived, from a FINISHED run,
+    carry the required tags and pass the metric gate against production (force passes the gate
+    only). With plan_token, refused (conflict) if the model changed since that plan. Every attempt
+    is audited. Call plan first."""
+    done = reg.apply_approved(
+        "promote", model, version, reason, plan_token, actor=reg.actor(), target=target, force=force
+    )
+    return to_jsonable(done)
+
+
+def archive(
+    reg: Registry, model: ModelName, version: Version, reason: Reason, plan_token: PlanToken = None
+) -> Result:
+    """Archive a version: its aliases are removed and it is tagged archived (alias mode) or moved to
+    stage Archived; nothing is deleted. Leads only, reason required, audited. Call plan first."""
+    return to_jsonable(reg.apply_approved("archive", model, version, reason, plan_token, actor=reg.actor()))
+
+
+def rollback(
+    reg: Registry,
+    model: ModelName,
+    reason: Reason,
+    to_version: Annotated[
+        str | None, Field(description="an earlier version; default: the previous production holder")
+    ] = None,
+    plan_token: PlanToken = None,
+) -> Result:
+    """Give production back to the version that held it before the current one (by the audit
+    history), or to `to_version`. Same guards as promote, leads only, reason required, audited.
+    Call plan with action 'rollback' first."""
+    done = reg.apply_approved("rollback", model, to_version, reason, plan_token, actor=reg.actor())
+    return to_jsonable(done)
+
+
+TOOLS: tuple[tuple[Callable[..., Result], ToolAnnotations], ...] = (
+    (list_experiments, READ),
+    (search_runs, READ),
+    (get_best_model, READ),
+    (compare_runs, READ),
+    (list_models, READ),
+    (model_versions, READ),
+    (model_history, READ),
+    (plan, READ),
+    (track_model, ADD),
+    (register_model, ADD),
+    (promote, CHANGE),
+    (archive, CHANGE),
+    (rollback, CHANGE),
+)
+
+
+def _bound(fn: Callable[..., Result], reg: Registry) -> Callable[..., Result]:
+    """`fn` with `reg` filled in: the signature MCP reads (the tool's schema) leaves it out.
+
+    A service error becomes a tool error carrying kind and message; a bug becomes one line (the
+    traceback goes to stderr). The result passes through the shared serialiser: strict JSON.
+    """
+    signature = inspect.signature(fn, eval_str=True)
+    params = list(signature.parameters.values())[1:]
 
     @functools.wraps(fn)
     def run(*args: Any, **kwargs: Any) -> Result:
         try:
-            return _json_safe(to_jsonable(fn(*args, **kwargs)))
+            result: Result = to_jsonable(fn(reg, *args, **kwargs))
+            return result
         except RegistryError as exc:
             message = str(exc)  # some messages already start with their kind ("refused: ...")
             raise ToolError(
                 message if message.startswith(f"{exc.kind}:") else f"{exc.kind}: {message}"
             ) from exc
-        except Exception as exc:  # a bug: say what it was in one line, the traceback goes to stderr
+        except Exception as exc:
             logger.exception("tool %s failed unexpectedly", fn.__name__)
             raise ToolError(f"unexpected error: {exc.__class__.__name__}: {exc}") from exc
 
+    run.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]  # read by inspect.signature
+    del run.__wrapped__  # inspect must not look past the signature above
     return run
 
 
@@ -127,329 +385,9 @@ def build_server(reg: Registry) -> MCPServer:
         title="MLflow Registry",
         instructions=INSTRUCTIONS.format(actor=f"{actor.name} ({actor.role})", may=may),
     )
-
-    def tool(annotations: ToolAnnotations) -> Callable[[Callable[..., Any]], Callable[..., Result]]:
-        def register(fn: Callable[..., Any]) -> Callable[..., Result]:
-            body = _tool_body(fn)
-            description = inspect.cleandoc(fn.__doc__ or "")
-            server.add_tool(body, description=description, annotations=annotations, structured_output=True)
-            return body
-
-        return register
-
-    # reads ---------------------------------------------------------------------------------------
-    @tool(READ)
-    def list_experiments(search: str = "") -> Result:
-        """List active experiments (id, name) whose name contains `search` (case-insensitive)."""
-        from registry.store.experiments import search_experiments
-
-        found = search_experiments(reg.client, search)
-        return {"experiments": [{"experiment_id": e.experiment_id, "name": e.name} for e in found]}
-
-    @tool(READ)
-    def search_runs(
-        experiment: Experiment,
-        filter: Filter = "",
-        order_by: Annotated[list[str] | None, Field(description="e.g. ['metrics.val_accuracy DESC']")] = None,
-        max_results: Annotated[int, Field(ge=1, le=200)] = 20,
-        page_token: Annotated[str | None, Field(description="next_page_token of the previous page")] = None,
-    ) -> Result:
-        """Search the active runs of one experiment with MLflow's filter syntax: one page of runs with
-        their params.*, metrics.* and tags.* columns, and next_page_token for the next page.
-        A malformed filter or an unknown column is an error that says what to write instead."""
-        from registry.store.experiments import get_experiment
-        from registry.store.runs import search_runs as search
-
-        exp = get_experiment(reg.client, experiment)
-        page = search(reg.client, [exp.experiment_id], filter, order_by, max_results, page_token)
-        return {
-            "experiment": {"experiment_id": exp.experiment_id, "name": exp.name},
-            "runs": page.runs,
-            "next_page_token": page.next_page_token,
-        }
-
-    @tool(READ)
-    def get_best_model(
-        experiment: Experiment,
-        metric: Annotated[str, Field(description="metric name, e.g. 'val_accuracy'")],
-        direction: Annotated[
-            Literal["max", "min"] | None,
-            Field(description="max or min; default: min for names with loss/error/rmse/mae/mse, else max"),
-        ] = None,
-        filter: Filter = "",
-        finished_only: bool = True,
-    ) -> Result:
-        """The run of an experiment with the best value of a metric (FINISHED runs only by default),
-        its params and metrics, the models it logged and every registered version made from it."""
-        from registry.domain.diff import metric_direction
-        from registry.store.experiments import get_experiment
-        from registry.store.runs import get_run
-        from registry.store.runs import search_runs as search
-
-        metric = metric.strip().removeprefix("metrics.")
-        if not metric or "`" in metric:
-            raise BadInput(f"metric {metric!r}: give a metric name such as val_accuracy")
-        direction = direction or metric_direction(metric)
-        exp = get_experiment(reg.client, experiment)
-        clauses = [
-            c for c in (filter.strip(), "attributes.status = 'FINISHED'" if finished_only else "") if c
-        ]
-        order = f"metrics.`{metric}` {'DESC' if direction == 'max' else 'ASC'}"
-        page = search(reg.client, [exp.experiment_id], " and ".join(clauses), [order], 50)
-        column = f"metrics.{metric}"
-        scored = page.runs[page.runs[column].notna()] if column in page.runs.columns else page.runs.iloc[0:0]
-        if scored.empty:
-            raise NotFound(f"no {'FINISHED ' if finished_only else ''}run of {exp.name} has metric {metric}")
-        best = scored.loc[scored[column].idxmax() if direction == "max" else scored[column].idxmin()]
-        detail = get_run(reg.client, str(best["run_id"]))
-        return {
-            "experiment": {"experiment_id": exp.experiment_id, "name": exp.name},
-            "metric": metric,
-            "direction": direction,
-            "value": float(best[column]),
-            "run": {
-                "run_id": detail.info.run_id,
-                "run_name": detail.info.run_name,
-                "status": detail.info.status,
-                "start_time": detail.info.start_time,
-                "params": detail.params,
-                "metrics": detail.metrics,
-                "tags": detail.tags,
-            },
-            "logged_models": detail.logged_models,
-            "registered_versions": detail.model_versions,
-        }
-
-    @tool(READ)
-    def compare_runs(
-        run_ids: Annotated[list[str], Field(description="2 to 50 run ids, from any experiments")],
-        only_differences: Annotated[
-            bool, Field(description="leave out the params, metrics and tags that all runs share")
-        ] = True,
-    ) -> Result:
-        """Params, metrics and tags of runs side by side: one entry per field with each run's value and
-        whether they differ, plus which run is best per metric (lower is better for names with
-        loss/error/rmse/mae/mse, higher for the rest). Ids that name no run are listed in `missing`."""
-        from registry.domain.diff import best_runs, diff_table
-        from registry.domain.diff import only_differences as differing
-        from registry.store.compare import load_runs
-
-        compared = load_runs(reg.client, run_ids)
-        if len(compared.runs) < 2:
-            raise NotFound(
-                f"compare: fewer than 2 of the runs exist (missing: {', '.join(compared.missing) or 'none'})"
-            )
-        table = diff_table(compared.runs)
-        shown = differing(table) if only_differences else table
-        ids = [str(i) for i in compared.runs["run_id"]]
-        return {
-            "runs": compared.runs[["run_id", "run_name", "experiment_id", "status"]],
-            "missing": compared.missing,
-            "fields": [
-                {"field": str(field), "values": {i: row[i] for i in ids}, "differs": bool(row["differs"])}
-                for field, row in shown.iterrows()
-            ],
-            "identical_fields_left_out": len(table) - len(shown),
-            "best": best_runs(table),
-        }
-
-    @tool(READ)
-    def list_models(search: str = "", max_results: Annotated[int, Field(ge=1, le=500)] = 100) -> Result:
-        """Registered models whose name contains `search`, with their aliases (alias → version)."""
-        from registry.store.models import search_models
-
-        page = search_models(reg.client, search, max_results=max_results)
-        return {"models": [{"name": m.name, "aliases": m.aliases} for m in page.models]}
-
-    @tool(READ)
-    def model_versions(model: ModelName) -> Result:
-        """Every version of a model with its aliases, stage, status, archived flag and source run, the
-        model's lifecycle mode (aliases or stages) and who holds production and staging now."""
-        state = reg.state(model)
-        return {
-            "model": model,
-            "mode": state.policy.mode,
-            "holders": state.holders,
-            "versions": list(state.versions.values()),
-        }
-
-    @tool(READ)
-    def model_history(model: ModelName) -> Result:
-        """The model's audit history (every attempted promote/archive/rollback, refused ones included,
-        with actor, role, reason and outcome), the state it replays to, the version a rollback would
-        return to, and any drift: holders changed in MLflow outside the registry's guards."""
-        return reg.model_history(model)
-
-    @tool(READ)
-    def plan(
-        action: Literal["promote", "archive", "rollback"],
-        model: ModelName,
-        version: Annotated[
-            str | None, Field(description="the version to act on; for rollback, optional (default: previous)")
-        ] = None,
-        target: Annotated[
-            Literal["production", "staging"], Field(description="promote only: where to")
-        ] = "production",
-    ) -> Result:
-        """Say what an action would change and run every check, without changing anything: changes,
-        checks (pass/fail, which the user should see), candidate metrics against production,
-        `allowed`, `needs_force` (only the metric gate failed) and a plan_token. Show this to the user
-        and apply with promote/archive/rollback, passing their reason and the plan_token."""
-        from registry.lifecycle.plan_tokens import plan_token
-
-        made = reg.plan(action, model, version, actor=reg.actor(), target=target)
-        token = plan_token(made)
-        args = f"model={model!r}, reason=<the user's reason>, plan_token=<plan_token>"
-        if action == "promote":
-            args += f", version={made.version!r}, target={target!r}" + (
-                ", force=True" if made.needs_force else ""
-            )
-        elif action == "archive":
-            args += f", version={made.version!r}"
-        elif made.version:
-            args += f", to_version={made.version!r}"
-        return {**made.as_dict(), "plan_token": token, "apply_with": f"{action}({args})"}
-
-    # additions -----------------------------------------------------------------------------------
-    @tool(ADD)
-    def track_model(
-        name: Annotated[str, Field(description="registered model name (also the default experiment)")],
-        estimator: Annotated[
-            str,
-            Field(description="scikit-learn class name from the allow-list, e.g. 'RandomForestClassifier'"),
-        ],
-        dataset: Literal["iris", "wine", "breast_cancer", "diabetes"],
-        params: Annotated[
-            dict[str, ParamValue] | None,
-            Field(description="estimator params as JSON scalars, e.g. {'n_estimators': 50, 'max_depth': 3}"),
-        ] = None,
-        experiment: Annotated[
-            str | None, Field(description="experiment name; default: the model name")
-        ] = None,
-        run_name: str | None = None,
-        register: Annotated[bool, Field(description="also register the model as a new version")] = True,
-        tags: Annotated[
-            dict[str, str] | None,
-            Field(description="tags for the run and the version; names starting registry. are reserved"),
-        ] = None,
-        test_size: Annotated[float, Field(ge=0.1, le=0.5)] = 0.3,
-        seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0,
-    ) -> Result:
-        """Train a small scikit-learn model in this server and log it as a FINISHED run (params,
-        validation metrics, the model) and, by default, register it as a new version (it does not
-        serve until promoted). Nothing sent is unpickled or evaluated: the estimator must be on the
-        allow-list, params must be its own parameters with JSON scalar values, iteration counts are
-        capped. Classification (iris, wine, breast_cancer) logs val_accuracy and val_f1_macro;
-        regression (diabetes) logs val_rmse, val_mae and val_r2. Leads only.
-        Allowed: LogisticRegression, DecisionTreeClassifier, RandomForestClassifier,
-        ExtraTreesClassifier, GradientBoostingClassifier, KNeighborsClassifier, SVC; LinearRegression,
-        Ridge, Lasso, ElasticNet, DecisionTreeRegressor, RandomForestRegressor, ExtraTreesRegressor,
-        GradientBoostingRegressor, KNeighborsRegressor, SVR."""
-        from registry.access.permissions import model_leads
-        from registry.domain.model_specs import train_from_spec
-        from registry.lifecycle.registration import TAG_REGISTERED_BY, require_writer
-        from registry.training.tracking import track_model as track
-
-        writer = reg.actor()
-        leads = model_leads(reg.client, reg.settings, name)
-        require_writer(reg.audit, writer, name, "register" if register else "track", leads)
-        reserved = sorted(k for k in tags or {} if k.startswith(RESERVED_TAG_PREFIX))
-        if reserved:  # the registry's own bookkeeping (archived, promoted_by, ...) is not set by hand
-            raise BadInput(f"tags: names starting registry. are the registry's own ({', '.join(reserved)})")
-        trained = train_from_spec(estimator, dataset, params, test_size=test_size, seed=seed)
-        tracked = track(
-            reg.settings,
-            name,
-            trained.model,
-            trained.params,
-            trained.metrics,
-            register=register,
-            tags={**(tags or {}), TAG_REGISTERED_BY: writer.name},
-            experiment=experiment,
-            run_name=run_name,
-            input_example=trained.input_example,
-            client=reg.client,
-        )
-        return {**to_jsonable(tracked), "model": name, "metrics": trained.metrics, "params": trained.params}
-
-    @tool(ADD)
-    def register_model(
-        source: Annotated[
-            str, Field(description="a run id (the run must have logged one model) or models:/m-<id>")
-        ],
-        model: ModelName,
-        description: str = "",
-    ) -> Result:
-        """Register a new version of `model` (created if it does not exist) from a run's logged model.
-        The new version serves nowhere until promoted. Leads only; a viewer is refused and audited."""
-        from registry.lifecycle.registration import register_version
-
-        return register_version(
-            reg.settings, reg.client, reg.audit, source, model, actor=reg.actor(), description=description
-        )
-
-    # changes -------------------------------------------------------------------------------------
-    def apply(
-        action: str,
-        model: str,
-        version: str | None,
-        reason: str,
-        token: str | None,
-        *,
-        target: str = "production",
-        force: bool = False,
-    ) -> ActionResult:
-        """Plan and apply in one call, or, with a token, apply the plan the user approved (or conflict)."""
-        from registry.lifecycle.plan_tokens import approved_plan, read_token
-
-        writer = reg.actor()
-        if token and version is None:  # a rollback to "the previous holder" as it was planned
-            version = read_token(token)["version"]
-        made = reg.plan(action, model, version, actor=writer, target=target)
-        if token:
-            made = approved_plan(made, token)
-        return reg.apply(made, reason, actor=writer, force=force)
-
-    @tool(CHANGE)
-    def promote(
-        model: ModelName,
-        version: Version,
-        reason: Reason,
-        target: Literal["production", "staging"] = "production",
-        force: Annotated[
-            bool,
-            Field(description="pass a failing metric gate (never any other check); only when the user asks"),
-        ] = False,
-        plan_token: PlanToken = None,
-    ) -> Result:
-        """Promote a version to production (or staging): in alias mode the alias moves to it, in stage
-        mode it changes stage and the previous production version is archived. Guards: the actor must
-        be a lead, a reason is required, the version must be READY, not archived, from a FINISHED run,
-        carry the required tags and pass the metric gate against production (force passes the gate
-        only). With plan_token, refused (conflict) if the model changed since that plan. Every attempt
-        is audited. Call plan first."""
-        return apply("promote", model, version, reason, plan_token, target=target, force=force)
-
-    @tool(CHANGE)
-    def archive(model: ModelName, version: Version, reason: Reason, plan_token: PlanToken = None) -> Result:
-        """Archive a version: its aliases are removed and it is tagged archived (alias mode) or moved to
-        stage Archived; nothing is deleted. Leads only, reason required, audited. Call plan first."""
-        return apply("archive", model, version, reason, plan_token)
-
-    @tool(CHANGE)
-    def rollback(
-        model: ModelName,
-        reason: Reason,
-        to_version: Annotated[
-            str | None, Field(description="an earlier version; default: the previous production holder")
-        ] = None,
-        plan_token: PlanToken = None,
-    ) -> Result:
-        """Give production back to the version that held it before the current one (by the audit
-        history), or to `to_version`. Same guards as promote, leads only, reason required, audited.
-        Call plan with action 'rollback' first."""
-        return apply("rollback", model, to_version, reason, plan_token)
-
+    for fn, hints in TOOLS:
+        description = inspect.cleandoc(fn.__doc__ or "")
+        server.add_tool(_bound(fn, reg), description=description, annotations=hints, structured_output=True)
     return server
 
 

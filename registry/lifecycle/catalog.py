@@ -309,7 +309,7 @@ def model_view(reg: Registry, name: str) -> ModelView:
     state = model_state(reg.client, name, reg.settings)
     audit_problem = ""
     try:
-        attempts = reconcile(reg.audit, state)
+        attempts, _ = reconcile(reg.audit, state)
     except RegistryError as exc:  # the registry still shows; rollback and drift need the audit log
         attempts, audit_problem = [], str(exc)
     replayed = replay(attempts)

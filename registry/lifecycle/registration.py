@@ -22,11 +22,16 @@ from registry.access.identity import Actor
 from registry.access.permissions import actor_for_model, model_leads
 from registry.audit.log import AuditLog
 from registry.domain.checks import check_actor
+from registry.domain.model_specs import ParamValue, train_from_spec
+from registry.domain.policy import RESERVED_TAG_PREFIX
 from registry.errors import BadInput, Refused
 from registry.settings import Settings
 from registry.store.client import translate_errors
 from registry.store.runs import fetch_run, logged_models_of
-from registry.training.tracking import _fluent_state  # the one guard of MLflow's process-wide state
+from registry.training.tracking import (
+    _fluent_state,  # the one guard of MLflow's process-wide state
+    track_model,
+)
 
 TAG_REGISTERED_BY = "registry.registered_by"
 TARGET_NEW_VERSION = "new version"
@@ -45,6 +50,19 @@ class RegisteredVersion:
     model_id: str
     status: str
     registered_by: str
+
+
+@dataclass(frozen=True)
+class TrackedSpec:
+    """A model trained from a JSON spec and logged (and, by default, registered)."""
+
+    run_id: str
+    model_uri: str
+    version: str | None
+    model_id: str
+    model: str
+    metrics: dict[str, float]
+    params: dict[str, str]
 
 
 _WRITES = {"register": "register versions of", "track": "log runs and models for"}
@@ -160,4 +178,56 @@ def register_version(
         model_id=model_id,
         status=str(created.status),
         registered_by=actor.name,
+    )
+
+
+def track_from_spec(
+    settings: Settings,
+    client: MlflowClient,
+    audit: AuditLog,
+    name: str,
+    estimator: str,
+    dataset: str,
+    params: dict[str, ParamValue] | None = None,
+    *,
+    actor: Actor,
+    experiment: str | None = None,
+    run_name: str | None = None,
+    register: bool = True,
+    tags: dict[str, str] | None = None,
+    test_size: float = 0.3,
+    seed: int = 0,
+) -> TrackedSpec:
+    """Train an allow-listed estimator on a bundled dataset, log it, and register it unless told not to.
+
+    Leads only (a viewer is refused and audited). Tags named `registry.*` are refused: they are the
+    registry's own bookkeeping (archived, promoted_by, ...), never set by hand.
+    """
+    leads = model_leads(client, settings, name)
+    require_writer(audit, actor, name, "register" if register else "track", leads)
+    reserved = sorted(k for k in tags or {} if k.startswith(RESERVED_TAG_PREFIX))
+    if reserved:
+        raise BadInput(f"tags: names starting registry. are the registry's own ({', '.join(reserved)})")
+    trained = train_from_spec(estimator, dataset, params, test_size=test_size, seed=seed)
+    tracked = track_model(
+        settings,
+        name,
+        trained.model,
+        trained.params,
+        trained.metrics,
+        register=register,
+        tags={**(tags or {}), TAG_REGISTERED_BY: actor.name},
+        experiment=experiment,
+        run_name=run_name,
+        input_example=trained.input_example,
+        client=client,
+    )
+    return TrackedSpec(
+        run_id=tracked.run_id,
+        model_uri=tracked.model_uri,
+        version=tracked.version,
+        model_id=tracked.model_id,
+        model=name,
+        metrics=dict(trained.metrics),
+        params=dict(trained.params),
     )

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import pandas as pd
 from mlflow import MlflowClient
 
-from registry.domain.diff import check_run_ids
-from registry.errors import BadInput
+from registry.domain.diff import best_runs, check_run_ids, diff_table, only_differences
+from registry.errors import BadInput, NotFound
 from registry.store.client import translate_errors
 from registry.store.runs import runs_to_frame
 
@@ -35,3 +35,24 @@ def load_runs(client: MlflowClient, run_ids: Sequence[str]) -> ComparedRuns:
         except BadInput:  # not found, or not even a well-formed id
             missing.append(run_id)
     return ComparedRuns(runs=runs_to_frame(found), missing=missing)
+
+
+@dataclass(frozen=True)
+class RunComparison:
+    """At least two runs field by field: the whole table, its differing rows, the best run per metric."""
+
+    runs: pd.DataFrame
+    missing: list[str]
+    table: pd.DataFrame  # diff_table: one row per field, one column per run id, and `differs`
+    differences: pd.DataFrame
+    best: dict[str, list[str]]
+
+
+def compare_runs(client: MlflowClient, run_ids: Sequence[str]) -> RunComparison:
+    """The runs compared; NotFound when fewer than two of them exist (nothing to compare)."""
+    compared = load_runs(client, run_ids)
+    if len(compared.runs) < 2:
+        missing = ", ".join(compared.missing) or "none"
+        raise NotFound(f"compare: fewer than 2 of the runs exist (missing: {missing})")
+    table = diff_table(compared.runs)
+    return RunComparison(compared.runs, compared.missing, table, only_differences(table), best_runs(table))

@@ -112,3 +112,9 @@ def get_experiment(client: MlflowClient, id_or_name: str) -> ExperimentInfo:
     close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(repr(n) for n in close)}?" if close else ""
     raise NotFound(f"experiment {key!r}: no experiment with that id or name{hint}")
+
+
+def has_experiments(client: MlflowClient) -> bool:
+    """Whether the store holds any experiment besides MLflow's Default (two rows read at most)."""
+    with translate_errors("look for existing experiments"):
+        return any(e.name != "Default" for e in client.search_experiments(max_results=2))

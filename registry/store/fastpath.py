@@ -95,12 +95,19 @@ def experiment_runs(
     tracking_uri: str | None = None,
     tags: Sequence[str] | None = None,
     max_runs: int = MAX_RUNS,
+    filter_string: str = "",
 ) -> ExperimentRuns:
     """Every active run of the experiment, newest first: the database when the URI is one, else the client.
 
     `tags`: the tag keys to make `tags.*` columns of (None: every tag, as `runs_to_frame` does).
+    `filter_string`: MLflow's search syntax; a filter is MLflow's to evaluate, so it goes through the
+    client whatever the URI.
     """
     uri = tracking_uri or client.tracking_uri or ""
+    filter_string = (filter_string or "").strip()
+    if filter_string:
+        frame, truncated = client_runs(client, experiment_id, tags, max_runs, filter_string)
+        return ExperimentRuns(frame, "client", truncated)
     if is_database_uri(uri):
         try:
             frame, truncated = database_runs(uri, experiment_id, tags, max_runs)
@@ -112,15 +119,19 @@ def experiment_runs(
 
 
 def client_runs(
-    client: MlflowClient, experiment_id: str, tags: Sequence[str] | None = None, max_runs: int = MAX_RUNS
+    client: MlflowClient,
+    experiment_id: str,
+    tags: Sequence[str] | None = None,
+    max_runs: int = MAX_RUNS,
+    filter_string: str = "",
 ) -> tuple[pd.DataFrame, bool]:
-    """The experiment's runs through the client, page after page (any tracking URI)."""
+    """The experiment's runs (those the filter keeps) through the client, page after page (any URI)."""
     pages: list[pd.DataFrame] = []
     token: str | None = None
     count = 0
     while True:
         size = min(CLIENT_PAGE, max_runs - count)
-        page = search_runs(client, experiment_id, max_results=size, page_token=token)
+        page = search_runs(client, experiment_id, filter_string, max_results=size, page_token=token)
         pages.append(page.runs)
         count += len(page.runs)
         token = page.next_page_token

@@ -9,77 +9,37 @@ from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from mlflow import MlflowClient
 
-from registry.domain.policy import TAG_ARCHIVED, ModelPolicy, resolve_policy
+from registry.domain.model_state import STAGE_NONE, Holders, ModelInfo, ModelState, VersionInfo
+from registry.domain.policy import ModelPolicy, resolve_policy
 from registry.settings import Settings
 from registry.store.client import translate_errors
 
-STAGE_NONE = "None"
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    description: str
-    tags: dict[str, str]
-    aliases: dict[str, str]  # alias -> version
-    created_ms: int
-    updated_ms: int
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    model: str
-    version: str
-    status: str
-    stage: str
-    aliases: tuple[str, ...]
-    tags: dict[str, str]
-    run_id: str | None
-    source: str
-    created_ms: int
-    updated_ms: int
-    description: str = ""
-    status_message: str = ""  # MLflow's word on a version that is not READY
-
-    @property
-    def model_id(self) -> str | None:
-        """The MLflow 3 logged model behind this version (`models:/m-<id>` sources)."""
-        if self.source.startswith("models:/m-"):
-            return self.source.removeprefix("models:/").split("/")[0]
-        return None
-
-    @property
-    def archived(self) -> bool:
-        return self.stage == "Archived" or self.tags.get(TAG_ARCHIVED, "").lower() == "true"
+# The state types are pure (registry.domain.model_state); importing them from here keeps working.
+__all__ = [
+    "STAGE_NONE",
+    "Holders",
+    "ModelInfo",
+    "ModelState",
+    "ModelsPage",
+    "VersionInfo",
+    "get_model",
+    "get_version",
+    "holders_of",
+    "list_versions",
+    "model_state",
+    "search_models",
+    "source_run_id",
+]
 
 
 @dataclass(frozen=True)
 class ModelsPage:
     models: list[ModelInfo]
     next_page_token: str | None
-
-
-@dataclass(frozen=True)
-class Holders:
-    """Who holds production and staging now, read from MLflow (aliases or stages per the mode)."""
-
-    production: str | None
-    staging: str | None
-    extra_production: tuple[str, ...] = field(default_factory=tuple)  # legacy stores: several in Production
-
-
-@dataclass(frozen=True)
-class ModelState:
-    """A model, its versions (aliases joined) and the policy that governs it: what every plan reads."""
-
-    model: ModelInfo
-    versions: dict[str, VersionInfo]
-    policy: ModelPolicy
-    holders: Holders
 
 
 def _model_info(rm: object) -> ModelInfo:

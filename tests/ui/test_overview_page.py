@@ -62,3 +62,24 @@ def test_a_store_that_is_down_shows_in_its_place_and_the_rest_renders(
     assert any(plain("The audit log does not answer") in e.value for e in at.error)
     assert any("Latest registry events" in s.value for s in at.subheader)
     assert {m.label for m in at.metric} == {"Experiments", "Runs", "Registered models", "Model versions"}
+
+
+def test_notifications_show_their_outbox_with_the_error_masked(ui_env, open_page, monkeypatch):
+    from registry.service import Registry
+    from registry.settings import load_settings
+    from tests.stack import free_port
+
+    monkeypatch.setenv("REGISTRY_NOTIFY_URLS", f"http://127.0.0.1:{free_port()}/hook/T0KEN-secret")
+    st.cache_resource.clear()
+    reg = Registry.connect(load_settings())
+    model = make_model(reg.client, [{"acc": 0.8}])
+    reg.promote(model, "1", "first", actor=ALICE)  # nobody listens: the delivery fails and waits
+    assert reg.background_delivery is not None and reg.background_delivery.wait()
+
+    at = open_page()
+
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Pending"], metrics["Retrying"], metrics["Failed"]) == ("1", "1", "0")
+    shown = " ".join(c.value for c in at.caption) + " ".join(w.value for w in at.warning)
+    assert "127" in shown and "Last delivery error" in shown and "T0KEN" not in shown

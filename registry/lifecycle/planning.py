@@ -1,0 +1,235 @@
+"""Planning in two halves: read a snapshot of the model once, then plan from it without any I/O.
+
+`read_snapshot` does every read a plan needs (the audit sequence number first, then the model, its
+audit history and the source runs of the candidate and of production). `plan_from` is a pure
+function of that snapshot: the checks, the candidate against production and the changes the
+model's mode would make, so every rule of planning is testable with a snapshot built by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import cast
+
+from mlflow import MlflowClient
+
+from registry.audit.log import AuditLog
+from registry.audit.observe import reconcile, unavailable_versions
+from registry.audit.replay import Replay, drift, replay, rollback_target
+from registry.domain.actors import Actor, actor_for_model, leads_of
+from registry.domain.checks import (
+    Check,
+    check_actor,
+    check_gate,
+    check_not_archived,
+    check_not_holder,
+    check_not_in_production,
+    check_not_yet_archived,
+    check_ready,
+    check_required_tags,
+    check_rollback_target,
+    check_source_run,
+)
+from registry.domain.model_state import ModelState, VersionInfo
+from registry.errors import BadInput, NotFound
+from registry.lifecycle.modes import MODES
+from registry.lifecycle.plan import ACTIONS, Action, MetricComparison, Plan, Snapshot, Target
+from registry.settings import Settings
+from registry.store.client import translate_errors
+from registry.store.models import model_state, source_run_id
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """A version's source run as the checks see it; `status` None when the run does not exist."""
+
+    run_id: str | None = None
+    status: str | None = None
+    deleted: bool = False  # get_run still returns a deleted run, until MLflow's gc removes it
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlanningSnapshot:
+    """Everything a plan of one model depends on, read at one moment."""
+
+    state: ModelState
+    audit_seq: int
+    history: Replay
+    leads: frozenset[str] | None  # the model's own leads, when it names some
+    runs: Mapping[str, RunFacts] = field(default_factory=dict)  # version -> its source run
+
+
+def check_request(action: str, target: str) -> None:
+    """Refuse an unknown action or target before anything is read."""
+    if action not in ACTIONS:
+        raise BadInput(f"unknown action {action!r}: use one of {', '.join(ACTIONS)}")
+    if action == "promote" and target not in ("production", "staging"):
+        raise BadInput(f"promote to {target!r}: use 'production' or 'staging'")
+
+
+def read_snapshot(
+    client: MlflowClient, audit: AuditLog, settings: Settings, model: str, action: str, version: str | None
+) -> PlanningSnapshot:
+    """Read what planning `action` on `model` needs; the sequence number first, so a change recorded
+    while the rest is read makes the snapshot stale rather than silently mixed."""
+    seq = audit.last_seq(model)
+    state = model_state(client, model, settings)
+    attempts, recorded = reconcile(audit, state)  # first meeting: baseline; MLflow moved: outside event
+    if recorded:
+        seq = audit.last_seq(model)  # our own events are part of the state this plan is made on
+    history = replay(attempts)
+    leads = leads_of(state.model.tags, settings.model_overrides.get(model))
+    if version is None and action == "rollback":
+        version = _rollback_target(state, history)
+    wanted = [str(version).removeprefix("v")] if version is not None else []
+    if action != "archive" and state.holders.production:
+        wanted.append(state.holders.production)
+    runs = {v: _run_facts(client, state.versions[v]) for v in dict.fromkeys(wanted) if v in state.versions}
+    return PlanningSnapshot(state, seq, history, leads, runs)
+
+
+def plan_from(
+    snap: PlanningSnapshot,
+    action: Action,
+    version: str | None,
+    *,
+    actor: Actor,
+    target: str,
+    settings: Settings,
+) -> Plan:
+    """The plan of `action` on the snapshot's model: changes, every check, candidate against production."""
+    state = snap.state
+    checks: list[Check | None] = [check_actor(actor, state.model.name, snap.leads)]
+    actor = actor_for_model(actor, snap.leads)
+    if action == "rollback":
+        target = "production"
+        if version is None:
+            version = _rollback_target(state, snap.history)
+            checks.append(check_rollback_target(version))
+    elif action == "archive":
+        target = "archived"
+    candidate = None if version is None and action == "rollback" else _version(state, version)
+    comparison: tuple[MetricComparison, ...] = ()
+    changes: list[str] = []
+    from_version = state.holders.staging if target == "staging" else state.holders.production
+    if candidate is not None:
+        facts = snap.runs.get(candidate.version, RunFacts())
+        checks += [
+            check_ready(candidate),
+            check_source_run(facts.run_id, facts.status, deleted=facts.deleted, source=candidate.source),
+        ]
+        if action == "archive":
+            checks.append(check_not_yet_archived(candidate))
+            from_version = candidate.version
+        else:
+            checks += _serving_checks(snap, candidate, facts, action, target)
+            comparison = _comparison(snap, facts)
+        changes = MODES[state.policy.mode].changes(state, candidate, action, target, settings)
+    return Plan(
+        model=state.model.name,
+        action=action,
+        target=cast(Target, target),  # promote's target is checked by check_request
+        version=candidate.version if candidate else None,
+        from_version=from_version,
+        mode=state.policy.mode,
+        changes=tuple(changes),
+        checks=tuple(c for c in checks if c is not None),
+        comparison=comparison,
+        snapshot=_snapshot(state, candidate),
+        audit_seq=snap.audit_seq,
+        actor=actor,
+        drift=tuple(drift(snap.history, state.holders)),
+    )
+
+
+def _serving_checks(
+    snap: PlanningSnapshot, candidate: VersionInfo, facts: RunFacts, action: str, target: str
+) -> list[Check | None]:
+    """Promote and rollback: the candidate may take the role, and (to production) pass gate and tags."""
+    state = snap.state
+    holder = state.holders.production if target == "production" else state.holders.staging
+    checks: list[Check | None] = [check_not_archived(candidate)] if action == "promote" else []
+    checks.append(check_not_holder(candidate.version, holder, target))
+    if target == "staging":
+        checks.append(check_not_in_production(candidate.version, state.holders.production))
+    if action == "promote" and target == "production":
+        current = _production_facts(snap)
+        checks.append(
+            check_gate(
+                state.policy.gate,
+                facts.metrics,
+                current.metrics if current else None,
+                state.holders.production if current else None,
+            )
+        )
+        checks.append(check_required_tags(state.policy.required_tags, {**facts.tags, **candidate.tags}))
+    return checks
+
+
+def _comparison(snap: PlanningSnapshot, facts: RunFacts) -> tuple[MetricComparison, ...]:
+    """The candidate's metrics against production's: key and gate metric first, then every other."""
+    policy = snap.state.policy
+    current = _production_facts(snap)
+    cur_metrics = current.metrics if current else {}
+    keys = [k for k in (policy.key_metric, policy.gate.metric if policy.gate else None) if k]
+    keys += sorted(set(facts.metrics) | set(cur_metrics))
+    return tuple(
+        MetricComparison(k, facts.metrics.get(k), cur_metrics.get(k) if current else None)
+        for k in dict.fromkeys(keys)
+    )
+
+
+def _production_facts(snap: PlanningSnapshot) -> RunFacts | None:
+    """Production's source run; None when no version holds production."""
+    holder = snap.state.holders.production
+    if not holder or holder not in snap.state.versions:
+        return None
+    return snap.runs.get(holder, RunFacts())
+
+
+def _rollback_target(state: ModelState, history: Replay) -> str | None:
+    """The previous production holder that can still serve (not deleted, not archived by tag)."""
+    unavailable = unavailable_versions(state, history.production_stack)
+    return rollback_target(history, state.holders.production, unavailable=unavailable)
+
+
+def _version(state: ModelState, version: str | None) -> VersionInfo:
+    if version is None:
+        raise BadInput(f"{state.model.name}: which version? name one of {', '.join(state.versions)}")
+    found = state.versions.get(str(version).removeprefix("v"))
+    if found is None:
+        known = ", ".join(sorted(state.versions, key=int)) or "none"
+        raise NotFound(f"{state.model.name} has no version {version} (versions: {known})")
+    return found
+
+
+def _snapshot(state: ModelState, version: VersionInfo | None) -> Snapshot:
+    return Snapshot(
+        production=state.holders.production,
+        staging=state.holders.staging,
+        version_stage=version.stage if version else None,
+        version_aliases=version.aliases if version else (),
+        version_archived=version.archived if version else None,
+    )
+
+
+def _run_facts(client: MlflowClient, version: VersionInfo) -> RunFacts:
+    """The source run of `version`; a run that does not exist has status None."""
+    run_id = source_run_id(client, version)
+    if not run_id:
+        return RunFacts()
+    try:
+        with translate_errors(f"run {run_id}"):
+            run = client.get_run(run_id)
+    except NotFound:
+        return RunFacts(run_id)
+    return RunFacts(
+        run_id,
+        run.info.status,
+        run.info.lifecycle_stage == "deleted",
+        dict(run.data.metrics),
+        dict(run.data.tags),
+    )
