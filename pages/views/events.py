@@ -13,6 +13,7 @@ from datetime import date
 import pandas as pd
 
 from registry.audit.log import Attempt
+from registry.audit.replay import OBSERVED, OUTSIDE
 
 EVENT_COLUMNS = (
     "at",
@@ -23,6 +24,7 @@ EVENT_COLUMNS = (
     "to_version",
     "outcome",
     "actor",
+    "origin",
     "reason",
     "flag",
     "forced",
@@ -32,7 +34,11 @@ EVENT_COLUMNS = (
     "attempt_id",
 )
 INCOMPLETE_FLAG = "incomplete: intent recorded, no result; check MLflow's state for this model"
-FORCED_FLAG = "forced past the metric gate"
+FORCED_FLAG = "forced past a failing check"
+DASHBOARD = "dashboard"
+FIRST_SEEN = "first seen in MLflow"
+OUTSIDE_WEBHOOK = "outside: MLflow webhook"
+OUTSIDE_NOTICED = "outside: noticed by the dashboard"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -43,6 +49,15 @@ def flag_of(a: Attempt) -> str:
     if a.forced and a.outcome == "done":
         return FORCED_FLAG
     return ""
+
+
+def origin_of(a: Attempt) -> str:
+    """Where a change was made: through the dashboard, or in MLflow directly (and how we learnt it)."""
+    if a.action == OBSERVED:
+        return FIRST_SEEN
+    if a.action == OUTSIDE:
+        return OUTSIDE_WEBHOOK if a.reason.startswith("webhook") else OUTSIDE_NOTICED
+    return DASHBOARD
 
 
 def events_frame(attempts: Iterable[Attempt]) -> pd.DataFrame:
@@ -56,6 +71,7 @@ def events_frame(attempts: Iterable[Attempt]) -> pd.DataFrame:
             "from_version": a.from_version or "",
             "to_version": a.to_version or "",
             "actor": a.actor,
+            "origin": origin_of(a),
             "role": a.role,
             "outcome": a.outcome,
             "forced": bool(a.forced),

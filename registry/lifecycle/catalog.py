@@ -286,13 +286,17 @@ def _version_row(client: MlflowClient, v: VersionInfo, read_run: bool) -> Versio
                 with translate_errors(f"source run of v{v.version}"):
                     run = client.get_run(run_id)
                 status, metrics = run.info.status, dict(run.data.metrics)
+                if run.info.lifecycle_stage == "deleted":
+                    status = f"{status} (run deleted)"
+            else:
+                problem = f"no source run: registered from {v.source or 'an unknown source'}"
         except RegistryError as exc:
             problem = str(exc)
     return VersionRow(
         version=v.version,
         stage=v.stage,
         aliases=v.aliases,
-        status=v.status,
+        status=f"{v.status}: {v.status_message}" if v.status_message else v.status,
         created_ms=v.created_ms,
         run_id=run_id,
         run_status=status,

@@ -46,9 +46,9 @@ class RunFacts:
 
     run_id: str | None = None
     status: str | None = None
-    deleted: bool = False  # get_run still returns a deleted run, until MLflow's gc removes it
     metrics: Mapping[str, float] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    deleted: bool = False  # get_run still returns a deleted run, until MLflow's gc removes it
 
 
 @dataclass(frozen=True)
@@ -226,10 +226,5 @@ def _run_facts(client: MlflowClient, version: VersionInfo) -> RunFacts:
             run = client.get_run(run_id)
     except NotFound:
         return RunFacts(run_id)
-    return RunFacts(
-        run_id,
-        run.info.status,
-        run.info.lifecycle_stage == "deleted",
-        dict(run.data.metrics),
-        dict(run.data.tags),
-    )
+    deleted = run.info.lifecycle_stage == "deleted"
+    return RunFacts(run_id, run.info.status, dict(run.data.metrics), dict(run.data.tags), deleted)
