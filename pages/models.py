@@ -264,6 +264,8 @@ def _actions_section(view: ModelView) -> None:
     if why_not:
         st.info(f"Actions are disabled: {plain(why_not)}", icon=":material/lock:")
     row = view.version(version)
+    if row:
+        _description_editor(view.name, row.version, row.description, why_not)
     if row and row.run_id:
         st.page_link(
             "pages/run.py",
@@ -271,6 +273,44 @@ def _actions_section(view: ModelView) -> None:
             icon=":material/description:",
             query_params={"run": row.run_id},
         )
+
+
+DESCRIBED = "models.described"  # (kind, message) of the last description save, shown once
+
+
+def _save_description(model: str, version: str, key: str) -> None:
+    try:
+        text = str(st.session_state.get(key) or "")
+        registry().set_description(model, version, text, actor=current_actor())
+    except RegistryError as exc:
+        after_write()  # a refusal is now in the history
+        st.session_state[DESCRIBED] = (exc.kind, str(exc))
+        return
+    after_write()
+    st.session_state.pop(key, None)  # the box shows the stored text on the next run
+    st.session_state[DESCRIBED] = ("done", f"description of v{version} saved")
+
+
+def _description_editor(model: str, version: str, current: str, why_not: str | None) -> None:
+    """Set or edit the selected version's description; saved through the service and audited."""
+    key = f"models.description.{version}"
+    said = st.session_state.pop(DESCRIBED, None)
+    with st.expander(f"Description of v{version}", expanded=bool(said)):
+        st.session_state.setdefault(key, current)
+        st.text_area("Description", key=key, disabled=why_not is not None, label_visibility="collapsed")
+        st.button(
+            "Save description",
+            key="models.description_save",
+            disabled=why_not is not None,
+            on_click=_save_description,
+            args=(model, version, key),
+        )
+        if said:
+            kind, message = said
+            if kind == "done":
+                st.success(plain(message), icon=":material/check_circle:")
+            else:
+                st.error(f"**{plain(kind.capitalize())}**: {plain(message)}", icon=":material/block:")
 
 
 def _compare_section(view: ModelView) -> None:

@@ -5,6 +5,7 @@ URL: `?run=<id>&metrics=loss,acc&x=step&logy=1&artifact=<path>`.
 
 from __future__ import annotations
 
+import logging
 from pathlib import PurePosixPath
 
 import pandas as pd
@@ -12,15 +13,20 @@ import streamlit as st
 
 from pages.views.figures import X_AXES, metric_history_figure
 from pages.views.shared import (
+    after_write,
     cached_read,
+    current_actor,
     plain,
     query_list,
     query_param,
     registry,
     section,
     set_query,
+    show_error,
     through_app,
 )
+from registry.errors import RegistryError
+from registry.lifecycle.registration import SourceOption
 from registry.service import Registry
 from registry.store.artifacts import (
     DEFAULT_DOWNLOAD_MAX_BYTES,
@@ -46,6 +52,19 @@ _CODE_LANGUAGES = {
     ".toml": "toml",
 }
 HISTORY_POINTS = 1000
+log = logging.getLogger("registry.ui.run")
+
+# The Register dialog: opened from a session-state flag (the run id), so its own reruns keep it open.
+REGISTER = "run.register"
+REGISTER_OUTCOME = "run.register_outcome"  # (kind, message) of the last failed confirm
+REGISTERED = "run.registered"  # (model, version) of the last registration, shown once
+REG_SOURCE = "run.register_source"
+REG_MODEL = "run.register_model"
+REG_NEW_NAME = "run.register_new_name"
+REG_DESCRIPTION = "run.register_description"
+_REGISTER_KEYS = (REGISTER, REGISTER_OUTCOME, REG_SOURCE, REG_MODEL, REG_NEW_NAME, REG_DESCRIPTION)
+NEW_MODEL = "(a new model)"
+MODEL_CHOICES = 500
 
 
 def _run(reg: Registry, run_id: str) -> RunDetail:
@@ -70,6 +89,14 @@ def _model_tree(reg: Registry, model_id: str) -> ArtifactTree:
 
 def _model_preview(reg: Registry, model_id: str, path: str) -> Preview:
     return preview_model_artifact(reg.client, model_id, path, max_bytes=reg.settings.preview_max_bytes)
+
+
+def _sources(reg: Registry, run_id: str) -> list[SourceOption]:
+    return reg.registrable_sources(run_id)
+
+
+def _model_names(reg: Registry) -> list[str]:
+    return [m.name for m in reg.models("", MODEL_CHOICES).models]
 
 
 def _when(value: object) -> str:
@@ -271,6 +298,97 @@ def models(detail: RunDetail) -> None:
         )
 
 
+def _open_register(run_id: str) -> None:
+    _close_register()
+    st.session_state[REGISTER] = run_id
+
+
+def _close_register() -> None:
+    for key in _REGISTER_KEYS:
+        st.session_state.pop(key, None)
+
+
+def _confirm_register() -> None:
+    """Register through the service; a refusal or bad name stays in the dialog, success closes it."""
+    choice = st.session_state.get(REG_MODEL)
+    name = st.session_state.get(REG_NEW_NAME, "") if choice == NEW_MODEL else choice
+    try:
+        done = registry().register_version(
+            str(st.session_state.get(REG_SOURCE) or ""),
+            str(name or ""),
+            actor=current_actor(),
+            description=str(st.session_state.get(REG_DESCRIPTION) or "").strip(),
+        )
+    except RegistryError as exc:
+        after_write()  # a refusal is now in the history
+        st.session_state[REGISTER_OUTCOME] = (exc.kind, str(exc))
+        return
+    except Exception as exc:  # a callback's exception would be a traceback on the page
+        log.exception("register failed")
+        st.session_state[REGISTER_OUTCOME] = ("error", f"unexpected error ({exc.__class__.__name__})")
+        return
+    after_write()
+    _close_register()
+    st.session_state[REGISTERED] = (done.model, done.version)
+
+
+def _register_dialog(run_id: str) -> None:
+    if st.session_state.get(REGISTER) != run_id:
+        st.rerun()  # a callback closed it
+    actor = current_actor()
+    st.caption(f"Run {plain(run_id)}, acting as {plain(actor.name)} ({actor.role})")
+    try:
+        sources = cached_read(_sources, run_id)
+        names = cached_read(_model_names)
+    except RegistryError as exc:
+        show_error(exc, "register")
+        st.button("Close", key="run.register_close", on_click=_close_register)
+        return
+    if not sources:
+        st.info("This run logged no model and has no artifact folder with an MLmodel file.")
+        st.button("Close", key="run.register_close", on_click=_close_register)
+        return
+    labels = {o.source: o.label for o in sources}
+    st.selectbox("What to register", list(labels), format_func=labels.get, key=REG_SOURCE)
+    choice = st.selectbox("As a new version of", [NEW_MODEL, *names], key=REG_MODEL)
+    if choice == NEW_MODEL:
+        st.text_input("Name of the new model", key=REG_NEW_NAME)
+    st.text_area("Description of the version (optional)", key=REG_DESCRIPTION)
+    outcome = st.session_state.get(REGISTER_OUTCOME)
+    if outcome:
+        kind, message = outcome
+        st.error(f"**{plain(kind.capitalize())}**: {plain(message)}", icon=":material/block:")
+    confirm, cancel = st.columns(2)
+    confirm.button("Register", key="run.register_confirm", type="primary", on_click=_confirm_register)
+    cancel.button("Cancel", key="run.register_cancel", on_click=_close_register)
+
+
+def register_button(run_id: str) -> None:
+    """Register a version from this run; viewers see why not (the service refuses them anyway)."""
+    done = st.session_state.pop(REGISTERED, None)
+    if done:
+        model, version = done
+        st.success(f"Registered {plain(model)} v{plain(version)}", icon=":material/check_circle:")
+        st.page_link(
+            "pages/models.py",
+            label=f"Open {plain(model)}",
+            icon=":material/inventory_2:",
+            query_params={"model": model, "version": version},
+        )
+    actor = current_actor()
+    why_not = None if actor.may_change_registry else f"{actor.name} is a viewer: only leads register versions"
+    st.button(
+        "Register a version…",
+        key="run.register_open",
+        disabled=why_not is not None,
+        help=plain(why_not) if why_not else None,
+        on_click=_open_register,
+        args=(run_id,),
+    )
+    if st.session_state.get(REGISTER) == run_id:
+        st.dialog("Register a version", width="large", on_dismiss=_close_register)(_register_dialog)(run_id)
+
+
 _RUN_WIDGETS = ("run_metrics", "run_x", "run_logy", "run_artifact", "run_model", "run_model_file")
 
 
@@ -353,3 +471,4 @@ else:
             artifacts(run_id)
         with section("Models"):
             models(detail)
+            register_button(run_id)

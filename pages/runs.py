@@ -38,6 +38,7 @@ from registry.service import Registry
 from registry.store.experiments import ExperimentInfo, get_experiment, search_experiments
 from registry.store.fastpath import ExperimentRuns, experiment_runs
 from registry.store.runs import RunsPage, search_runs
+from registry.store.summaries import RunStamp, run_stamps, stats_frame
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
@@ -199,12 +200,43 @@ def choose_columns(runs: pd.DataFrame) -> list[str]:
     return picked
 
 
+def _history_stats(reg: Registry, stamps: tuple[RunStamp, ...], keys: tuple[str, ...]) -> pd.DataFrame:
+    return stats_frame(reg.line_summaries(stamps, keys).values())
+
+
+def history_columns(runs: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
+    """Optional columns of min / max / mean / last of a metric's whole history, for this page's runs."""
+    metrics = [c.removeprefix("metrics.") for c in runs.columns if c.startswith("metrics.")]
+    if "runs_hist_metrics" not in st.session_state:
+        st.session_state["runs_hist_metrics"] = query_list("hist")
+        st.session_state["runs_hist_stats"] = query_list("hist_stats") or list(run_table.HISTORY_STATS)
+    st.session_state["runs_hist_metrics"] = [m for m in st.session_state["runs_hist_metrics"] if m in metrics]
+    st.session_state["runs_hist_stats"] = [
+        s for s in st.session_state.get("runs_hist_stats", []) if s in run_table.HISTORY_STATS
+    ]
+    left, right = st.columns([2, 1])
+    chosen = left.multiselect(
+        "History columns of",
+        metrics,
+        key="runs_hist_metrics",
+        help="Each run's min, max, mean or last value over its whole history (read once per finished run).",
+    )
+    which = right.multiselect("Statistics", list(run_table.HISTORY_STATS), key="runs_hist_stats")
+    set_query(hist=chosen or None, hist_stats=None if set(which) == set(run_table.HISTORY_STATS) else which)
+    if not chosen or not which:
+        return shown
+    with st.spinner("Reading metric histories…"):
+        stats = cached_read(_history_stats, tuple(run_stamps(runs)), tuple(chosen), ttl=300)
+    return run_table.with_history_columns(shown, stats, chosen, which)
+
+
 def show_runs(runs: pd.DataFrame, page_index: int, has_next: bool) -> None:
     picked = choose_columns(runs)
     nested = run_table.nest_children(runs)
     shown = nested[run_table.visible_columns(nested, picked)].assign(
         open=[f"run?run={r}" for r in nested["run_id"]]
     )
+    shown = history_columns(runs, shown)
     st.caption(
         f"Page {page_index + 1}: {len(runs)} run(s). Child runs follow their parent, marked "
         f"{run_table.CHILD_MARK.strip()}. Select rows to open or compare them."

@@ -6,12 +6,21 @@ place, so a refusal reads the same wherever it happens and no front shows a trac
 
 from __future__ import annotations
 
+from registry.redaction import redact
+
 
 class RegistryError(Exception):
-    """Base of every error the service raises on purpose; `exit_code` is the CLI's."""
+    """Base of every error the service raises on purpose; `exit_code` is the CLI's.
+
+    Its text is masked on the way in (registry/redaction.py): whatever an MLflow, HTTP or database
+    error quoted back, `str(exc)` is what every front shows and what the audit log stores.
+    """
 
     exit_code = 1
     kind = "error"
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class BadInput(RegistryError):

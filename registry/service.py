@@ -17,12 +17,21 @@ from mlflow import MlflowClient
 
 from registry.access.identity import Actor, actor_named, configured_actor
 from registry.audit.log import Attempt, AuditLog
-from registry.audit.observe import Adoption, reconcile, unavailable_versions
+from registry.audit.observe import Adoption, observe, unavailable_versions
 from registry.audit.replay import Replay, drift, replay, rollback_target
 from registry.domain.model_specs import ParamValue
 from registry.lifecycle.actions import ActionResult, Plan, apply_plan, plan_action
 from registry.lifecycle.plan_tokens import approved_plan, plan_token, read_token
-from registry.lifecycle.registration import RegisteredVersion, TrackedSpec, register_version, track_from_spec
+from registry.lifecycle.reconcile import reconcile
+from registry.lifecycle.registration import (
+    RegisteredVersion,
+    SourceOption,
+    TrackedSpec,
+    register_version,
+    registrable_sources,
+    set_description,
+    track_from_spec,
+)
 from registry.notify import outbox
 from registry.notify.delivery import (
     BackgroundDelivery,
@@ -268,6 +277,16 @@ class Registry:
             self.client, self.settings.effective_tracking_uri, self.summaries, runs, keys, points
         )
 
+    # new versions and their descriptions --------------------------------------------------------
+    def registrable_sources(self, run_id: str) -> list[SourceOption]:
+        """What of a run can become a version: its logged models and model artifact folders."""
+        return registrable_sources(self.client, run_id)
+
+    def set_description(self, model: str, version: str, description: str, *, actor: Actor) -> str:
+        return set_description(
+            self.settings, self.client, self.audit, model, version, description, actor=actor
+        )
+
     # state and history ---------------------------------------------------------------------------
     def state(self, model: str) -> ModelState:
         return model_state(self.client, model, self.settings)
@@ -287,8 +306,9 @@ class Registry:
         return self.audit.attempts(model, limit)
 
     def model_history(self, model: str) -> ModelHistory:
+        reconcile(self.client, self.audit, self.settings, model)  # before reading: see lifecycle/reconcile
         state = self.state(model)
-        attempts, _ = reconcile(self.audit, state)
+        attempts, _ = observe(self.audit, state)
         replayed = replay(attempts)
         unavailable = unavailable_versions(state, replayed.production_stack)
         return ModelHistory(
@@ -305,7 +325,7 @@ class Registry:
         adopted = []
         for name in [model] if model else all_model_names(self.client):
             state = self.state(name)
-            _, recorded = reconcile(self.audit, state, record_empty=True)
+            _, recorded = observe(self.audit, state, record_empty=True)
             adopted.append(Adoption.of(state, recorded=recorded))
         return adopted
 

@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from registry.errors import BadInput
+from registry.redaction import redact
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SECRET_ENV = (
@@ -193,17 +194,8 @@ class Settings(BaseSettings):
 
 
 def mask_uri(uri: str) -> str:
-    """Hide the password of a `scheme://user:password@host` URI."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    if "@" not in uri or "://" not in uri:
-        return uri
-    try:
-        return make_url(uri).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError, TypeError):  # not a SQLAlchemy URL: mask by hand
-        scheme, rest = uri.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    """Hide the password of a `scheme://user:password@host` URI (and any credential in its query)."""
+    return redact(uri)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -178,3 +178,17 @@ def test_check_run_ids_bounds():
 def test_a_duplicated_run_is_refused():
     with pytest.raises(BadInput):
         diff.diff_table(pd.DataFrame({"run_id": ["a", "a"], "params.x": ["1", "2"]}))
+
+
+def test_the_markdown_table_keeps_store_text_literal_and_the_table_intact() -> None:
+    from registry.domain.diff import markdown_table
+
+    table = pd.DataFrame(
+        {"run a": ["0.1", "x|y"], "run <b>": ["line\nbreak", None]}, index=["params.lr", "tags.note"]
+    )
+    text = markdown_table(table)
+    lines = text.splitlines()
+    assert lines[0] == "| field | run a | run &lt;b&gt; |"
+    assert lines[1] == "|---|---|---|"
+    assert lines[2] == "| params.lr | 0.1 | line break |"
+    assert lines[3] == "| tags.note | x\\|y |  |"

@@ -233,3 +233,57 @@ def test_read_only_audit_log_refuses_before_touching_mlflow(make_settings, audit
     assert holders(reg, model) == ("1", None)
     assert "registry.archived" not in reg.client.get_model_version(model, "1").tags
     assert [a.outcome for a in writable.history(model)] == ["done"]
+
+
+def test_audit_locked_after_the_intent_reports_applied_and_reconciles(
+    make_settings, audit_backend: str
+) -> None:
+    """The change reached MLflow but its result row could not be written: say so, never "not
+    applied"; the next read settles the attempt from MLflow's state (no drift, the right rollback
+    target, no "another change is in progress")."""
+    from contextlib import ExitStack
+
+    reg = Registry.connect(make_settings("sqlite", audit_url=audit_backend, audit_timeout_s=1))
+    model = make_model(reg.client, [{"acc": 0.8}, {"acc": 0.9}, {"acc": 0.95}])
+    reg.promote(model, "1", "first", actor=LEAD)
+    plan = reg.plan("promote", model, "2", actor=LEAD)
+
+    with ExitStack() as lock:
+        result = apply_plan(
+            reg.client,
+            reg.audit,
+            reg.settings,
+            plan,
+            "v2 while the log locks",
+            actor=LEAD,
+            before_change=lambda: lock.enter_context(audit_locked(reg)),
+        )
+        assert result.outcome == "done" and result.record_pending
+        assert "applied" in result.message and "record is pending" in result.message
+        assert holders(reg, model) == ("2", None)
+        assert reg.history(model)[-1].outcome == "incomplete"  # readers still read while locked
+
+    history = reg.model_history(model)  # the next read settles it
+    assert [a.outcome for a in history.attempts] == ["done", "done"]
+    assert "reconciled" in (history.attempts[-1].error or "")
+    assert history.drift == [] and history.rollback_to == "1"
+    done = reg.promote(model, "3", "next change, no wait", actor=LEAD)
+    assert done.outcome == "done" and holders(reg, model) == ("3", None)
+    assert_history_matches_mlflow(reg, model)
+
+
+def test_an_unsettled_attempt_is_settled_before_a_new_apply(make_settings) -> None:
+    """Reconciled on the apply path too: a result row that never came no longer blocks for the lease."""
+    reg = Registry.connect(make_settings("sqlite", audit_timeout_s=1))
+    model = make_model(reg.client, [{"acc": 0.8}, {"acc": 0.9}])
+    plan = reg.plan("promote", model, "1", actor=LEAD)
+    intent = {
+        "actor": LEAD.name, "role": "lead", "model": model, "action": "promote", "target": "production",
+        "from_version": None, "to_version": "1", "reason": "crashed before the result", "checks": [],
+    }  # fmt: skip
+    reg.audit.begin(**intent, seq=plan.audit_seq + 1)
+    reg.client.set_registered_model_alias(model, "production", "1")  # what the dead process did
+    done = reg.promote(model, "2", "go on", actor=LEAD)
+    assert done.outcome == "done"
+    assert [a.outcome for a in reg.history(model)] == ["done", "done"]
+    assert_history_matches_mlflow(reg, model)

@@ -79,3 +79,55 @@ def test_viewer_is_refused_before_anything_is_read_and_the_refusal_is_audited(re
         "register",
         "refused",
     )
+
+
+def test_a_run_model_folder_is_registered_and_listed_with_the_logged_models(reg):
+    from registry.lifecycle.registration import registrable_sources
+
+    exp = create_experiment(reg.client, reg.settings)
+    run_id = make_run(reg.client, exp)
+    reg.client.log_text(run_id, "flavors: {}\n", "export/sk/MLmodel")
+    reg.client.log_text(run_id, "not a model", "notes/readme.txt")
+    model_id = make_logged_model(reg.client, exp, run_id)
+
+    options = [o.source for o in registrable_sources(reg.client, run_id)]
+    assert options == [f"models:/{model_id}", f"runs:/{run_id}/export/sk"]
+
+    name = unique("folder")
+    done = reg.register_version(f"runs:/{run_id}/export/sk", name, actor=LEAD, description="from a folder")
+    version = reg.client.get_model_version(name, done.version)
+    assert (version.source, version.run_id, version.description) == (
+        f"runs:/{run_id}/export/sk",
+        run_id,
+        "from a folder",
+    )
+    with pytest.raises(BadInput, match="no MLmodel"):
+        reg.register_version(f"runs:/{run_id}/notes", name, actor=LEAD)
+    assert [a.outcome for a in reg.history(name)] == ["done"]
+
+
+def test_a_description_is_set_edited_and_audited_and_viewers_are_refused(reg):
+    exp = create_experiment(reg.client, reg.settings)
+    name = unique("described")
+    reg.register_version(make_run_with_model(reg, exp), name, actor=LEAD)
+
+    reg.set_description(name, "1", "first cut", actor=LEAD)
+    reg.set_description(name, "v1", "validated on the March data", actor=LEAD)
+    with pytest.raises(Refused):
+        reg.set_description(name, "1", "vandalised", actor=VIEWER)
+    with pytest.raises(NotFound):
+        reg.set_description(name, "7", "no such version", actor=LEAD)
+
+    assert reg.client.get_model_version(name, "1").description == "validated on the March data"
+    history = reg.history(name)
+    assert [(a.action, a.actor, a.outcome, a.reason) for a in history if a.action == "describe"] == [
+        ("describe", "ada", "done", "first cut"),
+        ("describe", "ada", "done", "validated on the March data"),
+        ("describe", "victor", "refused", ""),
+    ]
+
+
+def make_run_with_model(reg: Registry, exp: str) -> str:
+    run_id = make_run(reg.client, exp)
+    make_logged_model(reg.client, exp, run_id)
+    return run_id

@@ -142,3 +142,29 @@ def order_choices(runs: pd.DataFrame, current: str | None = None) -> list[str]:
 def visible_columns(runs: pd.DataFrame, chosen: Sequence[str]) -> list[str]:
     """run_id (hidden by the page, kept for selection), then the chosen columns this page has."""
     return ["run_id"] + [c for c in dict.fromkeys(chosen) if c in runs.columns and c != "run_id"]
+
+
+HISTORY_STATS = ("min", "max", "mean", "last")
+
+
+def history_column(metric: str, stat: str) -> str:
+    return f"metrics.{metric} ({stat})"
+
+
+def with_history_columns(
+    runs: pd.DataFrame, stats: pd.DataFrame, metrics: Sequence[str], which: Sequence[str]
+) -> pd.DataFrame:
+    """The table with a column per (metric, statistic) of each run's whole history (mlflow#7790).
+
+    `stats` is `registry.store.summaries.stats_frame` (run_id, key, min, max, mean, last, ...); a run
+    that never logged the metric gets no value.
+    """
+    unknown = [w for w in which if w not in HISTORY_STATS]
+    if unknown:
+        raise BadInput(f"history columns: {', '.join(unknown)} is not one of {', '.join(HISTORY_STATS)}")
+    out = runs.copy()
+    for metric in metrics:
+        of_metric = stats[stats["key"] == metric].set_index("run_id")
+        for stat in which:
+            out[history_column(metric, stat)] = out["run_id"].map(of_metric[stat]).astype("float64")
+    return out

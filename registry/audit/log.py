@@ -41,6 +41,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
 from registry.errors import Conflict, Unreachable
+from registry.redaction import redact
 from registry.settings import mask_uri
 
 log = logging.getLogger("registry.audit")
@@ -254,8 +255,8 @@ class AuditLog:
             "target": target,
             "from_version": from_version,
             "to_version": to_version,
-            "reason": reason,
-            "checks": json.dumps(list(checks)),
+            "reason": redact(reason),
+            "checks": redact(json.dumps(list(checks))),
             "forced": forced,
             "outcome": "pending",
             "seq": seq,
@@ -281,7 +282,9 @@ class AuditLog:
                 .one()
             )
             values = {k: intent[k] for k in intent if k not in ("id", "seq")}
-            values.update(phase="result", at=_utcnow(), outcome=outcome, error=error)
+            values.update(
+                phase="result", at=_utcnow(), outcome=outcome, error=redact(error) if error else error
+            )
             conn.execute(events.insert().values(**values))
             queued = self._announce(conn, _attempt(intent, values))
         if queued and self.after_commit:
@@ -341,9 +344,9 @@ def _attempt(intent: Any, result: Any | None) -> Attempt:
         target=intent["target"],
         from_version=intent["from_version"],
         to_version=intent["to_version"],
-        reason=intent["reason"],
+        reason=redact(intent["reason"]),  # rows written before masking existed are masked on read
         outcome=result["outcome"] if result else "incomplete",
-        error=result["error"] if result else None,
+        error=redact(result["error"]) if result and result["error"] else None,
         forced=bool(intent["forced"]),
         finished_at=_as_utc(result["at"]) if result else None,
         checks=json.loads(intent["checks"] or "[]"),

@@ -248,3 +248,32 @@ def cell_styles(
             for c, b in zip(changed[run_id], best[run_id], strict=True)
         ]
     return styles
+
+
+_MD_CELL = str.maketrans(
+    {"|": "\\|", "\\": "\\\\", "\n": " ", "\r": " ", "<": "&lt;", ">": "&gt;", "&": "&amp;"}
+)
+
+
+def markdown_table(table: pd.DataFrame, index_name: str = "field") -> str:
+    """A table as GitHub-flavoured Markdown, for a pull request or a model card.
+
+    Cells hold store content (run names, params, tags): pipes and newlines would break the table and
+    markup would render, so both are written as literal text.
+    """
+
+    def cell(value: object) -> str:
+        return (
+            ""
+            if value is None or (isinstance(value, float) and value != value)
+            else str(value).translate(_MD_CELL)
+        )
+
+    header = [index_name, *map(str, table.columns)]
+    rows = [
+        [cell(index), *(cell(v) for v in values)]
+        for index, values in zip(table.index, table.to_numpy(), strict=True)
+    ]
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"

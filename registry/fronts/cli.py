@@ -18,6 +18,7 @@ import pandas as pd
 
 from registry.errors import BadInput, RegistryError
 from registry.fronts.serialise import dumps
+from registry.redaction import redact
 from registry.service import Registry
 
 EXIT_OK = 0
@@ -389,7 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug must still read as one line, not a traceback
-        say(f"unexpected error: {exc.__class__.__name__}: {exc} (set REGISTRY_DEBUG=1 for details)")
+        say(redact(f"unexpected error: {exc.__class__.__name__}: {exc} (set REGISTRY_DEBUG=1 for details)"))
         if os.environ.get("REGISTRY_DEBUG"):
             raise
         return 1

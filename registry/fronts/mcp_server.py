@@ -26,6 +26,7 @@ from pydantic import Field
 
 from registry.errors import BadInput, RegistryError
 from registry.fronts.serialise import to_jsonable
+from registry.redaction import redact
 from registry.service import Registry
 
 logger = logging.getLogger(__name__)
@@ -382,7 +383,7 @@ def _bound(fn: Callable[..., Result], reg: Registry) -> Callable[..., Result]:
             ) from exc
         except Exception as exc:
             logger.exception("tool %s failed unexpectedly", fn.__name__)
-            raise ToolError(f"unexpected error: {exc.__class__.__name__}: {exc}") from exc
+            raise ToolError(redact(f"unexpected error: {exc.__class__.__name__}: {exc}")) from exc
 
     run.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]  # read by inspect.signature
     del run.__wrapped__  # inspect must not look past the signature above

@@ -7,23 +7,29 @@ the guards (Refused), records the intent, performs the change, and records the r
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import cast
 
 from mlflow import MlflowClient
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay, wait_exponential
 
 from registry.access.permissions import actor_for_model, model_leads
 from registry.audit.log import Attempt, AuditLog
 from registry.domain.actors import Actor
 from registry.domain.checks import check_actor
-from registry.errors import BadInput, Conflict, Refused, RegistryError
+from registry.errors import BadInput, Conflict, Refused, RegistryError, Unreachable
 from registry.lifecycle.modes import MODES
 from registry.lifecycle.plan import ACTIONS, Action, ActionResult, MetricComparison, Plan, Snapshot, Target
 from registry.lifecycle.planning import check_request, plan_from, read_snapshot
+from registry.lifecycle.reconcile import reconcile
+from registry.redaction import redact
 from registry.settings import Settings
 from registry.store.client import translate_errors
+
+log = logging.getLogger(__name__)
 
 # The plan's types live in registry.lifecycle.plan; importing them from here keeps working.
 __all__ = [
@@ -113,6 +119,8 @@ def apply_plan(
 
     # Before the re-read: with no change in flight now, every earlier claim has finished its MLflow
     # writes, so the state read next includes them and the seq claim below serializes ours after.
+    # A claim whose result row never came but whose change MLflow shows is settled first.
+    reconcile(client, audit, settings, plan.model)
     in_flight = audit.pending_change(plan.model)
     if in_flight and (datetime.now(UTC) - in_flight.at).total_seconds() < settings.change_lease_s:
         message = _in_flight_message(in_flight, settings.change_lease_s)
@@ -154,13 +162,43 @@ def apply_plan(
             before_change()
         _perform(client, settings, fresh, actor, reason)
     except Exception as exc:
-        error = str(exc) if isinstance(exc, RegistryError) else f"{exc.__class__.__name__}: {exc}"
-        audit.finish(attempt_id, "failed", error)
+        error = str(exc) if isinstance(exc, RegistryError) else redact(f"{exc.__class__.__name__}: {exc}")
+        _record_result(audit, attempt_id, "failed", error, settings)  # the failure is what to report
         if isinstance(exc, RegistryError):
             raise
         raise RegistryError(f"{plan.action} {plan.model} v{plan.version} failed: {error}") from exc
-    audit.finish(attempt_id, "done")
-    return ActionResult(attempt_id, fresh, "done", _done_message(fresh))
+    unrecorded = _record_result(audit, attempt_id, "done", None, settings)
+    if unrecorded is None:
+        return ActionResult(attempt_id, fresh, "done", _done_message(fresh))
+    message = (
+        f"{_done_message(fresh)}: applied in MLflow, but its audit record is pending ({unrecorded}); "
+        "it is settled from MLflow's state on the next read"
+    )
+    return ActionResult(attempt_id, fresh, "done", message, record_pending=True)
+
+
+def _record_result(
+    audit: AuditLog, attempt_id: str, outcome: str, error: str | None, settings: Settings
+) -> Unreachable | None:
+    """Write an attempt's result, retrying a transient failure; the error if it still cannot be.
+
+    MLflow has already changed (or failed) by now: an audit log that will not take the result row
+    must not turn that into "not applied". The attempt stays unfinished and `reconcile` settles it.
+    """
+    retrying = Retrying(
+        retry=retry_if_exception_type(Unreachable),
+        stop=stop_after_attempt(4) | stop_after_delay(2 * settings.audit_timeout_s),
+        wait=wait_exponential(multiplier=0.2, max=2),
+        reraise=True,
+    )
+    try:
+        for attempt in retrying:
+            with attempt:
+                audit.finish(attempt_id, outcome, error)
+    except Unreachable as exc:
+        log.warning("result of attempt %s (%s) not recorded: %s", attempt_id, outcome, exc)
+        return exc
+    return None
 
 
 def _in_flight_message(attempt: Attempt, lease_s: float) -> str:

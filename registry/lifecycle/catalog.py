@@ -20,7 +20,7 @@ from mlflow import MlflowClient
 
 from registry.access.permissions import leads_of
 from registry.audit.log import Attempt
-from registry.audit.observe import reconcile, unavailable_versions
+from registry.audit.observe import observe, unavailable_versions
 from registry.audit.replay import drift, replay, rollback_target
 from registry.domain.policy import ModelPolicy, resolve_policy
 from registry.errors import RegistryError
@@ -31,6 +31,7 @@ from registry.lifecycle.actions import (
 )
 from registry.settings import Settings
 from registry.store.client import translate_errors
+from registry.store.filters import contains, name_contains_filter
 from registry.store.models import VersionInfo, model_state, source_run_id
 
 if TYPE_CHECKING:
@@ -191,11 +192,12 @@ def _fill(reg: Registry, rows: list[ModelRow]) -> list[ModelRow]:
 
 
 def _search(client: MlflowClient, name_contains: str, max_results: int, page_token: str | None) -> Any:
-    escaped = name_contains.replace("\\", "\\\\").replace("'", "\\'")
-    filter_string = f"name ILIKE '%{escaped}%'" if name_contains else None
     with translate_errors("search registered models"):
         return client.search_registered_models(
-            filter_string=filter_string, max_results=max_results, page_token=page_token, order_by=["name ASC"]
+            filter_string=name_contains_filter(name_contains),
+            max_results=max_results,
+            page_token=page_token,
+            order_by=["name ASC"],
         )
 
 
@@ -206,7 +208,7 @@ def model_rows(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         page = _search(reg.client, name_contains.strip(), max_results, page_token)
-        rows = [_summary(rm, reg.settings) for rm in page]
+        rows = [_summary(rm, reg.settings) for rm in page if contains(rm.name, name_contains.strip())]
         return ModelRowsPage(_fill(reg, rows), page.token or None)
 
 
@@ -313,7 +315,7 @@ def model_view(reg: Registry, name: str) -> ModelView:
     state = model_state(reg.client, name, reg.settings)
     audit_problem = ""
     try:
-        attempts, _ = reconcile(reg.audit, state)
+        attempts, _ = observe(reg.audit, state)
     except RegistryError as exc:  # the registry still shows; rollback and drift need the audit log
         attempts, audit_problem = [], str(exc)
     replayed = replay(attempts)

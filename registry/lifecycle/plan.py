@@ -104,11 +104,13 @@ class ActionResult:
     plan: Plan
     outcome: str
     message: str
+    record_pending: bool = False  # applied, but the audit log would not take the result row yet
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "attempt_id": self.attempt_id,
             "outcome": self.outcome,
             "message": self.message,
+            "record_pending": self.record_pending,
             "plan": self.plan.as_dict(),
         }

@@ -15,7 +15,7 @@ from typing import cast
 from mlflow import MlflowClient
 
 from registry.audit.log import AuditLog
-from registry.audit.observe import reconcile, unavailable_versions
+from registry.audit.observe import observe, unavailable_versions
 from registry.audit.replay import Replay, drift, replay, rollback_target
 from registry.domain.actors import Actor, actor_for_model, leads_of
 from registry.domain.checks import (
@@ -35,6 +35,7 @@ from registry.domain.model_state import ModelState, VersionInfo
 from registry.errors import BadInput, NotFound
 from registry.lifecycle.modes import MODES
 from registry.lifecycle.plan import ACTIONS, Action, MetricComparison, Plan, Snapshot, Target
+from registry.lifecycle.reconcile import reconcile
 from registry.settings import Settings
 from registry.store.client import translate_errors
 from registry.store.models import model_state, source_run_id
@@ -75,9 +76,10 @@ def read_snapshot(
 ) -> PlanningSnapshot:
     """Read what planning `action` on `model` needs; the sequence number first, so a change recorded
     while the rest is read makes the snapshot stale rather than silently mixed."""
+    reconcile(client, audit, settings, model)  # an unfinished attempt MLflow shows applied is settled
     seq = audit.last_seq(model)
     state = model_state(client, model, settings)
-    attempts, recorded = reconcile(audit, state)  # first meeting: baseline; MLflow moved: outside event
+    attempts, recorded = observe(audit, state)  # first meeting: baseline; MLflow moved: outside event
     if recorded:
         seq = audit.last_seq(model)  # our own events are part of the state this plan is made on
     history = replay(attempts)

@@ -37,6 +37,8 @@ TAG_REGISTERED_BY = "registry.registered_by"
 TARGET_NEW_VERSION = "new version"
 REGISTRATION_TIMEOUT_S = 120
 _LOGGED_MODEL_URI = re.compile(r"models:/(m-[0-9a-f]{1,64})")
+_RUN_FOLDER_URI = re.compile(r"runs:/([0-9a-f]{1,64})/(.+)")
+MLMODEL = "MLmodel"
 _RUN_ID = re.compile(r"[0-9a-f]{1,64}")
 _MAX_LOGGED = 20
 
@@ -45,9 +47,9 @@ _MAX_LOGGED = 20
 class RegisteredVersion:
     model: str
     version: str
-    source: str  # models:/m-<id>, the logged model the version points at
+    source: str  # models:/m-<id> (a logged model) or runs:/<run>/<folder> (a model artifact folder)
     run_id: str | None
-    model_id: str
+    model_id: str | None
     status: str
     registered_by: str
 
@@ -65,7 +67,20 @@ class TrackedSpec:
     params: dict[str, str]
 
 
-_WRITES = {"register": "register versions of", "track": "log runs and models for"}
+@dataclass(frozen=True)
+class SourceOption:
+    """Something of a run that can become a version: a logged model, or an artifact folder with an
+    MLmodel file (MLflow 2 style, or a model saved with `log_artifacts`)."""
+
+    source: str
+    label: str
+
+
+_WRITES = {
+    "register": "register versions of",
+    "track": "log runs and models for",
+    "describe": "describe versions of",
+}
 
 
 def require_writer(
@@ -98,6 +113,34 @@ def require_writer(
     raise Refused(message)
 
 
+def registrable_sources(client: MlflowClient, run_id: str) -> list[SourceOption]:
+    """A run's logged models, then its artifact folders holding an MLmodel file."""
+    from registry.store.artifacts import artifact_tree
+
+    run = fetch_run(client, run_id)
+    options = [
+        SourceOption(f"models:/{m.model_id}", f"logged model {m.name} (models:/{m.model_id})")
+        for m in logged_models_of(client, run, _MAX_LOGGED)
+    ]
+    for entry in artifact_tree(client, run_id).entries:
+        folder, _, name = entry.path.rpartition("/")
+        if name == MLMODEL and not entry.is_dir:
+            uri = f"runs:/{run_id}/{folder}" if folder else f"runs:/{run_id}"
+            options.append(SourceOption(uri, f"artifact folder {folder or '(root)'} ({uri})"))
+    return options
+
+
+def _resolve_folder(client: MlflowClient, run_id: str, folder: str) -> None:
+    """A `runs:/<run>/<folder>` source must be a folder of that run with an MLmodel file in it."""
+    from registry.store.artifacts import list_artifacts, safe_path
+
+    folder = safe_path(folder.strip("/"))
+    fetch_run(client, run_id)
+    names = {e.path.rpartition("/")[2] for e in list_artifacts(client, run_id, folder)}
+    if MLMODEL not in names:
+        raise BadInput(f"runs:/{run_id}/{folder} holds no {MLMODEL} file, so it is not a model to register")
+
+
 def resolve_logged_model(client: MlflowClient, source: str) -> tuple[str, str | None]:
     """(model_id, run_id) for `models:/m-<id>`, or for a run id that logged exactly one model."""
     source = (source or "").strip()
@@ -110,7 +153,8 @@ def resolve_logged_model(client: MlflowClient, source: str) -> tuple[str, str | 
         return model_id, logged.source_run_id or None
     if source.startswith(("models:/", "runs:/")) or not _RUN_ID.fullmatch(source):
         raise BadInput(
-            f"source {source!r}: give a run id (32 hex characters) or a logged model URI models:/m-<id>"
+            f"source {source!r}: give a run id (32 hex characters), a logged model URI models:/m-<id>, "
+            "or a model folder of a run, runs:/<run id>/<folder>"
         )
     logged_models = logged_models_of(client, fetch_run(client, source), _MAX_LOGGED)
     if not logged_models:
@@ -131,7 +175,8 @@ def register_version(
     actor: Actor,
     description: str = "",
 ) -> RegisteredVersion:
-    """A new version of `model` (created if needed) from a run id or `models:/m-<id>`; leads only.
+    """A new version of `model` (created if needed) from a run id, `models:/m-<id>` or a run's model
+    folder `runs:/<run id>/<folder>`; leads only.
 
     MLflow's SQL registry store resolves a `models:/m-<id>` source through the process-wide tracking
     URI, not the client's, so the version is created with MLflow's fluent state pointed at ours.
@@ -142,7 +187,15 @@ def register_version(
     leads = model_leads(client, settings, model)
     require_writer(audit, actor, model, "register", leads)
     actor = actor_for_model(actor, leads)
-    model_id, run_id = resolve_logged_model(client, source)
+    source = (source or "").strip()
+    folder = _RUN_FOLDER_URI.fullmatch(source)
+    model_id: str | None
+    if folder:
+        run_id, model_id, uri = folder.group(1), None, source
+        _resolve_folder(client, run_id, folder.group(2))
+    else:
+        model_id, run_id = resolve_logged_model(client, source)
+        uri = f"models:/{model_id}"
     with translate_errors(f"register {model}"), _fluent_state(settings):
         try:
             client.create_registered_model(model)
@@ -151,7 +204,7 @@ def register_version(
                 raise
         created = client.create_model_version(
             model,
-            f"models:/{model_id}",
+            uri,
             run_id=run_id,
             tags={TAG_REGISTERED_BY: actor.name},
             description=description or None,
@@ -173,7 +226,7 @@ def register_version(
     return RegisteredVersion(
         model=model,
         version=str(created.version),
-        source=f"models:/{model_id}",
+        source=uri,
         run_id=run_id,
         model_id=model_id,
         status=str(created.status),
@@ -231,3 +284,43 @@ def track_from_spec(
         metrics=dict(trained.metrics),
         params=dict(trained.params),
     )
+
+
+MAX_DESCRIPTION_CHARS = 5000
+
+
+def set_description(
+    settings: Settings,
+    client: MlflowClient,
+    audit: AuditLog,
+    model: str,
+    version: str,
+    description: str,
+    *,
+    actor: Actor,
+) -> str:
+    """Set or edit a version's description (what it is, how it was validated); leads only, audited
+    (action `describe`, the new text as the reason). It moves nothing, so it needs no plan."""
+    description = (description or "").strip()
+    if len(description) > MAX_DESCRIPTION_CHARS:
+        raise BadInput(f"description: at most {MAX_DESCRIPTION_CHARS} characters ({len(description)} given)")
+    leads = model_leads(client, settings, model)
+    require_writer(audit, actor, model, "describe", leads)
+    actor = actor_for_model(actor, leads)
+    version = str(version).removeprefix("v")
+    with translate_errors(f"{model} v{version}"):
+        client.get_model_version(model, version)  # NotFound names the version, before anything is written
+        client.update_model_version(model, version, description=description)
+    audit.record(
+        "done",
+        actor=actor.name,
+        role=actor.role,
+        model=model,
+        action="describe",
+        target="description",
+        from_version=None,
+        to_version=version,
+        reason=description or "(description cleared)",
+        checks=[],
+    )
+    return description

@@ -16,12 +16,10 @@ from mlflow.entities import Experiment, ViewType
 
 from registry.errors import BadInput, NotFound
 from registry.store.client import translate_errors
+from registry.store.filters import contains, name_contains_filter
 
 View = Literal["active", "deleted", "all"]
 _VIEW_TYPES = {"active": ViewType.ACTIVE_ONLY, "deleted": ViewType.DELETED_ONLY, "all": ViewType.ALL}
-# Characters that are special in a LIKE pattern or in MLflow's filter quoting. They are sent as the
-# single-character wildcard `_` and the exact match is made here, so a name with `%` or `'` still works.
-_LIKE_UNSAFE = ("%", "'", "\\", '"')
 _PAGE = 1000
 _MAX_EXPERIMENTS = 20_000
 
@@ -54,16 +52,6 @@ def to_experiment_info(exp: Experiment) -> ExperimentInfo:
     )
 
 
-def name_filter(name_contains: str) -> str | None:
-    """A server-side filter that matches a superset of names containing the text (case-insensitive)."""
-    if not name_contains:
-        return None
-    pattern = name_contains
-    for char in _LIKE_UNSAFE:
-        pattern = pattern.replace(char, "_")
-    return f"name ILIKE '%{pattern}%'"
-
-
 def search_experiments(
     client: MlflowClient, name_contains: str = "", view: View = "active"
 ) -> list[ExperimentInfo]:
@@ -74,7 +62,7 @@ def search_experiments(
     """
     if view not in _VIEW_TYPES:
         raise BadInput(f"view {view!r}: choose one of {', '.join(_VIEW_TYPES)}")
-    needle = name_contains.strip().casefold()
+    needle = name_contains.strip()
     found: list[ExperimentInfo] = []
     token: str | None = None
     with translate_errors("search experiments"):
@@ -82,11 +70,11 @@ def search_experiments(
             page = client.search_experiments(
                 view_type=_VIEW_TYPES[view],
                 max_results=_PAGE,
-                filter_string=name_filter(name_contains.strip()),
+                filter_string=name_contains_filter(name_contains.strip()),
                 order_by=["name ASC"],
                 page_token=token,
             )
-            found.extend(to_experiment_info(e) for e in page if needle in e.name.casefold())
+            found.extend(to_experiment_info(e) for e in page if contains(e.name, needle))
             token = page.token
             if not token or len(found) >= _MAX_EXPERIMENTS:
                 break

@@ -7,7 +7,6 @@ and are joined onto versions here, in one place.
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ from registry.domain.model_state import STAGE_NONE, Holders, ModelInfo, ModelSta
 from registry.domain.policy import ModelPolicy, resolve_policy
 from registry.settings import Settings
 from registry.store.client import translate_errors
+from registry.store.filters import contains, name_contains_filter, name_equals_filter, name_like_filter
 
 # The state types are pure (registry.domain.model_state); importing them from here keeps working.
 __all__ = [
@@ -74,14 +74,20 @@ def _version_info(mv: object, aliases_by_version: dict[str, list[str]]) -> Versi
 def search_models(
     client: MlflowClient, name_contains: str = "", max_results: int = 100, page_token: str | None = None
 ) -> ModelsPage:
-    """One page of registered models whose name contains `name_contains` (case-insensitive)."""
-    escaped = name_contains.replace("'", "\\'")
-    filter_string = f"name ILIKE '%{escaped}%'" if name_contains else None
+    """One page of registered models whose name contains `name_contains` (case-insensitive).
+
+    The server is asked for a superset (registry/store/filters.py) and the page is narrowed here, so
+    `_` or `%` in the text are characters, never wildcards; a page may come back shorter than asked.
+    """
     with translate_errors("search registered models"):
         page = client.search_registered_models(
-            filter_string=filter_string, max_results=max_results, page_token=page_token, order_by=["name ASC"]
+            filter_string=name_contains_filter(name_contains),
+            max_results=max_results,
+            page_token=page_token,
+            order_by=["name ASC"],
         )
-    return ModelsPage([_model_info(m) for m in page], page.token or None)
+    models = [_model_info(m) for m in page if contains(m.name, name_contains)]
+    return ModelsPage(models, page.token or None)
 
 
 def all_model_names(client: MlflowClient, page_size: int = 1000) -> list[str]:
@@ -111,31 +117,18 @@ def list_versions(client: MlflowClient, name: str, model: ModelInfo | None = Non
     aliases_by_version: dict[str, list[str]] = {}
     for alias, version in model.aliases.items():
         aliases_by_version.setdefault(version, []).append(alias)
+    # A name that cannot be quoted (both quote kinds) is searched wider and compared here.
+    filter_string = name_equals_filter(name) or name_like_filter(name)
     versions = []
     token = None
     with translate_errors(f"versions of {name}"):
         while True:
-            page = client.search_model_versions(versions_filter(name), max_results=1000, page_token=token)
+            page = client.search_model_versions(filter_string, max_results=1000, page_token=token)
             versions.extend(_version_info(mv, aliases_by_version) for mv in page if mv.name == name)
             token = page.token
             if not token:
                 break
     return sorted(versions, key=lambda v: int(v.version), reverse=True)
-
-
-def versions_filter(name: str) -> str:
-    """A filter that finds every version of `name` (and, for some names, of a few others).
-
-    MLflow's filter parser does not undo `\\'` or `''` inside a quoted string, so a name with an
-    apostrophe is quoted with double quotes; a name holding both quote kinds cannot be written at all:
-    its longest stretch without quotes is searched with LIKE and the caller compares names exactly.
-    """
-    if "'" not in name:
-        return f"name = '{name}'"
-    if '"' not in name:
-        return f'name = "{name}"'
-    part = max(re.split("['\"]", name), key=len)
-    return f"name LIKE '%{part}%'"
 
 
 def get_version(client: MlflowClient, name: str, version: str) -> VersionInfo:

@@ -24,6 +24,7 @@ from sklearn.neural_network import MLPClassifier
 from registry.errors import BadInput
 from registry.settings import Settings
 from registry.store.client import make_client, translate_errors
+from registry.store.filters import name_equals_filter
 from registry.training import demo_training as training
 from registry.training.tracking import ensure_experiment, log_artifacts, log_results, open_run, track_model
 
@@ -128,7 +129,7 @@ def seed_demo(
             return DemoSummary(
                 already_seeded=True, experiments=existing, seconds=time.perf_counter() - started
             )
-        taken = [name for name in DEMO_MODELS if client.search_registered_models(f"name = '{name}'")]
+        taken = [name for name in DEMO_MODELS if client.search_registered_models(name_equals_filter(name))]
     if taken:
         raise BadInput(
             f"the store already has registered models named {', '.join(taken)}; "

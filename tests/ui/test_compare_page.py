@@ -103,3 +103,10 @@ def test_unknown_run_ids_are_left_out_with_a_warning(ui_env, open_page, tracking
     assert not at.exception
     assert any("0123456789abcdef" in unescape(w.value) for w in at.warning)
     assert len([c for c in diff_frame(at).columns if c not in ("better", "best", "differs")]) == 2
+
+
+def test_the_diff_table_downloads_as_csv_and_markdown(ui_env, open_page, tracking):
+    at = open_page(PAGE, runs=runs_param(tracking))
+    assert not at.exception
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert {"Table as CSV", "Table as Markdown"} <= set(labels)

@@ -99,7 +99,7 @@ def test_promote_dialog_shows_the_plan_and_promotes(ui_registry, open_page):
     )
     assert any(plain("promoted to production: v2 (was v1)") in s for s in texts(at, "success"))
     assert "models.pending" not in at.session_state
-    assert not at.text_area  # the dialog closed
+    assert not [t for t in at.text_area if t.key == "models.reason"]  # the dialog closed
     assert at.metric[0].value == "v2"  # the page shows the new state at once
 
 
@@ -167,7 +167,7 @@ def test_a_conflict_is_shown_with_the_new_state_and_a_fresh_plan(ui_registry, op
 
     at.button(key="models.cancel").click()
     at.run()
-    assert not at.text_area and not at.error
+    assert not [t for t in at.text_area if t.key == "models.reason"] and not at.error
     assert at.metric[0].value == "v1"
 
 

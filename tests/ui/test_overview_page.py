@@ -64,6 +64,25 @@ def test_a_store_that_is_down_shows_in_its_place_and_the_rest_renders(
     assert {m.label for m in at.metric} == {"Experiments", "Runs", "Registered models", "Model versions"}
 
 
+def test_a_password_in_the_tracking_uri_shows_nowhere_on_the_page(ui_env, open_page, monkeypatch):
+    """The banner, the store table's URI and detail columns, every message: masked (issue 12)."""
+    from tests.stack import free_port
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://alice:S3cr3tPW@127.0.0.1:{free_port()}")
+    monkeypatch.setenv("REGISTRY_HTTP_RETRIES", "0")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+    at = open_page()
+
+    assert not at.exception
+    shown = [e.value for e in (*at.error, *at.warning, *at.info, *at.markdown, *at.caption)]
+    shown += [d.value.to_csv() for d in at.dataframe]
+    assert any("The tracking store does not answer" in s for s in shown)  # the banner is there
+    assert any("alice:\\*\\*\\*@" in s or "alice:***@" in s for s in shown)
+    assert not [s for s in shown if "S3cr3tPW" in s]
+
+
 def test_notifications_show_their_outbox_with_the_error_masked(ui_env, open_page, monkeypatch):
     from registry.service import Registry
     from registry.settings import load_settings

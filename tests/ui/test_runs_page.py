@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 from mlflow import MlflowClient
 
 from tests.run_data import make_run
@@ -146,3 +147,16 @@ def test_the_whole_experiment_view_shows_every_run_and_params_against_a_metric(u
     assert [d["label"] for d in dimensions] == ["params.depth", "params.lr", "metrics.accuracy"]
     assert sorted(plotly_array(dimensions[2]["values"]).tolist()) == [0.7, 0.8, 0.9]  # plain has no lr
     assert_no_raw_markup(at)
+
+
+def test_history_columns_show_min_max_mean_last_of_each_runs_metric_history(ui_env, open_page, tracking):
+    at = open_page(PAGE, experiment=tracking.experiment_id, hist="loss", hist_stats="min,last")
+    assert not at.exception
+    assert at.multiselect(key="runs_hist_metrics").value == ["loss"]
+    table = runs_table(at).value.set_index("run_id")
+    assert table.loc[tracking.parent, "metrics.loss (min)"] == 1.0 / 50  # loss = 1/(step+1), 50 steps
+    assert table.loc[tracking.child, "metrics.loss (last)"] == 1.5 / 50
+    assert pd.isna(table.loc[tracking.plain, "metrics.loss (min)"])  # never logged loss
+    at.multiselect(key="runs_hist_stats").set_value(["max"]).run()
+    assert runs_table(at).value.set_index("run_id").loc[tracking.parent, "metrics.loss (max)"] == 1.0
+    assert at.query_params["hist_stats"] == "max"

@@ -81,3 +81,16 @@ def test_order_choices_keep_the_current_one():
     choices = run_table.order_choices(page(), "metrics.gone")
     assert choices[:5] == list(run_table.ORDERABLE_ATTRIBUTES)
     assert "metrics.loss" in choices and choices[-1] == "metrics.gone"
+
+
+def test_history_columns_add_each_runs_statistics_and_leave_gaps_for_runs_without_the_metric():
+    runs = pd.DataFrame({"run_id": ["a", "b"], "run_name": ["A", "B"]})
+    stats = pd.DataFrame(
+        {"run_id": ["a"], "key": ["loss"], "min": [0.1], "max": [2.0], "mean": [0.7], "last": [0.2]}
+    )
+    table = run_table.with_history_columns(runs, stats, ["loss"], ["min", "last"])
+    assert list(table.columns) == ["run_id", "run_name", "metrics.loss (min)", "metrics.loss (last)"]
+    assert table["metrics.loss (min)"].tolist()[0] == 0.1
+    assert pd.isna(table["metrics.loss (last)"].iloc[1])
+    with pytest.raises(BadInput, match="median is not one of min, max, mean, last"):
+        run_table.with_history_columns(runs, stats, ["loss"], ["median"])

@@ -1,0 +1,132 @@
+"""Secrets never reach a message: one choke point (registry/redaction.py), checked at every front.
+
+A tracking URI with `user:password@` is the common case: MLflow quotes the URI back in every
+connection error. The password must not appear in an error's text, the CLI (text and --json), the
+Overview's store status, the connection banner, or the audit row of a failed apply (History, CSV).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from registry.access.identity import Actor
+from registry.errors import BadInput, RegistryError, Unreachable
+from registry.lifecycle.actions import apply_plan
+from registry.redaction import redact
+from registry.service import Registry
+from registry.store.status import store_status
+from tests.factories import make_model
+from tests.stack import Stack, free_port, start_mlflow_server
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "S3cr3tPW"
+LEAD = Actor("alice", "lead")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("http://alice:S3cr3tPW@127.0.0.1:18599 down", "http://alice:***@127.0.0.1:18599 down"),
+        ("postgresql+psycopg2://u:S3cr3tPW@db:5432/x?ssl=1", "postgresql+psycopg2://u:***@db:5432/x?ssl=1"),
+        ("https://:S3cr3tPW@host/api", "https://:***@host/api"),
+        ("host=db password=S3cr3tPW user=x", "host=db password=*** user=x"),
+        ('{"password": "S3cr3tPW", "n": 1}', '{"password": "***", "n": 1}'),
+        ("?X-Amz-Security-Token=S3c&X-Amz-Signature=S3c", "?X-Amz-Security-Token=***&X-Amz-Signature=***"),
+        ("Authorization: Bearer S3cr3tPWS3cr3tPW", "Authorization: Bearer ***"),
+        ("AWS_SECRET_ACCESS_KEY=S3cr3tPW", "AWS_SECRET_ACCESS_KEY=***"),
+        ("api_key = S3cr3tPW, next", "api_key = ***, next"),
+    ],
+)  # fmt: skip
+def test_credentials_are_masked(text, shown):
+    assert redact(text) == shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "postgresql://registry@db/registry",
+        "REGISTRY_IDENTITY=header needs REGISTRY_HEADER_SECRET: without the proxy's secret no header",
+        "plan_token=abc.def: not a token this server issued",
+        "filter: unknown column 'metrics.acc'; did you mean metrics.accuracy?",
+    ],
+)
+def test_ordinary_text_is_left_alone(text):
+    assert redact(text) == text
+
+
+def test_a_secret_set_in_the_environment_is_masked_wherever_it_appears(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-S3cr3tPW-123")
+    assert redact("server said: bad token tok-S3cr3tPW-123 (401)") == "server said: bad token *** (401)"
+
+
+def test_every_service_error_masks_itself():
+    for kind in (RegistryError, BadInput, Unreachable):
+        exc = kind(f"connect to http://alice:{PASSWORD}@h:1: refused")
+        assert PASSWORD not in str(exc) and "alice:***@h:1" in str(exc)
+
+
+def _cli(uri: str, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "REGISTRY_HOME": str(home)}
+    env["REGISTRY_AUDIT_URL"] = f"sqlite:///{home / 'audit.db'}"
+    return subprocess.run(
+        [sys.executable, "-m", "registry", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.slow
+def test_a_password_in_the_tracking_uri_shows_nowhere(stack: Stack, make_settings, tmp_path: Path) -> None:
+    """A real server reached as http://alice:S3cr3tPW@...; killed in the middle of an apply."""
+    server, uri, _ = start_mlflow_server(tmp_path, stack.s3_endpoint_url, stack.bucket)
+    secret_uri = uri.replace("http://", f"http://alice:{PASSWORD}@")
+    try:
+        server.wait_until_answers(f"{uri}/health", timeout_s=60)
+        reg = Registry.connect(make_settings("http", tracking_uri=secret_uri))
+        model = make_model(reg.client, [{"acc": 0.8}, {"acc": 0.9}])
+        reg.promote(model, "1", "first", actor=LEAD)
+        plan = reg.plan("promote", model, "2", actor=LEAD)
+
+        def crash() -> None:
+            os.killpg(server.proc.pid, signal.SIGKILL)
+            server.proc.wait(timeout=10)
+
+        with pytest.raises(Unreachable) as raised:
+            apply_plan(reg.client, reg.audit, reg.settings, plan, "v2", actor=LEAD, before_change=crash)
+        assert PASSWORD not in str(raised.value) and "alice:***@" in str(raised.value)
+        failed = reg.history(model)[-1]
+        assert failed.outcome == "failed" and "alice:***@" in (failed.error or "")
+        with reg.audit.engine.connect() as conn:  # what is stored, not only what is read back
+            stored = conn.exec_driver_sql("SELECT error FROM registry_audit").fetchall()
+        assert not [row for row in stored if PASSWORD in (row[0] or "")]
+
+        statuses = store_status(reg)
+        assert [s.store for s in statuses if s.reachable is False]
+        assert not [s for s in statuses if PASSWORD in s.detail + s.uri]
+
+        home = reg.settings.home
+        for args in (("experiments",), ("experiments", "--json"), ("history", model, "--json")):
+            done = _cli(secret_uri, home, *args)
+            assert PASSWORD not in done.stdout + done.stderr, args
+        text, as_json = _cli(secret_uri, home, "experiments"), _cli(secret_uri, home, "experiments", "--json")
+        assert text.returncode == as_json.returncode == 5
+        assert "alice:***@" in text.stderr
+        assert "alice:***@" in json.loads(as_json.stdout.splitlines()[0])["message"]
+    finally:
+        server.stop()
+
+
+def test_the_cli_masks_a_dead_server_password(tmp_path: Path) -> None:
+    done = _cli(f"http://alice:{PASSWORD}@127.0.0.1:{free_port()}", tmp_path, "experiments")
+    assert done.returncode == 5
+    assert PASSWORD not in done.stdout + done.stderr and "alice:***@" in done.stderr
