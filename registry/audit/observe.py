@@ -42,7 +42,7 @@ class Adoption:
         return cls(state.model.name, state.policy.mode, h.production, h.staging, recorded)
 
 
-def reconcile(audit: AuditLog, state: ModelState, *, record_empty: bool = False) -> tuple[list[Attempt], int]:
+def observe(audit: AuditLog, state: ModelState, *, record_empty: bool = False) -> tuple[list[Attempt], int]:
     """The model's audit attempts after recording its baseline or the outside changes MLflow shows,
     and how many events this call recorded.
 
