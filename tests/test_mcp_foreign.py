@@ -41,7 +41,8 @@ def test_list_models_shows_modes_and_holders_stage_mode_included(lead, foreign):
 def test_plan_promote_rollback_and_history_restore_the_hand_set_holder(lead, foreign, which, newer):
     name = getattr(foreign, which)
     planned = lead.ok("plan", action="promote", model=name, version=newer)
-    assert planned["allowed"] and planned["drift"] == []
+    assert planned["allowed"]
+    assert not [d for d in planned["drift"] if "outside" in d]  # adopting raised no warning
     lead.ok("promote", model=name, version=newer, reason="newer", plan_token=planned["plan_token"])
     back = lead.ok("plan", action="rollback", model=name)
     assert back["version"] == "2"
@@ -49,7 +50,7 @@ def test_plan_promote_rollback_and_history_restore_the_hand_set_holder(lead, for
     assert lead.ok("model_versions", model=name)["holders"]["production"] == "2"
     history = lead.ok("model_history", model=name)
     assert [(a["action"], a["actor"]) for a in history["attempts"]][:1] == [("observed", "mlflow")]
-    assert history["drift"] == []
+    assert not [d for d in history["drift"] if "outside" in d]
 
 
 def test_a_source_run_deleted_is_refused_then_forced_with_a_reason(lead, foreign):

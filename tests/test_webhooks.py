@@ -21,6 +21,8 @@ from registry.access.identity import Actor
 from registry.audit.log import Attempt
 from registry.fronts import webhooks
 from registry.service import Registry
+from registry.settings import Settings
+from tests.conftest import build_settings
 from tests.factories import make_model
 from tests.stack import ServerProcess, free_port
 from tests.test_cli import run_cli
@@ -38,8 +40,14 @@ def test_our_signature_is_mlflows():
     )
 
 
-@pytest.fixture
-def receiver(http_settings, tmp_path: Path) -> Iterator[tuple[str, str]]:
+@pytest.fixture(scope="module")
+def http_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """One audit log for the module: `install` adopts every model of the shared server once."""
+    return build_settings(request, "http", tmp_path_factory.mktemp("webhooks"))
+
+
+@pytest.fixture(scope="module")
+def receiver(http_settings: Settings) -> Iterator[tuple[str, str]]:
     """`webhooks install` on the session's server, then `webhooks serve`; yields (url, secret)."""
     import os
     import sys
@@ -48,6 +56,7 @@ def receiver(http_settings, tmp_path: Path) -> Iterator[tuple[str, str]]:
     url = f"http://127.0.0.1:{port}{webhooks.PATH}"
     installed = run_cli(http_settings, "webhooks", "install", "--url", url, "--json")
     assert installed.returncode == 0, installed.stderr
+    assert json.loads(installed.stdout)["adopted"] >= 0
     hook_id = json.loads(installed.stdout)["webhook_id"]
     secret_file = webhooks.secret_path(http_settings)
     assert secret_file.stat().st_mode & 0o077 == 0  # only its owner reads it
@@ -59,7 +68,8 @@ def receiver(http_settings, tmp_path: Path) -> Iterator[tuple[str, str]]:
         "REGISTRY_HOME": str(http_settings.home),
     }
     argv = [sys.executable, "-m", "registry", "webhooks", "serve", "--port", str(port)]
-    server = ServerProcess("webhooks serve", argv, tmp_path / "receiver.log", env, Path(__file__).parents[1])
+    log = http_settings.home / "receiver.log"
+    server = ServerProcess("webhooks serve", argv, log, env, Path(__file__).parents[1])
     try:
         server.wait_until_answers(f"http://127.0.0.1:{port}/health", timeout_s=60)
         yield url, secret_file.read_text().strip()

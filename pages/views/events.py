@@ -13,7 +13,7 @@ from datetime import date
 import pandas as pd
 
 from registry.audit.log import Attempt
-from registry.audit.replay import OBSERVED, OUTSIDE
+from registry.audit.replay import origin_of
 
 EVENT_COLUMNS = (
     "at",
@@ -35,10 +35,7 @@ EVENT_COLUMNS = (
 )
 INCOMPLETE_FLAG = "incomplete: intent recorded, no result; check MLflow's state for this model"
 FORCED_FLAG = "forced past a failing check"
-DASHBOARD = "dashboard"
-FIRST_SEEN = "first seen in MLflow"
-OUTSIDE_WEBHOOK = "outside: MLflow webhook"
-OUTSIDE_NOTICED = "outside: noticed by the dashboard"
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -49,15 +46,6 @@ def flag_of(a: Attempt) -> str:
     if a.forced and a.outcome == "done":
         return FORCED_FLAG
     return ""
-
-
-def origin_of(a: Attempt) -> str:
-    """Where a change was made: through the dashboard, or in MLflow directly (and how we learnt it)."""
-    if a.action == OBSERVED:
-        return FIRST_SEEN
-    if a.action == OUTSIDE:
-        return OUTSIDE_WEBHOOK if a.reason.startswith("webhook") else OUTSIDE_NOTICED
-    return DASHBOARD
 
 
 def events_frame(attempts: Iterable[Attempt]) -> pd.DataFrame:

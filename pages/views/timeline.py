@@ -17,9 +17,8 @@ from datetime import datetime
 import pandas as pd
 import plotly.graph_objects as go
 
-from pages.views.events import DASHBOARD, origin_of
 from registry.audit.log import Attempt
-from registry.audit.replay import OBSERVED, OUTSIDE
+from registry.audit.replay import DASHBOARD, OBSERVED, OUTSIDE, origin_of
 
 INTERVAL_COLUMNS = ("model", "version", "start", "end", "by", "action", "origin", "reason", "current")
 _RECORDED_ELSEWHERE = (OBSERVED, OUTSIDE)  # their `at` is when MLflow changed, or when it was seen

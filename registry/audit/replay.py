@@ -26,6 +26,19 @@ OBSERVED = "observed"  # the state MLflow showed when the service first met the 
 OUTSIDE = "outside"  # a change made in MLflow directly, not through the dashboard
 MLFLOW_ACTOR = "mlflow"  # who an observed or outside event is attributed to
 _MOVES = ("promote", "archive", "rollback", OBSERVED, OUTSIDE)
+DASHBOARD = "dashboard"
+FIRST_SEEN = "first seen in MLflow"
+OUTSIDE_WEBHOOK = "outside: MLflow webhook"
+OUTSIDE_NOTICED = "outside: noticed by the dashboard"
+
+
+def origin_of(a: Attempt) -> str:
+    """Where a change was made: through the dashboard, or in MLflow directly (and how we learnt it)."""
+    if a.action == OBSERVED:
+        return FIRST_SEEN
+    if a.action == OUTSIDE:
+        return OUTSIDE_WEBHOOK if a.reason.startswith("webhook") else OUTSIDE_NOTICED
+    return DASHBOARD
 
 
 @dataclass(frozen=True)

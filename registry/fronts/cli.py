@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from registry.audit.replay import origin_of
 from registry.errors import BadInput, RegistryError
 from registry.fronts.serialise import dumps
 from registry.redaction import redact
@@ -194,6 +195,7 @@ def cmd_history(reg: Registry, args: argparse.Namespace) -> Any:
         {
             "at (UTC)": a.at.strftime("%Y-%m-%d %H:%M:%S"),
             "actor": a.actor,
+            "origin": origin_of(a),
             "model": a.model,
             "action": a.action + (" (forced)" if a.forced else ""),
             "target": a.target,
@@ -258,12 +260,14 @@ def cmd_webhooks(reg: Registry, args: argparse.Namespace) -> Any:
         if not args.url:
             raise BadInput("webhooks install needs --url: where the tracking server reaches the receiver")
         installed = webhooks.install(reg, args.url)
+        # Deliveries tell what changed from now on: the state before is each model's baseline.
+        installed["adopted"] = len(reg.adopt())
         if args.json:
             return installed
         return (
             f"webhook {installed['webhook_id']} delivers {', '.join(installed['events'])} "
             f"to {installed['url']}; its secret is in {installed['secret_file']} (run `webhooks serve` "
-            f"where that file is, or set {webhooks.SECRET_ENV})"
+            f"where that file is, or set {webhooks.SECRET_ENV}); {installed['adopted']} model(s) adopted"
         )
     say(f"receiving MLflow webhooks on http://{args.host}:{args.port}{webhooks.PATH}")
     webhooks.serve(reg, args.host, args.port)
