@@ -17,7 +17,7 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from bench.cases import PLOTLY_DRAWN, Case, Ready, mlflow_url
+from bench.cases import OUR_ROWS, PLOTLY_DRAWN, Case, Ready, mlflow_url
 from tests.stack import ServerProcess, child_env, free_port
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -40,8 +40,10 @@ POINTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
 
 
 @contextmanager
-def streamlit_server(db: Path, home: Path) -> Iterator[tuple[str, ServerProcess]]:
-    """`streamlit run app.py` on the store, with its own audit log and home; stopped (its group) on exit."""
+def streamlit_server(db: Path, home: Path, flags: Sequence[str] = ()) -> Iterator[tuple[str, ServerProcess]]:
+    """`streamlit run app.py` on the store, with its own audit log and home; stopped (its group) on exit.
+
+    `flags`: more Streamlit options (`--runner.fastReruns false`), for bench.profile's variants."""
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = child_env(
@@ -50,11 +52,44 @@ def streamlit_server(db: Path, home: Path) -> Iterator[tuple[str, ServerProcess]
     )  # fmt: skip
     argv = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
             "--server.address", "127.0.0.1", "--server.port", str(port),
-            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *flags]  # fmt: skip
     with _serving(
         ServerProcess("streamlit", argv, home / "streamlit.log", env, PROJECT), port, "/_stcore/health", 120
     ) as up:
         yield up
+
+
+@contextmanager
+def floor_server(home: Path) -> Iterator[tuple[str, ServerProcess]]:
+    """`streamlit run bench/floor_app.py`: the bare one-dataframe app, started like ours."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    argv = [sys.executable, "-m", "streamlit", "run", str(PROJECT / "bench" / "floor_app.py"),
+            "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
+    with _serving(
+        ServerProcess("streamlit floor", argv, home / "floor.log", child_env(), PROJECT),
+        port,
+        "/_stcore/health",
+        120,
+    ) as up:
+        yield up
+
+
+def measure_floor(workdir: Path, cold_n: int, warm_n: int, timeout_s: float) -> dict[str, Any]:
+    """The floor app, measured as our pages are: cold in a new browser context, warm on reload.
+
+    Its process is warmed by one visit first (as ours is), so neither side counts Python's imports.
+    """
+    with floor_server(workdir / "floor") as (url, _), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            warmup = browser.new_page(viewport=VIEWPORT)
+            load(warmup, url, OUR_ROWS, timeout_s)
+            warmup.close()
+            return measure(browser, url, OUR_ROWS, cold_n, warm_n, timeout_s)
+        finally:
+            browser.close()
 
 
 @contextmanager

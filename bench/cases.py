@@ -6,7 +6,8 @@ screen. MLflow's selectors were found on MLflow 3.17.2's UI:
   runs table        ag-grid rows:        `.ag-center-cols-container .ag-row`
   metric charts     plotly in the cards: `[data-testid="experiment-view-compare-runs-card"] .js-plotly-plot`
   run page          "About this run":    `[data-testid="key-value-Status"]`
-  registered models table links:         `a:text-is("model-000")`
+  registered models table links:         `[role="cell"] a[href="#/models/model-000"]` (the name is in a
+                                         <span> inside the link, so `a:text-is(...)` never matched)
   model versions    versions table:      `[data-testid="model-version-table"] a:has-text("Version ")`
 """
 
@@ -91,7 +92,7 @@ def cases(manifest: dict[str, Any]) -> list[Case]:
         Case(
             "models_list", f"Models list ({reg['spec']['models']} models, page of 25)", "registry",
             "pages/models.py", "models", {}, OUR_ROWS, "/models",
-            Ready(f'a:text-is("{reg["models"][0]}")'), "search_registered_models",
+            Ready(f'[role="cell"] a[href="#/models/{quote(reg["models"][0])}"]'), "search_registered_models",
         ),
         Case(
             "model_page", f"A model's page ({reg['spec']['versions']} versions)", "registry",

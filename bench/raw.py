@@ -14,8 +14,9 @@ from typing import Any
 import mlflow
 from mlflow import MlflowClient
 
-from registry.store.fastpath import client_runs, experiment_runs
+from registry.store.fastpath import client_runs
 from registry.store.metrics import metric_history
+from registry.store.readers import experiment_runs
 
 
 def timed(fn: Callable[[], Any], n: int) -> dict[str, Any]:
@@ -85,7 +86,7 @@ def service_calls(manifest: dict[str, Any], repeat: int) -> dict[str, dict[str, 
     hist = manifest["histories"]
     ids, keys = hist["run_ids"][:10], hist["metric_keys"][:3]
     calls: dict[str, tuple[str, Callable[[], Any], int]] = {
-        "fastpath_whole": ("registry.store.fastpath.experiment_runs (database), 10k runs",
+        "fastpath_whole": ("registry.store.readers.experiment_runs (database), 10k runs",
                            lambda: experiment_runs(runs_client, eid), repeat),
         "client_whole": ("registry.store.fastpath.client_runs (client pages of 5,000), 10k runs",
                          lambda: client_runs(runs_client, eid), 1),

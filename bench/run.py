@@ -115,9 +115,12 @@ def run_apptest(
 def run_browser(
     manifest: dict[str, Any], chosen: list[Case], workdir: Path, args: argparse.Namespace
 ) -> dict:
-    from bench.browser import measure_store
+    from bench.browser import measure_floor, measure_store
 
     results: dict[str, Any] = {"cases": {}, "streamlit_peak_mb": {}, "mlflow_server_peak_mb": {}}
+    log.info("browser: the floor (a bare Streamlit app with one 50-row dataframe)")
+    results["floor"] = measure_floor(workdir, args.floor_cold, args.browser_warm, args.timeout)
+    log.info("browser: floor -> %s", results["floor"])
     for store in build_stores.STORES:
         store_cases = [c for c in chosen if c.store == store]
         if not store_cases:
@@ -179,6 +182,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warm", type=int, default=5, help="warm AppTest reruns per page")
     parser.add_argument("--browser-warm", type=int, default=3, help="browser reloads per page")
     parser.add_argument("--mlflow-cold", type=int, default=2, help="cold loads of MLflow's UI per page")
+    parser.add_argument("--floor-cold", type=int, default=3, help="cold loads of the bare Streamlit app")
     parser.add_argument(
         "--timeout", type=float, default=120, help="seconds before our page counts as timed out"
     )

@@ -20,33 +20,16 @@ from pages.views.figures import (
     parallel_coordinates_data,
     parallel_coordinates_figure,
     scatter_figure,
+    svg_points_per_line,
 )
+from pages.views.run_picker import pick_recent_runs
 from pages.views.shared import cached_read, plain, query_list, query_param, section, set_query, through_app
 from registry.domain import diff
 from registry.service import Registry
-from registry.store.compare import ComparedRuns, load_runs
-from registry.store.metrics import metric_history
-from registry.store.textdiff import TextDiff, artifact_diff, diffable_paths
+from registry.store.compare import ComparedRuns
+from registry.store.summaries import run_stamps
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
-
-HISTORY_POINTS = 1000
-
-
-def _load(reg: Registry, run_ids: tuple[str, ...]) -> ComparedRuns:
-    return load_runs(reg.client, run_ids)
-
-
-def _history(reg: Registry, run_ids: tuple[str, ...], keys: tuple[str, ...]) -> pd.DataFrame:
-    return metric_history(reg.client, list(run_ids), list(keys), max_points=HISTORY_POINTS)
-
-
-def _paths(reg: Registry, run_ids: tuple[str, ...]) -> list[str]:
-    return diffable_paths(reg.client, list(run_ids))
-
-
-def _text_diff(reg: Registry, old_run: str, new_run: str, path: str) -> TextDiff:
-    return artifact_diff(reg.client, old_run, new_run, path)
 
 
 def _choice(key: str, options: Sequence[str], default: str | None) -> None:
@@ -71,7 +54,7 @@ def _url_float(name: str, default: float, low: float, high: float) -> float:
 
 
 def load() -> ComparedRuns | None:
-    compared = cached_read(_load, tuple(query_list("runs")))
+    compared = cached_read(Registry.load_runs, tuple(query_list("runs")))
     if compared.missing:
         st.warning(
             f"Left out {len(compared.missing)} run id(s) that name no run: "
@@ -170,10 +153,13 @@ def history_section(runs: pd.DataFrame, labels: dict[str, str]) -> None:
         st.caption("Choose metrics to chart.")
         return
     with st.spinner("Loading metric histories…"):
-        history = cached_read(_history, tuple(runs["run_id"]), tuple(chosen))
-    figure = metric_history_figure(history, x=x, smoothing=smoothing, log_y=log_y, names=labels)
+        history = cached_read(Registry.kept_lines, tuple(run_stamps(runs)), tuple(chosen))
+    per_line = svg_points_per_line(len(runs) * len(chosen))
+    figure = metric_history_figure(
+        history, x=x, smoothing=smoothing, log_y=log_y, names=labels, max_points=per_line
+    )
     st.plotly_chart(figure, key="cmp_history_chart")
-    st.caption(f"At most {HISTORY_POINTS} points per line (first, last, min and max always kept).")
+    st.caption(f"At most {per_line} points per line (first, last, min and max always kept).")
 
 
 def parallel_section(runs: pd.DataFrame) -> None:
@@ -225,7 +211,7 @@ def artifact_section(ids: list[str], baseline: str, labels: dict[str, str]) -> N
         format_func=labels.get,
     )
     with st.spinner("Listing artifacts…"):
-        paths = cached_read(_paths, (baseline, other))
+        paths = cached_read(Registry.diffable_paths, (baseline, other))
     if not paths:
         st.caption("Neither run has artifacts or logged models.")
         return
@@ -241,7 +227,7 @@ def artifact_section(ids: list[str], baseline: str, labels: dict[str, str]) -> N
     )
     set_query(diffrun=None if other == others[0] else other, artifact=path)
     with section("Artifact diff"), st.spinner("Comparing…"):
-        result = cached_read(_text_diff, baseline, other, path)
+        result = cached_read(Registry.artifact_diff, baseline, other, path)
         if result.only_in:
             st.caption(f"Only {plain(labels.get(result.only_in, result.only_in))} has this file.")
         if result.identical:
@@ -252,13 +238,61 @@ def artifact_section(ids: list[str], baseline: str, labels: dict[str, str]) -> N
                 st.caption("The diff is cut short; download both files to see all of it.")
 
 
+# The slow parts (histories, artifact downloads) and the charts are fragments: changing one of their
+# widgets reruns that part alone, and the diff above it is not read or sent again.
+@st.fragment
+def history_part(frame: pd.DataFrame, labels: dict[str, str]) -> None:
+    with section("Metric history"):
+        history_section(frame, labels)
+
+
+@st.fragment
+def parallel_part(frame: pd.DataFrame) -> None:
+    with section("Parallel coordinates"):
+        parallel_section(frame)
+
+
+@st.fragment
+def scatter_part(frame: pd.DataFrame, labels: dict[str, str]) -> None:
+    with section("Scatter"):
+        scatter_section(frame, labels)
+
+
+@st.fragment
+def artifact_part(ids: list[str], baseline: str, labels: dict[str, str]) -> None:
+    with section("Artifact diff"):
+        artifact_section(ids, baseline, labels)
+
+
+def choose_runs() -> None:
+    """The empty state: pick runs among the newest, or go find them in their experiment."""
+    st.caption(f"Choose {diff.MIN_RUNS} to {diff.MAX_RUNS} of the newest runs, or find them by experiment.")
+    chosen = pick_recent_runs("cmp_pick", multiple=True)
+    can_compare = diff.MIN_RUNS <= len(chosen) <= diff.MAX_RUNS
+    left, right = st.columns(2)
+    if left.button(
+        f"Compare {len(chosen)} runs" if chosen else "Compare",
+        key="cmp_pick_compare",
+        type="primary",
+        disabled=not can_compare,
+        width="stretch",
+    ):
+        st.switch_page("pages/compare.py", query_params={"runs": ",".join(chosen)})
+    right.page_link("pages/runs.py", label="Experiments & runs", icon=":material/science:")
+
+
 st.title("Compare runs")
 compared: ComparedRuns | None = None
-with section("Runs"):
-    compared = load()
-if compared is None:
-    st.page_link("pages/runs.py", label="Choose runs in Experiments & runs", icon=":material/science:")
+if not query_list("runs"):  # opened from the sidebar: an empty state, not an error
+    with section("Recent runs"):
+        choose_runs()
 else:
+    with section("Runs"):
+        compared = load()
+    if compared is None:
+        with section("Recent runs"):
+            choose_runs()
+if compared is not None:
     frame = compared.runs
     run_ids = list(frame["run_id"])
     labels = diff.unique_labels(run_ids, dict(zip(frame["run_id"], frame["run_name"], strict=True)))
@@ -269,11 +303,11 @@ else:
         diff_section(frame, base, labels)
     with section("Deltas"):
         deltas_section(frame, base, labels)
-    with section("Metric history"):
-        history_section(frame, labels)
-    with section("Parallel coordinates"):
-        parallel_section(frame)
-    with section("Scatter"):
-        scatter_section(frame, labels)
-    with section("Artifact diff"):
-        artifact_section(run_ids, base, labels)
+    history_slot = st.container()  # filled last: the cheap parts below show first
+    parallel_part(frame)
+    scatter_part(frame, labels)
+    artifact_slot = st.container()
+    with history_slot:
+        history_part(frame, labels)
+    with artifact_slot:
+        artifact_part(run_ids, base, labels)

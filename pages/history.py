@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import streamlit as st
 
+from pages.views.columns import when
 from pages.views.events import EventFilter, distinct, events_csv, events_frame, filter_events
 from pages.views.shared import cached_read, plain, query_list, query_param, section, set_query, through_app
 from pages.views.timeline import production_figure, production_intervals
@@ -21,7 +22,6 @@ from registry.audit.log import OUTCOMES
 from registry.audit.replay import OBSERVED, OUTSIDE
 from registry.errors import NotFound
 from registry.lifecycle.actions import ACTIONS
-from registry.lifecycle.catalog import model_drift
 from registry.service import Registry
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
@@ -29,7 +29,6 @@ through_app()  # first: a deep link must run inside app.py (see pages/views/shar
 ALL = "All models"
 MAX_DRIFT_MODELS = 20
 MAX_CHART_MODELS = 30
-WHEN = {"format": "YYYY-MM-DD HH:mm:ss", "timezone": "UTC"}
 
 
 def _date(text: str | None) -> date | None:
@@ -109,7 +108,7 @@ def _flags(shown: pd.DataFrame) -> None:
     models = list(dict.fromkeys(shown["model"]))  # most recently active first
     for name in models[:MAX_DRIFT_MODELS]:
         try:
-            found = cached_read(model_drift, name)
+            found = cached_read(Registry.model_drift, name)
         except NotFound:
             st.caption(f"{plain(name)} is no longer in the registry.")
             continue
@@ -127,8 +126,8 @@ def _table(shown: pd.DataFrame) -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            "at": st.column_config.DatetimeColumn("at", **WHEN),
-            "finished_at": st.column_config.DatetimeColumn("finished at", **WHEN),
+            "at": when("at", seconds=True),
+            "finished_at": when("finished at", seconds=True),
             "from_version": "from",
             "to_version": "to",
         },
@@ -161,8 +160,8 @@ def _timeline(frame: pd.DataFrame, flt: EventFilter) -> None:
                 hide_index=True,
                 width="stretch",
                 column_config={
-                    "start": st.column_config.DatetimeColumn("start", **WHEN),
-                    "end": st.column_config.DatetimeColumn("end", **WHEN),
+                    "start": when("start", seconds=True),
+                    "end": when("end", seconds=True),
                 },
             )
 

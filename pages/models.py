@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 from pages.views.catalog import models_frame, versions_frame
+from pages.views.columns import open_link, source_run_link, when
 from pages.views.plan_tables import blocking_reason, checks_frame, comparison_frame, plan_title
 from pages.views.shared import (
     after_write,
@@ -24,12 +26,15 @@ from pages.views.shared import (
     registry,
     section,
     set_query,
+    settings,
     show_error,
     through_app,
 )
 from registry.domain.checks import check_actor
+from registry.domain.load_uris import load_uris
 from registry.errors import Conflict, NotFound, RegistryError
-from registry.lifecycle.catalog import ModelView, model_rows, model_view
+from registry.lifecycle.catalog import ModelView
+from registry.service import Registry
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
@@ -44,9 +49,6 @@ REASON = "models.reason"
 FORCE = "models.force"
 VERSION = "models.version"
 _DIALOG_KEYS = (PENDING, PLAN, OUTCOME, REASON, FORCE)
-
-LINK_TO_RUN = st.column_config.LinkColumn("source run", display_text=r"run\?run=(.+)$")
-WHEN = {"format": "YYYY-MM-DD HH:mm", "timezone": "UTC"}
 
 
 # the dialog -------------------------------------------------------------------------------------------
@@ -196,14 +198,38 @@ def _versions_section(view: ModelView) -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            "source run": LINK_TO_RUN,
-            "created": st.column_config.DatetimeColumn("created", **WHEN),
-            "promoted at": st.column_config.DatetimeColumn("promoted at", **WHEN),
-            "archived at": st.column_config.DatetimeColumn("archived at", **WHEN),
+            "source run": source_run_link(),
+            "created": when("created"),
+            "promoted at": when("promoted at"),
+            "archived at": when("archived at"),
         },
     )
     if view.runs_truncated:
         st.caption("Metrics are shown for the newest versions only; open a run for the others.")
+
+
+def _load_section(view: ModelView) -> None:
+    """The URI each slot resolves to, the version it serves now, and code to paste (with a copy button)."""
+    uris = load_uris(view.name, view.mode, view.slot_holders, settings().describe()["tracking_uri"])
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {"slot": u.slot, "URI": u.uri, "serves now": f"v{u.version}" if u.version else "nothing"}
+                for u in uris
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        key="models.load_uris",
+    )
+    held = [u for u in uris if u.version] or uris
+    tabs = st.tabs([u.slot for u in held])
+    for tab, u in zip(tabs, held, strict=True):
+        tab.code(u.snippet, language="python")
+    st.caption(
+        "A slot's URI always loads whichever version holds the slot at load time; pin a version with "
+        f"models:/{plain(view.name)}/<version>."
+    )
 
 
 def _forget_stale(key: str, options: list[str]) -> None:
@@ -345,7 +371,7 @@ def model_page(name: str) -> None:
         st.toast(plain(flash), icon=":material/check_circle:")
     try:
         with st.spinner(f"Loading {plain(name)}…"):
-            view = cached_read(model_view, name)
+            view = cached_read(Registry.model_view, name)
     except NotFound:
         st.title("Models")
         st.warning(
@@ -368,6 +394,9 @@ def model_page(name: str) -> None:
     st.subheader("Versions")
     with section("versions"):
         _versions_section(view)
+    st.subheader("How to load it")
+    with section("load"):
+        _load_section(view)
     st.subheader("Actions")
     with section("actions"):
         _actions_section(view)
@@ -399,7 +428,7 @@ def list_page(with_title: bool = True) -> None:
         st.session_state["models.tokens"] = [None]
     tokens: list[str | None] = st.session_state["models.tokens"]
     with section("models"), st.spinner("Loading models…"):
-        page = cached_read(model_rows, search, PAGE_SIZE, tokens[-1])
+        page = cached_read(Registry.model_rows, search, PAGE_SIZE, tokens[-1])
         if not page.rows:
             st.info(
                 f"No registered model matches {plain(search)}." if search else "No registered models yet."
@@ -410,9 +439,9 @@ def list_page(with_title: bool = True) -> None:
                 hide_index=True,
                 width="stretch",
                 column_config={
-                    "open": st.column_config.LinkColumn("open", display_text="open ↗", width="small"),
-                    "since": st.column_config.DatetimeColumn("since", **WHEN),
-                    "updated": st.column_config.DatetimeColumn("updated", **WHEN),
+                    "open": open_link(),
+                    "since": when("since"),
+                    "updated": when("updated"),
                 },
                 key="models.table",
             )

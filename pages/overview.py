@@ -1,5 +1,6 @@
-"""Overview, the home page: are the stores answering, how much is in them, what serves production, and
-what changed lately. Each part loads on its own, so a store that is down shows as such in its place.
+"""Overview, the home page: who holds production for each model, what waits for a decision, what
+changed lately; then, behind an expander, whether the stores answer and how much is in them. Each part
+loads on its own, so a store that is down shows as such in its place (and in a line at the top).
 """
 
 from __future__ import annotations
@@ -7,69 +8,26 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages.views.catalog import production_frame
+from pages.views.catalog import candidates_frame, production_frame
+from pages.views.columns import open_link, source_run_link, when
 from pages.views.events import EVENT_COLUMNS as HISTORY_COLUMNS
 from pages.views.events import events_frame
 from pages.views.shared import cached_read, plain, section, settings, through_app
-from registry.lifecycle.catalog import production_models
 from registry.service import Registry
-from registry.store.status import store_counts, store_status
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
 PRODUCTION_CAP = 100
+CANDIDATES_CAP = 20
 LATEST_EVENTS = 10
-WHEN = {"format": "YYYY-MM-DD HH:mm", "timezone": "UTC"}
 EVENT_COLUMNS = list(HISTORY_COLUMNS[: HISTORY_COLUMNS.index("flag") + 1])  # as History shows them
 
 st.title("MLflow Registry Dashboard")
-
-st.subheader("Stores")
-with section("stores"), st.spinner("Checking the stores…"):
-    statuses = cached_read(store_status, ttl=10)
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "store": s.store,
-                    "status": ("✅ " if s.reachable else "❌ " if s.reachable is False else "➖ ") + s.label,
-                    "uri": s.uri,
-                    "detail": s.detail,
-                    "seconds": round(s.seconds, 2),
-                }
-                for s in statuses
-            ]
-        ),
-        hide_index=True,
-        width="stretch",
-        key="overview.stores",
-    )
-    for s in statuses:
-        if s.reachable is False:
-            st.error(f"The {s.store} does not answer: {plain(s.detail)}", icon=":material/power_off:")
-with section("credentials"):
-    present = settings().credentials_present()
-    st.dataframe(
-        pd.DataFrame(
-            [{"credential": name, "present": "set" if ok else "not set"} for name, ok in present.items()]
-        ),
-        hide_index=True,
-        key="overview.credentials",
-    )
-    st.caption("Only whether each credential is set is shown, never its value.")
-
-st.subheader("Contents")
-with section("counts"), st.spinner("Counting…"):
-    counts = cached_read(store_counts, ttl=60)
-    cols = st.columns(4)
-    cols[0].metric("Experiments", str(counts.experiments))
-    cols[1].metric("Runs", str(counts.runs), help="Counted up to a cap: MLflow has no count call.")
-    cols[2].metric("Registered models", str(counts.models))
-    cols[3].metric("Model versions", str(counts.versions))
+alerts = st.container()  # a store that does not answer is said here, above everything
 
 st.subheader("Production")
 with section("production"), st.spinner("Reading production versions…"):
-    rows, more = cached_read(production_models, PRODUCTION_CAP)
+    rows, more = cached_read(Registry.production_models, PRODUCTION_CAP)
     if not rows:
         st.info("No model has a production version yet. Promote one on the Models page.")
     else:
@@ -78,15 +36,36 @@ with section("production"), st.spinner("Reading production versions…"):
             hide_index=True,
             width="stretch",
             column_config={
-                "open": st.column_config.LinkColumn("open", display_text="open ↗", width="small"),
-                "source run": st.column_config.LinkColumn("source run", display_text=r"run\?run=(.+)$"),
-                "since": st.column_config.DatetimeColumn("since", **WHEN),
+                "open": open_link(),
+                "source run": source_run_link(),
+                "since": when("since"),
             },
             key="overview.production",
         )
         if more:
             st.caption(f"The first {PRODUCTION_CAP} models by name; search the Models page for the others.")
     st.page_link("pages/models.py", label="All models", icon=":material/inventory_2:")
+
+st.subheader("Waiting for a decision")
+with section("waiting"), st.spinner("Looking for new versions…"):
+    candidates, more_models = cached_read(Registry.awaiting_decision, CANDIDATES_CAP)
+    if not candidates:
+        st.info("Nothing waits: every model's newest version holds production, or was archived.")
+    else:
+        st.caption("Each model's newest version, when it is newer than production and not archived.")
+        st.dataframe(
+            candidates_frame(candidates),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "open": open_link("decide"),
+                "source run": source_run_link(),
+                "registered": when("registered"),
+            },
+            key="overview.waiting",
+        )
+        if more_models:
+            st.caption(f"From the {CANDIDATES_CAP} most recently changed models with a newer version.")
 
 st.subheader("Latest registry events")
 with section("events"):
@@ -99,7 +78,7 @@ with section("events"):
             hide_index=True,
             width="stretch",
             column_config={
-                "at": st.column_config.DatetimeColumn("at", **WHEN),
+                "at": when("at"),
                 "from_version": "from",
                 "to_version": "to",
             },
@@ -134,3 +113,45 @@ with section("notifications"):
             st.warning(
                 f"Last delivery error{when}: {plain(o.last_error)}", icon=":material/notifications_off:"
             )
+
+diagnostics = st.expander("Stores and contents", icon=":material/dns:")
+with diagnostics, section("stores"), st.spinner("Checking the stores…"):
+    statuses = cached_read(Registry.store_status, ttl=10)
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "store": s.store,
+                    "status": ("✅ " if s.reachable else "❌ " if s.reachable is False else "➖ ") + s.label,
+                    "uri": s.uri,
+                    "detail": s.detail,
+                    "seconds": round(s.seconds, 2),
+                }
+                for s in statuses
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+        key="overview.stores",
+    )
+    for s in statuses:
+        if s.reachable is False:
+            alerts.error(f"The {s.store} does not answer: {plain(s.detail)}", icon=":material/power_off:")
+with diagnostics, section("credentials"):
+    present = settings().credentials_present()
+    st.dataframe(
+        pd.DataFrame(
+            [{"credential": name, "present": "set" if ok else "not set"} for name, ok in present.items()]
+        ),
+        hide_index=True,
+        key="overview.credentials",
+    )
+    st.caption("Only whether each credential is set is shown, never its value.")
+
+with diagnostics, section("counts"), st.spinner("Counting…"):
+    counts = cached_read(Registry.store_counts, ttl=60)
+    cols = st.columns(4)
+    cols[0].metric("Experiments", str(counts.experiments))
+    cols[1].metric("Runs", str(counts.runs), help="Counted up to a cap: MLflow has no count call.")
+    cols[2].metric("Registered models", str(counts.models))
+    cols[3].metric("Model versions", str(counts.versions))

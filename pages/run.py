@@ -11,7 +11,9 @@ from pathlib import PurePosixPath
 import pandas as pd
 import streamlit as st
 
-from pages.views.figures import X_AXES, metric_history_figure
+from pages.views.columns import open_link
+from pages.views.figures import X_AXES, metric_history_figure, svg_points_per_line
+from pages.views.run_picker import pick_recent_runs
 from pages.views.shared import (
     after_write,
     cached_read,
@@ -26,20 +28,10 @@ from pages.views.shared import (
     through_app,
 )
 from registry.errors import RegistryError
-from registry.lifecycle.registration import SourceOption
 from registry.service import Registry
-from registry.store.artifacts import (
-    DEFAULT_DOWNLOAD_MAX_BYTES,
-    ArtifactTree,
-    Preview,
-    artifact_tree,
-    download_artifact,
-    model_artifact_tree,
-    preview_artifact,
-    preview_model_artifact,
-)
-from registry.store.metrics import metric_history
-from registry.store.runs import RunDetail, RunSummary, get_run
+from registry.store.artifacts import DEFAULT_DOWNLOAD_MAX_BYTES, Preview
+from registry.store.runs import RunDetail, RunSummary
+from registry.store.summaries import run_stamps
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
@@ -51,7 +43,6 @@ _CODE_LANGUAGES = {
     ".sh": "bash",
     ".toml": "toml",
 }
-HISTORY_POINTS = 1000
 log = logging.getLogger("registry.ui.run")
 
 # The Register dialog: opened from a session-state flag (the run id), so its own reruns keep it open.
@@ -65,34 +56,6 @@ REG_DESCRIPTION = "run.register_description"
 _REGISTER_KEYS = (REGISTER, REGISTER_OUTCOME, REG_SOURCE, REG_MODEL, REG_NEW_NAME, REG_DESCRIPTION)
 NEW_MODEL = "(a new model)"
 MODEL_CHOICES = 500
-
-
-def _run(reg: Registry, run_id: str) -> RunDetail:
-    return get_run(reg.client, run_id)
-
-
-def _history(reg: Registry, run_ids: tuple[str, ...], keys: tuple[str, ...]) -> pd.DataFrame:
-    return metric_history(reg.client, list(run_ids), list(keys), max_points=HISTORY_POINTS)
-
-
-def _tree(reg: Registry, run_id: str) -> ArtifactTree:
-    return artifact_tree(reg.client, run_id)
-
-
-def _preview(reg: Registry, run_id: str, path: str) -> Preview:
-    return preview_artifact(reg.client, run_id, path, max_bytes=reg.settings.preview_max_bytes)
-
-
-def _model_tree(reg: Registry, model_id: str) -> ArtifactTree:
-    return model_artifact_tree(reg.client, model_id)
-
-
-def _model_preview(reg: Registry, model_id: str, path: str) -> Preview:
-    return preview_model_artifact(reg.client, model_id, path, max_bytes=reg.settings.preview_max_bytes)
-
-
-def _sources(reg: Registry, run_id: str) -> list[SourceOption]:
-    return reg.registrable_sources(run_id)
 
 
 def _model_names(reg: Registry) -> list[str]:
@@ -144,7 +107,7 @@ def summary(detail: RunDetail) -> None:
         st.dataframe(_runs_frame(detail.children), hide_index=True, width="stretch", column_config=_LINKS)
 
 
-_LINKS = {"open": st.column_config.LinkColumn("Open", display_text="open ↗", width="small")}
+_LINKS = {"open": open_link("Open")}
 
 
 def _runs_frame(runs: list[RunSummary]) -> pd.DataFrame:
@@ -184,8 +147,15 @@ def history(detail: RunDetail) -> None:
         st.caption("Choose metrics to chart.")
         return
     with st.spinner("Loading metric history…"):
-        frame = cached_read(_history, (detail.info.run_id,), tuple(chosen))
-    figure = metric_history_figure(frame, x=x, log_y=log_y, names={detail.info.run_id: detail.info.run_name})
+        stamps = run_stamps(pd.DataFrame([vars(detail.info)]))
+        frame = cached_read(Registry.kept_lines, tuple(stamps), tuple(chosen))
+    figure = metric_history_figure(
+        frame,
+        x=x,
+        log_y=log_y,
+        names={detail.info.run_id: detail.info.run_name},
+        max_points=svg_points_per_line(len(chosen)),
+    )
     st.plotly_chart(figure, key="run_history_chart")
 
 
@@ -197,7 +167,7 @@ def _tree_label(path: str, is_dir: bool) -> str:
 
 def artifacts(run_id: str) -> None:
     with st.spinner("Listing artifacts…"):
-        tree = cached_read(_tree, run_id)
+        tree = cached_read(Registry.artifact_tree, run_id)
     entries = sorted(tree.entries, key=lambda e: e.path)  # a folder's files right under it
     files = {e.path: e for e in entries if not e.is_dir}
     if not files:
@@ -224,13 +194,13 @@ def artifacts(run_id: str) -> None:
         path = st.selectbox("Preview", list(files), key="run_artifact")
         set_query(artifact=path)
         with section("Preview"):
-            show_preview(cached_read(_preview, run_id, path))
+            show_preview(cached_read(Registry.preview_artifact, run_id, path))
         entry = files[path]
         too_big = entry.size is not None and entry.size > DEFAULT_DOWNLOAD_MAX_BYTES
         reg = registry()
         st.download_button(
             "Download",
-            data=lambda: download_artifact(reg.client, run_id, path)[1],
+            data=lambda: reg.download_artifact(run_id, path)[1],
             file_name=PurePosixPath(path).name,
             key="run_artifact_download",
             disabled=too_big,
@@ -338,7 +308,7 @@ def _register_dialog(run_id: str) -> None:
     actor = current_actor()
     st.caption(f"Run {plain(run_id)}, acting as {plain(actor.name)} ({actor.role})")
     try:
-        sources = cached_read(_sources, run_id)
+        sources = cached_read(Registry.registrable_sources, run_id)
         names = cached_read(_model_names)
     except RegistryError as exc:
         show_error(exc, "register")
@@ -402,14 +372,16 @@ def model_files(detail: RunDetail) -> None:
         key="run_model",
         format_func=lambda i: f"{models[i].name} ({i})",
     )
-    files = sorted(e.path for e in cached_read(_model_tree, model_id).entries if not e.is_dir)
+    files = sorted(
+        e.path for e in cached_read(Registry.model_artifact_tree, model_id).entries if not e.is_dir
+    )
     if not files:
         st.caption("This logged model has no files.")
         return
     if st.session_state.get("run_model_file") not in files:
         st.session_state["run_model_file"] = "MLmodel" if "MLmodel" in files else files[0]
     path = right.selectbox("File", files, key="run_model_file")
-    show_preview(cached_read(_model_preview, model_id, path))
+    show_preview(cached_read(Registry.preview_model_artifact, model_id, path))
 
 
 def pick_run() -> str | None:
@@ -434,16 +406,36 @@ def pick_run() -> str | None:
     return typed or None
 
 
+# The slow parts are fragments: changing the chart's metrics or the previewed file reruns that part
+# alone, without reading the run again.
+@st.fragment
+def history_part(detail: RunDetail) -> None:
+    with section("Metric history"):
+        st.subheader("Metric history")
+        history(detail)
+
+
+@st.fragment
+def artifacts_part(run_id: str) -> None:
+    with section("Artifacts"):
+        st.subheader("Artifacts")
+        artifacts(run_id)
+
+
 run_id = pick_run()
 if not run_id:
     st.title("Run")
-    st.info("Open a run from Experiments & runs, or paste its id in the sidebar.")
+    st.caption("Pick one of the newest runs, paste a run id in the sidebar, or find it by experiment.")
+    with section("Recent runs"):
+        picked = pick_recent_runs("run_pick", multiple=False)
+        if picked:
+            st.switch_page("pages/run.py", query_params={"run": picked[0]})
     st.page_link("pages/runs.py", label="Experiments & runs", icon=":material/science:")
 else:
     detail: RunDetail | None = None
     top = st.container()
     with section("Run"), st.spinner("Loading the run…"):
-        detail = cached_read(_run, run_id)
+        detail = cached_read(Registry.run, run_id)
     if detail is None:
         top.title("Run")
         st.caption("Check the run id in the sidebar, or find the run in its experiment.")
@@ -458,17 +450,17 @@ else:
         with metrics_col, section("Metrics"):
             st.subheader("Latest metrics")
             key_values(detail.metrics, "metric", "No metrics.")
-        with section("Metric history"):
-            st.subheader("Metric history")
-            history(detail)
+        history_slot = st.container()  # the slow parts fill in last: the tables below show first
         with section("Tags"):
             st.subheader("Tags")
             key_values(detail.tags, "tag", "No tags.")
             with st.expander("System tags (mlflow.*)"):
                 key_values(detail.system_tags, "tag", "None.")
-        with section("Artifacts"):
-            st.subheader("Artifacts")
-            artifacts(run_id)
+        artifacts_slot = st.container()
         with section("Models"):
             models(detail)
             register_button(run_id)
+        with history_slot:
+            history_part(detail)
+        with artifacts_slot:
+            artifacts_part(run_id)

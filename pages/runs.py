@@ -16,7 +16,9 @@ import streamlit as st
 
 from pages.views import run_table
 from pages.views.charts_view import charts_view
+from pages.views.columns import open_link
 from pages.views.figures import (
+    PARALLEL_MAX_LINES,
     lines_to_draw,
     numeric_columns,
     parallel_coordinates_data,
@@ -29,63 +31,80 @@ from pages.views.shared import (
     query_param,
     section,
     set_query,
+    shared_read,
     show_error,
     through_app,
 )
 from registry.domain.diff import MAX_RUNS, MIN_RUNS
 from registry.errors import BadInput
 from registry.service import Registry
-from registry.store.experiments import ExperimentInfo, get_experiment, search_experiments
-from registry.store.fastpath import ExperimentRuns, experiment_runs
-from registry.store.runs import RunsPage, search_runs
+from registry.store.activity import COUNT_CAP
+from registry.store.experiments import ExperimentInfo
+from registry.store.runs import RunsPage
 from registry.store.summaries import RunStamp, run_stamps, stats_frame
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
 PAGE_SIZES = [25, 50, 100, 200]
+PARALLEL_LINES = [500, 1000, PARALLEL_MAX_LINES]  # whole experiment: the first is what opens quickly
 VIEWS = ["Pages", "Whole experiment", "Charts"]
 VIEW_ALIASES = {"charts": "Charts", "whole": "Whole experiment", "pages": "Pages"}  # short deep links
 RUN_COLUMNS = {
     "run_id": None,
-    "open": st.column_config.LinkColumn("Open", display_text="open ↗", width="small"),
+    "open": open_link("Open"),
     "duration_s": st.column_config.NumberColumn("duration (s)", format="%.1f"),
     "start_time": st.column_config.DatetimeColumn("start (UTC)", format="YYYY-MM-DD HH:mm:ss"),
     "end_time": st.column_config.DatetimeColumn("end (UTC)", format="YYYY-MM-DD HH:mm:ss"),
 }
-
-
-def _experiments(reg: Registry, name_contains: str) -> list[ExperimentInfo]:
-    return search_experiments(reg.client, name_contains)
-
-
-def _experiment(reg: Registry, id_or_name: str) -> ExperimentInfo:
-    return get_experiment(reg.client, id_or_name)
-
-
-def _runs(
-    reg: Registry, experiment_id: str, filter_string: str, order: str, size: int, token: str | None
-) -> RunsPage:
-    return search_runs(reg.client, experiment_id, filter_string, [order], size, token)
-
-
-def _whole(reg: Registry, experiment_id: str) -> ExperimentRuns:
-    return experiment_runs(reg.client, experiment_id, reg.settings.effective_tracking_uri)
+GLANCE_COLUMNS = {
+    "last activity": st.column_config.DatetimeColumn("last activity (UTC)", format="YYYY-MM-DD HH:mm"),
+}
 
 
 def _label(info: ExperimentInfo) -> str:
     return f"{info.name}  ({info.experiment_id})"
 
 
-def pick_experiment() -> ExperimentInfo | None:
-    """The experiment from the URL (id or name) or the picker; its search narrows the choices."""
+def experiments_at_a_glance() -> str | None:
+    """Every experiment with its run count and last activity, the most recently active first; a
+    selected row opens that experiment. Returns the most recently active one (the default choice)."""
+    activity = cached_read(Registry.experiment_activity, ttl=60)
+    if not activity:
+        return None
+    with st.expander(f"All experiments ({len(activity):,})", expanded=not query_param("experiment")):
+        frame = run_table.experiments_frame(activity)
+        event = st.dataframe(
+            frame,
+            key="runs_glance",
+            on_select="rerun",
+            selection_mode="single-row",
+            hide_index=True,
+            width="stretch",
+            height=min(250, 38 + 35 * len(frame)),
+            column_config=GLANCE_COLUMNS,
+        )
+        if any(e.runs_capped for e in activity):
+            st.caption(f"Runs counted up to {COUNT_CAP} per experiment over HTTP: that many means at least.")
+        rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+        picked = str(frame["id"].iloc[rows[0]]) if rows and 0 <= rows[0] < len(frame) else None
+        if picked != st.session_state.get("runs_glance_seen"):  # act on a new selection only
+            st.session_state["runs_glance_seen"] = picked
+            if picked:
+                st.session_state["runs_experiment"] = picked
+    return activity[0].experiment_id
+
+
+def pick_experiment(most_active: str | None) -> ExperimentInfo | None:
+    """The experiment from the URL (id or name) or the picker, else the most recently active one; the
+    search narrows the choices."""
     search_col, pick_col = st.columns([1, 2])
     search = search_col.text_input("Search experiments", key="runs_exp_search", placeholder="part of a name")
-    found = cached_read(_experiments, search)
+    found = cached_read(Registry.experiments, search)
     choices = {e.experiment_id: e for e in found}
-    current = st.session_state.get("runs_experiment") or query_param("experiment")
+    current = st.session_state.get("runs_experiment") or query_param("experiment") or most_active
     if current and current not in choices:
         try:
-            info = cached_read(_experiment, current)
+            info = cached_read(Registry.experiment, current)
             choices = {info.experiment_id: info, **choices}
             current = info.experiment_id
         except BadInput as exc:
@@ -149,7 +168,12 @@ def runs_table(experiment: ExperimentInfo) -> None:
     try:
         with st.spinner("Searching runs…"):
             page = cached_read(
-                _runs, experiment.experiment_id, filter_text.strip(), order, size, tokens[page_index]
+                Registry.search_runs,
+                experiment.experiment_id,
+                filter_text.strip(),
+                (order,),
+                size,
+                tokens[page_index],
             )
     except BadInput as exc:  # a bad filter or order: say so right under the box
         with filter_message:
@@ -281,7 +305,7 @@ def _keep_choices(key: str, options: list[str], default: list[str]) -> None:
 
 def whole_experiment(experiment: ExperimentInfo) -> None:
     with st.spinner("Reading every run of the experiment…"):
-        result = cached_read(_whole, experiment.experiment_id)
+        result = shared_read(Registry.experiment_runs, experiment.experiment_id)  # one frame, never copied
     runs = result.runs
     if runs.empty:
         st.info("This experiment has no runs yet.")
@@ -296,30 +320,36 @@ def whole_experiment(experiment: ExperimentInfo) -> None:
     links = [f"run?run={r}" for r in runs["run_id"]]
     shown = runs[run_table.visible_columns(runs, picked)].assign(open=links)
     st.dataframe(shown, key="whole_table", hide_index=True, width="stretch", column_config=RUN_COLUMNS)
+    whole_parallel(runs, groups["metrics"])
 
+
+@st.fragment
+def whole_parallel(runs: pd.DataFrame, metrics: list[str]) -> None:
+    """Params → metric over the whole experiment; its widgets rerun only this part, not the table."""
     st.subheader("Params → metric")
     params = numeric_columns(runs, "params.")
-    metrics = groups["metrics"]
     if not params or not metrics:
         st.caption("Parallel coordinates need numeric params and a metric.")
         return
     _keep_choices("whole_pc_params", params, params[:6])
     if st.session_state.get("whole_pc_metric") not in metrics:
         st.session_state["whole_pc_metric"] = metrics[0]
-    left, right = st.columns([3, 1])
+    left, middle, right = st.columns([3, 1, 1])
     chosen = left.multiselect("Numeric params", params, key="whole_pc_params")
-    metric = right.selectbox("Metric", metrics, key="whole_pc_metric")
+    metric = middle.selectbox("Metric", metrics, key="whole_pc_metric")
+    st.session_state.setdefault("whole_pc_lines", PARALLEL_LINES[0])
+    limit = right.selectbox("Lines drawn at most", PARALLEL_LINES, key="whole_pc_lines")
     if not chosen:
         st.caption("Choose at least one param.")
         return
     data = parallel_coordinates_data(runs, chosen, metric)
     if len(data) < len(runs):
         st.caption(f"{len(runs) - len(data):,} run(s) without all of these values are left out.")
-    lines = lines_to_draw(data, metric)
+    lines = lines_to_draw(data, metric, limit)
     if len(lines) < len(data):
         st.caption(
             f"{len(lines):,} of {len(data):,} runs drawn, evenly spread over the ranking by {plain(metric)} "
-            "(the best and the worst always in): a browser draws 10,000 lines in tens of seconds."
+            "(the best and the worst always in): a browser draws thousands of lines in seconds."
         )
     st.plotly_chart(parallel_coordinates_figure(lines, chosen, metric), key="whole_parallel_chart")
 
@@ -327,7 +357,7 @@ def whole_experiment(experiment: ExperimentInfo) -> None:
 st.title("Experiments & runs")
 chosen_experiment: ExperimentInfo | None = None
 with section("Experiments"):
-    chosen_experiment = pick_experiment()
+    chosen_experiment = pick_experiment(experiments_at_a_glance())
 if chosen_experiment is not None:
     st.caption(
         f"Experiment **{plain(chosen_experiment.name)}** · id {plain(chosen_experiment.experiment_id)} · "

@@ -64,5 +64,7 @@ def _mask_value(match: re.Match[str]) -> str:
 
 
 def _secret_values() -> list[str]:
-    values = (os.environ.get(name, "") for name in SECRET_ENV)
-    return sorted({v for v in values if len(v) >= _MIN_SECRET_LEN}, key=len, reverse=True)
+    values = [os.environ.get(name, "") for name in SECRET_ENV]
+    # REGISTRY_MCP_TOKENS is `actor=token,...`: each token is a secret of its own (the names are not)
+    values += [p.partition("=")[2] for p in os.environ.get("REGISTRY_MCP_TOKENS", "").split(",")]
+    return sorted({v.strip() for v in values if len(v.strip()) >= _MIN_SECRET_LEN}, key=len, reverse=True)

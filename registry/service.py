@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
+import pandas as pd
 from mlflow import MlflowClient
 
 from registry.access.identity import Actor, actor_named, configured_actor
@@ -20,7 +21,10 @@ from registry.audit.log import Attempt, AuditLog
 from registry.audit.observe import Adoption, observe, unavailable_versions
 from registry.audit.replay import Replay, drift, replay, rollback_target
 from registry.domain.model_specs import ParamValue
+from registry.errors import RegistryError
+from registry.lifecycle import catalog
 from registry.lifecycle.actions import ActionResult, Plan, apply_plan, plan_action
+from registry.lifecycle.catalog import Candidate, ModelRow, ModelRowsPage, ModelView
 from registry.lifecycle.plan_tokens import approved_plan, plan_token, read_token
 from registry.lifecycle.reconcile import reconcile
 from registry.lifecycle.registration import (
@@ -40,6 +44,9 @@ from registry.notify.delivery import (
     notify_wiring,
 )
 from registry.settings import Settings, load_settings
+from registry.store import artifacts, status, textdiff
+from registry.store.activity import ExperimentActivity, recent_runs
+from registry.store.artifacts import ArtifactTree, Preview
 from registry.store.best_run import BestRun, best_run
 from registry.store.client import make_client
 from registry.store.compare import ComparedRuns, RunComparison, compare_runs, load_runs
@@ -50,12 +57,21 @@ from registry.store.experiments import (
     has_experiments,
     search_experiments,
 )
+from registry.store.fastpath import MAX_RUNS, ExperimentRuns
+from registry.store.metrics import metric_history
 from registry.store.models import ModelsPage, ModelState, all_model_names, model_state, search_models
-from registry.store.runs import RunsPage, search_runs
-from registry.store.summaries import SUMMARY_POINTS, LineSummary, RunStamp, SummaryCache, line_summaries
-
-if TYPE_CHECKING:
-    from registry.lifecycle.catalog import ModelRowsPage
+from registry.store.readers import TrackingReader, reader_for
+from registry.store.runs import RunDetail, RunsPage, get_run, search_runs
+from registry.store.status import Counts, StoreStatus
+from registry.store.summaries import (
+    SUMMARY_POINTS,
+    LineSummary,
+    RunStamp,
+    SummaryCache,
+    line_summaries,
+    summaries_frame,
+)
+from registry.store.textdiff import TextDiff
 
 
 @dataclass(frozen=True)
@@ -117,6 +133,14 @@ class Registry:
     def experiment(self, id_or_name: str) -> ExperimentInfo:
         return get_experiment(self.client, id_or_name)
 
+    def experiment_activity(self) -> list[ExperimentActivity]:
+        """Active experiments, the most recently active first, with their run counts."""
+        return self.reader.experiment_activity()
+
+    def recent_runs(self, limit: int = 50) -> pd.DataFrame:
+        """The newest runs of the store (across the most active experiments), newest first."""
+        return recent_runs(self.client, self.experiment_activity(), limit)
+
     def search_runs(
         self,
         experiment_ids: str | Sequence[str],
@@ -149,15 +173,80 @@ class Registry:
     def models(self, search: str = "", max_results: int = 100, page_token: str | None = None) -> ModelsPage:
         return search_models(self.client, search, max_results=max_results, page_token=page_token)
 
-    # additions -----------------------------------------------------------------------------------
+    @cached_property
+    def reader(self) -> TrackingReader:
+        """The reader for whole experiments and metric lines, chosen once from the tracking URI."""
+        return reader_for(self.client, self.settings.effective_tracking_uri)
+
+    def ping(self) -> str | None:
+        """None when the tracking store answers, else why not."""
+        try:
+            has_experiments(self.client)
+        except RegistryError as exc:
+            return str(exc)
+        return None
+
+    def experiment_runs(
+        self, experiment_id: str, filter_string: str = "", max_runs: int = MAX_RUNS
+    ) -> ExperimentRuns:
+        """Every active run of an experiment (those the filter keeps) as one table; the database read
+        when the URI is one and there is no filter."""
+        return self.reader.experiment_runs(experiment_id, max_runs=max_runs, filter_string=filter_string)
+
+    def run(self, run_id: str) -> RunDetail:
+        return get_run(self.client, run_id)
+
+    def metric_history(
+        self, run_ids: Sequence[str], keys: Sequence[str], max_points: int = 1000
+    ) -> pd.DataFrame:
+        """Long table (run_id, key, step, timestamp, value), ≤ `max_points` rows per line."""
+        return metric_history(self.client, list(run_ids), list(keys), max_points, reader=self.reader)
+
+    def artifact_tree(self, run_id: str) -> ArtifactTree:
+        return artifacts.artifact_tree(self.client, run_id)
+
+    def preview_artifact(self, run_id: str, path: str) -> Preview:
+        return artifacts.preview_artifact(self.client, run_id, path, self.settings.preview_max_bytes)
+
+    def download_artifact(self, run_id: str, path: str) -> tuple[str, bytes]:
+        return artifacts.download_artifact(self.client, run_id, path)
+
+    def model_artifact_tree(self, model_id: str) -> ArtifactTree:
+        return artifacts.model_artifact_tree(self.client, model_id)
+
+    def preview_model_artifact(self, model_id: str, path: str) -> Preview:
+        return artifacts.preview_model_artifact(self.client, model_id, path, self.settings.preview_max_bytes)
+
+    def diffable_paths(self, run_ids: Sequence[str]) -> list[str]:
+        return textdiff.diffable_paths(self.client, list(run_ids))
+
+    def artifact_diff(self, old_run: str, new_run: str, path: str) -> TextDiff:
+        return textdiff.artifact_diff(self.client, old_run, new_run, path)
+
     def model_rows(
-        self, search: str = "", max_results: int = 100, page_token: str | None = None
+        self, name_contains: str = "", max_results: int = 25, page_token: str | None = None
     ) -> ModelRowsPage:
-        """One page of models with mode and holders (a stage-mode Production holder too)."""
-        from registry.lifecycle.catalog import model_rows
+        """One page of models with their production version and key metric, for the catalog."""
+        return catalog.model_rows(self, name_contains, max_results, page_token)
 
-        return model_rows(self, search, max_results, page_token)
+    def production_models(self, cap: int = 100) -> tuple[list[ModelRow], bool]:
+        """Models that hold a production version, at most `cap`; True when there may be more."""
+        return catalog.production_models(self, cap)
 
+    def awaiting_decision(self, cap: int = 20) -> tuple[list[Candidate], bool]:
+        """Each model's newest version when newer than production and not archived, newest first."""
+        return catalog.awaiting_decision(self, cap)
+
+    def model_view(self, name: str) -> ModelView:
+        return catalog.model_view(self, name)
+
+    def store_status(self) -> list[StoreStatus]:
+        return status.store_status(self)
+
+    def store_counts(self) -> Counts:
+        return status.store_counts(self)
+
+    # additions -----------------------------------------------------------------------------------
     def track_from_spec(
         self,
         name: str,
@@ -287,6 +376,12 @@ class Registry:
             self.settings, self.client, self.audit, model, version, description, actor=actor
         )
 
+    def kept_lines(
+        self, runs: Sequence[RunStamp], keys: Sequence[str], points: int = SUMMARY_POINTS
+    ) -> pd.DataFrame:
+        """The kept summaries as one long table (metric_history's columns): what a chart draws."""
+        return summaries_frame(self.line_summaries(runs, keys, points).values())
+
     # state and history ---------------------------------------------------------------------------
     def state(self, model: str) -> ModelState:
         return model_state(self.client, model, self.settings)
@@ -300,6 +395,10 @@ class Registry:
             "holders": state.holders,
             "versions": list(state.versions.values()),
         }
+
+    def model_drift(self, model: str) -> list[str]:
+        """Where MLflow's holders differ from what the audit log says they should be."""
+        return self.model_history(model).drift
 
     def history(self, model: str | None = None, limit: int | None = None) -> list[Attempt]:
         """Audit attempts, oldest first, for one model or all."""

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     header_secret: str = Field(default="", validation_alias="REGISTRY_HEADER_SECRET", repr=False)
     # Gone: read only to refuse it (see _identity_is_provable).
     trusted_proxies_csv: str = Field(default="", validation_alias="REGISTRY_TRUSTED_PROXIES")
+    # MCP over HTTP: `actor=token` pairs; empty: a token is made for REGISTRY_ACTOR at start.
+    mcp_tokens: str = Field(default="", validation_alias="REGISTRY_MCP_TOKENS", repr=False)
     audit_url: str | None = Field(default=None, validation_alias="REGISTRY_AUDIT_URL")
     # How long an audit write waits for a lock or a connection before the action gives up (Unreachable).
     audit_timeout_s: float = Field(default=30.0, gt=0, validation_alias="REGISTRY_AUDIT_TIMEOUT")

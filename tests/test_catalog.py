@@ -11,7 +11,14 @@ import pytest
 from pages.views.catalog import model_link, models_frame, production_frame, versions_frame
 from registry.access.identity import Actor
 from registry.errors import NotFound
-from registry.lifecycle.catalog import Promotion, model_rows, model_view, production_models, promotion_of
+from registry.lifecycle.catalog import (
+    Promotion,
+    awaiting_decision,
+    model_rows,
+    model_view,
+    production_models,
+    promotion_of,
+)
 from registry.service import Registry
 from tests.factories import make_model, unique
 from tests.views.test_timeline import attempt
@@ -84,6 +91,25 @@ def test_production_models_are_capped(local):
     assert [r.name for r in rows] == names[:2] and more
     frame = production_frame(rows)
     assert list(frame["by"]) == ["alice", "alice"] and frame.loc[0, "source run"].startswith("run?run=")
+
+
+def test_what_awaits_a_decision_is_each_models_newest_version_past_production(local):
+    newer = make_model(local.client, [{"acc": 0.5}] * 3, name="wait-newer")
+    local.promote(newer, "2", "go", actor=LEAD)
+    settled = make_model(local.client, [{"acc": 0.5}] * 2, name="wait-settled")
+    local.promote(settled, "2", "go", actor=LEAD)
+    first = make_model(local.client, [{"acc": 0.5}], name="wait-first")
+    archived = make_model(local.client, [{"acc": 0.5}] * 2, name="wait-archived")
+    local.promote(archived, "1", "go", actor=LEAD)
+    local.archive(archived, "2", "not good enough", actor=LEAD)
+
+    found, more = awaiting_decision(local)
+
+    assert {(c.model, c.version, c.production) for c in found} == {(newer, "3", "2"), (first, "1", None)}
+    assert [c.model for c in found] == [first, newer]  # the newest registration first
+    assert all(c.run_id for c in found) and not more
+    capped, more = awaiting_decision(local, cap=1, page=1)
+    assert len(capped) <= 1 and more  # one model looked at (an archived newest version drops out)
 
 
 def test_promotion_falls_back_to_the_audit_log():

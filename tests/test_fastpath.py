@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -16,13 +17,8 @@ from registry.errors import NotFound
 from registry.settings import Settings
 from registry.store import fastpath
 from registry.store.client import make_client
-from registry.store.fastpath import (
-    client_runs,
-    database_runs,
-    experiment_runs,
-    is_database_uri,
-    metric_series,
-)
+from registry.store.fastpath import client_runs, database_runs, is_database_uri, metric_series
+from registry.store.readers import ClientReader, SqlReader, backend_of, experiment_runs, reader_for
 from registry.store.runs import BASE_COLUMNS
 from tests.run_data import log_steps, make_run
 from tests.stack import create_experiment
@@ -161,3 +157,19 @@ def test_over_http_the_client_path_answers(http_settings: Settings, monkeypatch:
     assert set(result.runs["run_id"]) == ids
     assert sorted(result.runs["params.lr"]) == ["0", "1", "2"]
     assert sorted(result.runs["metrics.acc"]) == [0.0, 0.1, 0.2]
+
+
+def test_the_reader_is_chosen_once_from_the_uri() -> None:
+    client = cast(MlflowClient, object())  # the choice reads only the URI; no store is touched
+    assert isinstance(reader_for(client, "sqlite:////tmp/mlflow.db"), SqlReader)
+    assert isinstance(reader_for(client, "postgresql://u@db/mlflow"), SqlReader)
+    for uri in ("http://127.0.0.1:5000", "file:///tmp/mlruns", "sqlite://", "databricks"):
+        reader = reader_for(client, uri)
+        assert type(reader) is ClientReader and reader.whole_lines(["r"], "loss") is None
+    assert [backend_of(u) for u in ("sqlite:////x.db", "https://h", "databricks", "file:///x", "")] == [
+        "database",
+        "server",
+        "server",
+        "local",
+        "local",
+    ]

@@ -20,6 +20,8 @@ import anyio
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from mcp import Client, ClientSession, StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp_types import CallToolResult
 from mlflow import MlflowClient
 
@@ -490,9 +492,9 @@ def test_http_transport_serves_on_loopback_only(settings, tmp_path):
         pytest.skip("needs /proc/net/tcp to see where the server listens")
     port = free_port()
     argv = [sys.executable, "-m", "registry", "mcp", "--transport", "http", "--port", str(port)]
-    server = ServerProcess(
-        "mcp http", argv, tmp_path / "mcp-http.log", child_env(**server_env(settings, LEAD)), ROOT
-    )
+    token = "loopback-test-token-0123456789abcdef"
+    env = child_env(**server_env(settings, LEAD), REGISTRY_MCP_TOKENS=f"{LEAD}={token}")
+    server = ServerProcess("mcp http", argv, tmp_path / "mcp-http.log", env, ROOT)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -506,7 +508,10 @@ def test_http_transport_serves_on_loopback_only(settings, tmp_path):
         assert _listening_addresses(port) == {"0100007F"}  # 127.0.0.1, and no other address
 
         async def talk() -> tuple[set[str], CallToolResult]:
-            async with Client(f"http://127.0.0.1:{port}/mcp") as client:
+            auth = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+            async with Client(
+                streamable_http_client(f"http://127.0.0.1:{port}/mcp", http_client=auth)
+            ) as client:
                 listed = await client.list_tools()
                 return {t.name for t in listed.tools}, await client.call_tool(
                     "model_versions", {"model": "nope"}

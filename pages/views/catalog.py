@@ -13,8 +13,9 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from registry.domain.times import parse_time
 from registry.lifecycle.actions import TAG_ARCHIVED_AT, TAG_ARCHIVED_BY, TAG_PROMOTED_AT, TAG_PROMOTED_BY
-from registry.lifecycle.catalog import ModelRow, ModelView, parse_time
+from registry.lifecycle.catalog import Candidate, ModelRow, ModelView
 
 MAX_METRIC_COLUMNS = 8
 
@@ -92,6 +93,25 @@ def production_frame(rows: Sequence[ModelRow]) -> pd.DataFrame:
             for r in rows
         ],
         columns=["model", "open", "version", "key metric", "value", "since", "by", "source run", "problem"],
+    )
+
+
+def candidates_frame(candidates: Sequence[Candidate]) -> pd.DataFrame:
+    """What waits for a decision: a model's newest version next to what holds production now."""
+    return pd.DataFrame(
+        [
+            {
+                "model": c.model,
+                "open": model_link(c.model),
+                "version": f"v{c.version}",
+                "production": f"v{c.production}" if c.production else "none yet",
+                "staging": f"v{c.staging}" if c.staging else "",
+                "registered": _ms(c.registered_ms),
+                "source run": run_link(c.run_id),
+            }
+            for c in candidates
+        ],
+        columns=["model", "open", "version", "production", "staging", "registered", "source run"],
     )
 
 

@@ -30,7 +30,7 @@ from registry.domain.aggregate import AGGREGATES, MAX_SMOOTHING, group_labels
 from registry.errors import BadInput
 from registry.service import Registry
 from registry.store.experiments import ExperimentInfo
-from registry.store.fastpath import ExperimentRuns, experiment_runs
+from registry.store.fastpath import ExperimentRuns
 from registry.store.images import StepImage, image_at, image_bytes, step_images
 from registry.store.metrics import metric_history
 from registry.store.summaries import RunStamp, run_stamps, stats_frame, summaries_frame
@@ -46,8 +46,7 @@ _SEEDED = "charts_seeded"
 
 # reads ----------------------------------------------------------------------------------------------
 def _runs(reg: Registry, experiment_id: str, filter_string: str, limit: int) -> ExperimentRuns:
-    uri = reg.settings.effective_tracking_uri
-    return experiment_runs(reg.client, experiment_id, uri, max_runs=limit, filter_string=filter_string)
+    return reg.experiment_runs(experiment_id, filter_string, limit)
 
 
 def _lines(

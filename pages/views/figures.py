@@ -20,8 +20,8 @@ from plotly.subplots import make_subplots
 from registry.domain.aggregate import MAX_SMOOTHING as MAX_SMOOTHING  # the pages read it here
 from registry.domain.aggregate import ema
 from registry.domain.diff import metric_direction
+from registry.domain.downsample import select_points
 from registry.errors import BadInput
-from registry.store.metrics import select_points
 
 XAxis = Literal["step", "wall", "relative"]
 X_AXES: dict[str, str] = {"step": "Step", "wall": "Wall time", "relative": "Relative time (s)"}
@@ -53,6 +53,15 @@ def x_values(history: pd.DataFrame, x: XAxis) -> pd.Series:
     raise BadInput(f"x axis {x!r}: choose one of {', '.join(X_AXES)}")
 
 
+def svg_points_per_line(lines: int, most: int = 1000, least: int = 100) -> int:
+    """Points per line for a chart of `lines` lines that stays under the WebGL threshold.
+
+    Headless or GPU-less browsers draw WebGL in software (seconds for 30 lines of 1,000 points);
+    SVG paths of the same lines draw at once. Each line keeps its first, last, lowest and highest point.
+    """
+    return max(least, min(most, (_WEBGL_ABOVE - 1) // max(lines, 1)))
+
+
 def metric_history_figure(
     history: pd.DataFrame,
     x: XAxis = "step",
@@ -78,7 +87,8 @@ def metric_history_figure(
         subplot_titles=[plotly_text(k) for k in keys],
         vertical_spacing=min(0.08, 0.3 / len(keys)),
     )
-    scatter = go.Scattergl if len(history) > _WEBGL_ABOVE else go.Scatter
+    drawn = int(history.groupby(["key", "run_id"]).size().clip(upper=max_points).sum()) if len(history) else 0
+    scatter = go.Scattergl if drawn > _WEBGL_ABOVE else go.Scatter  # what is drawn, not what came in
     data = history.assign(_x=xs)
     in_legend: set[str] = set()
     for row, key in enumerate(keys, start=1):

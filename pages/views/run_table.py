@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from registry.errors import BadInput
+from registry.store.activity import ExperimentActivity
 
 CHILD_MARK = "↳ "
 # Table column → the attribute MLflow orders by.
@@ -142,6 +143,19 @@ def order_choices(runs: pd.DataFrame, current: str | None = None) -> list[str]:
 def visible_columns(runs: pd.DataFrame, chosen: Sequence[str]) -> list[str]:
     """run_id (hidden by the page, kept for selection), then the chosen columns this page has."""
     return ["run_id"] + [c for c in dict.fromkeys(chosen) if c in runs.columns and c != "run_id"]
+
+
+def experiments_frame(activity: Sequence[ExperimentActivity]) -> pd.DataFrame:
+    """Experiments at a glance, as MLflow's home page lists them: name, runs, last activity, id."""
+    return pd.DataFrame(
+        {
+            "experiment": [e.name for e in activity],
+            "runs": [e.runs for e in activity],
+            "last activity": pd.to_datetime([e.last_activity for e in activity], utc=True),
+            "id": [e.experiment_id for e in activity],
+        },
+        columns=["experiment", "runs", "last activity", "id"],
+    )
 
 
 HISTORY_STATS = ("min", "max", "mean", "last")

@@ -88,17 +88,52 @@ _CACHES: dict[int, Callable[..., Any]] = {}
 def _cached(ttl: int) -> Callable[..., Any]:
     if ttl not in _CACHES:
 
-        @st.cache_data(ttl=ttl, show_spinner=False)
         def run(key: str, func_key: str, _func: Callable[..., Any], args: tuple, kwargs: tuple) -> Any:
             return _func(_registry_for(key), *args, **dict(kwargs))
 
-        _CACHES[ttl] = run
+        _CACHES[ttl] = st.cache_data(ttl=ttl, show_spinner=False)(_own_cache(run, ttl))
     return _CACHES[ttl]
+
+
+def _own_cache(func: Callable[..., T], ttl: int) -> Callable[..., T]:
+    """Name a nested cached function after its TTL, so each TTL gets a cache of its own.
+
+    Streamlit keys a cache by the function's module, qualified name and source, so the same nested
+    function decorated with two TTLs shares one cache (streamlit#11157); with a third TTL on a page,
+    reads were missed on every rerun (checked on streamlit 1.67.0).
+    """
+    func.__qualname__ = f"{func.__qualname__}.ttl{ttl}"
+    return func
+
+
+def shared_read(func: Callable[..., T], *args: Any, ttl: int = READ_TTL_S) -> T:
+    """Like `cached_read`, but every session gets the same object, not a copy: for large frames.
+
+    `st.cache_data` unpickles a fresh copy for each caller (a 10k-run table is tens of MB and a
+    quarter second each time); `st.cache_resource` hands out the one object. Callers must treat it
+    as read-only (select and assign into new frames, never change it in place).
+    """
+    return _shared(ttl)(settings_key(), _func_key(func), func, args)
+
+
+_SHARED: dict[int, Callable[..., Any]] = {}
+
+
+def _shared(ttl: int) -> Callable[..., Any]:
+    if ttl not in _SHARED:
+
+        def run(key: str, func_key: str, _func: Callable[..., Any], args: tuple) -> Any:
+            return _func(_registry_for(key), *args)
+
+        _SHARED[ttl] = st.cache_resource(ttl=ttl, show_spinner=False)(_own_cache(run, ttl))
+    return _SHARED[ttl]
 
 
 def after_write() -> None:
     """Forget cached reads after an action, so the page shows the new state at once."""
     st.cache_data.clear()
+    for shared in _SHARED.values():
+        shared.clear()
 
 
 _app_entered = False  # see through_app
@@ -259,11 +294,4 @@ def connection_banner() -> bool:
 
 def _ping(reg: Registry) -> str | None:
     """None when the tracking store answers, else why not."""
-    from registry.store.client import translate_errors
-
-    try:
-        with translate_errors("reach the tracking store"):
-            reg.client.search_experiments(max_results=1)
-    except RegistryError as exc:
-        return str(exc)
-    return None
+    return reg.ping()

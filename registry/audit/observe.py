@@ -19,6 +19,7 @@ from typing import Any
 
 from registry.audit.log import Attempt, AuditLog
 from registry.audit.replay import MLFLOW_ACTOR, OBSERVED, OUTSIDE, differences, replay
+from registry.domain.labels import version_label as _v
 from registry.domain.model_state import Holders, ModelState
 from registry.domain.policy import TAG_ARCHIVED
 from registry.errors import Conflict, Unreachable
@@ -130,7 +131,3 @@ def _first_seen(holders: Holders, mode: str) -> str:
     if holders.extra_production:
         text += f"; also in stage Production: {', '.join('v' + v for v in holders.extra_production)}"
     return text
-
-
-def _v(version: str | None) -> str:
-    return f"v{version}" if version else "none"

@@ -19,6 +19,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from registry.audit.log import Attempt
+from registry.domain.labels import version_label as _v
 from registry.domain.model_state import Holders
 
 SLOTS = ("production", "staging")
@@ -205,7 +206,3 @@ def drift(state: Replay, holders: Holders) -> list[str]:
             f"production: more than one version in stage Production ({', '.join(holders.extra_production)})"
         )
     return found
-
-
-def _v(version: str | None) -> str:
-    return f"v{version}" if version else "none"

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from registry.domain.actors import TAG_LEADS, Actor, actor_for_model
+from registry.domain.labels import version_label
 from registry.domain.model_state import VersionInfo
 from registry.domain.policy import Gate
 
@@ -121,7 +122,9 @@ def check_not_holder(version: str, holder: str | None, role: str) -> Check:
     return Check(
         f"version does not already hold {role}",
         version != holder,
-        f"v{version} already holds {role}" if version == holder else f"{role} is held by {_v(holder)}",
+        f"v{version} already holds {role}"
+        if version == holder
+        else f"{role} is held by {version_label(holder, 'no version')}",
     )
 
 
@@ -166,7 +169,3 @@ def check_required_tags(required: Mapping[str, str], tags: Mapping[str, str]) ->
             "required tags", False, f"missing or different: {', '.join(missing)} (required: {wanted})"
         )
     return Check("required tags", True, f"present: {wanted}")
-
-
-def _v(version: str | None) -> str:
-    return f"v{version}" if version else "no version"

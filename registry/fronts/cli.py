@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from registry.audit.replay import origin_of
+from registry.domain.labels import version_label as _v
 from registry.errors import BadInput, RegistryError
 from registry.fronts.serialise import dumps
 from registry.redaction import redact
@@ -134,10 +135,6 @@ def cmd_versions(reg: Registry, args: argparse.Namespace) -> Any:
     head = f"{args.model} ({state.policy.mode} mode): production={_v(holders.production)}"
     head += f" staging={_v(holders.staging)}"
     return head + "\n" + _table(rows)
-
-
-def _v(version: str | None) -> str:
-    return f"v{version}" if version else "none"
 
 
 def _render_plan(plan: Any) -> str:

@@ -15,16 +15,20 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import socket
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from mcp.server import MCPServer
+from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import Field
 
-from registry.errors import BadInput, RegistryError
+from registry.domain.actors import Actor
+from registry.errors import BadInput, RegistryError, Unreachable
+from registry.fronts.mcp_auth import StaticTokens, caller_name, http_tokens
 from registry.fronts.serialise import to_jsonable
 from registry.redaction import redact
 from registry.service import Registry
@@ -216,7 +220,7 @@ def plan(
     checks (pass/fail, which the user should see), candidate metrics against production,
     `allowed`, `needs_force` (only the metric gate failed) and a plan_token. Show this to the user
     and apply with promote/archive/rollback, passing their reason and the plan_token."""
-    made = reg.plan(action, model, version, actor=reg.actor(), target=target)
+    made = reg.plan(action, model, version, actor=_actor(reg), target=target)
     args = f"model={model!r}, reason=<the user's reason>, plan_token=<plan_token>"
     if action == "promote":
         args += f", version={made.version!r}, target={target!r}" + (
@@ -268,7 +272,7 @@ def track_model(
             estimator,
             dataset,
             params,
-            actor=reg.actor(),
+            actor=_actor(reg),
             experiment=experiment,
             run_name=run_name,
             register=register,
@@ -289,7 +293,7 @@ def register_model(
 ) -> Result:
     """Register a new version of `model` (created if it does not exist) from a run's logged model.
     The new version serves nowhere until promoted. Leads only; a viewer is refused and audited."""
-    return to_jsonable(reg.register_version(source, model, actor=reg.actor(), description=description))
+    return to_jsonable(reg.register_version(source, model, actor=_actor(reg), description=description))
 
 
 # changes -----------------------------------------------------------------------------------------
@@ -315,7 +319,7 @@ def promote(
     a missing or deleted source run, nothing else). With plan_token, refused (conflict) if the model
     changed since that plan. Every attempt is audited. Call plan first."""
     done = reg.apply_approved(
-        "promote", model, version, reason, plan_token, actor=reg.actor(), target=target, force=force
+        "promote", model, version, reason, plan_token, actor=_actor(reg), target=target, force=force
     )
     return to_jsonable(done)
 
@@ -325,7 +329,7 @@ def archive(
 ) -> Result:
     """Archive a version: its aliases are removed and it is tagged archived (alias mode) or moved to
     stage Archived; nothing is deleted. Leads only, reason required, audited. Call plan first."""
-    return to_jsonable(reg.apply_approved("archive", model, version, reason, plan_token, actor=reg.actor()))
+    return to_jsonable(reg.apply_approved("archive", model, version, reason, plan_token, actor=_actor(reg)))
 
 
 def rollback(
@@ -341,7 +345,7 @@ def rollback(
     the dashboard's changes, the state first seen and changes made in MLflow directly), or to
     `to_version`. Same guards as promote, leads only, reason required, audited.
     Call plan with action 'rollback' first."""
-    done = reg.apply_approved("rollback", model, to_version, reason, plan_token, actor=reg.actor())
+    done = reg.apply_approved("rollback", model, to_version, reason, plan_token, actor=_actor(reg))
     return to_jsonable(done)
 
 
@@ -390,18 +394,37 @@ def _bound(fn: Callable[..., Result], reg: Registry) -> Callable[..., Result]:
     return run
 
 
-def build_server(reg: Registry) -> MCPServer:
-    """The MCP server with every tool bound to `reg`; nothing is served until `serve`."""
+def _actor(reg: Registry) -> Actor:
+    """Who this call acts as: the HTTP request's token names them; over stdio, REGISTRY_ACTOR."""
+    return reg.actor(caller_name())
+
+
+def build_server(reg: Registry, tokens: dict[str, str] | None = None, port: int = 8765) -> MCPServer:
+    """The MCP server with every tool bound to `reg`; nothing is served until `serve`.
+
+    With `tokens` (token → actor) every HTTP request must carry one as a bearer token (the SDK's
+    middleware answers 401 otherwise) and acts as its actor.
+    """
     actor = reg.actor()
+    acting = f"{actor.name} ({actor.role})"
     may = {
         "admin": "an admin, so changes are allowed on every model",
         "lead": "a lead, so changes are allowed, except on models whose registry.leads name others",
         "viewer": "a viewer, so changes are refused, except on models whose registry.leads name you",
     }[actor.role]
+    auth: dict[str, Any] = {}
+    if tokens is not None:
+        auth = {
+            "token_verifier": StaticTokens(tokens),
+            "auth": AuthSettings(issuer_url=f"http://{HTTP_HOST}:{port}", resource_server_url=None),  # type: ignore[arg-type]
+        }
+        if set(tokens.values()) != {actor.name}:
+            acting, may = "the actor your bearer token names", "changes are allowed only if that actor leads"
     server = MCPServer(
         "mlflow-registry",
         title="MLflow Registry",
-        instructions=INSTRUCTIONS.format(actor=f"{actor.name} ({actor.role})", may=may),
+        instructions=INSTRUCTIONS.format(actor=acting, may=may),
+        **auth,
     )
     for fn, hints in TOOLS:
         description = inspect.cleandoc(fn.__doc__ or "")
@@ -410,12 +433,45 @@ def build_server(reg: Registry) -> MCPServer:
 
 
 def serve(reg: Registry, transport: str = "stdio", port: int = 8765) -> None:
-    """Serve until the client disconnects (stdio) or the process is stopped (http)."""
-    server = build_server(reg)
+    """Serve until the client disconnects (stdio) or the process is stopped (http).
+
+    Over HTTP every request needs a bearer token (registry/fronts/mcp_auth.py); a token made here
+    is printed once, to stderr. A port out of range is bad input; a port taken is Unreachable.
+    """
     if transport == "stdio":
-        server.run("stdio")
-    elif transport == "http":
-        print(f"MCP over streamable HTTP on http://{HTTP_HOST}:{port}/mcp", file=sys.stderr)
-        server.run("streamable-http", host=HTTP_HOST, port=port)
-    else:
+        build_server(reg).run("stdio")
+        return
+    if transport != "http":
         raise BadInput(f"transport {transport!r}: use stdio or http")
+    if not 1 <= port <= 65535:
+        raise BadInput(f"--port {port}: give a port between 1 and 65535")
+    _check_port_free(port)
+    tokens, made = http_tokens(reg.settings.mcp_tokens, reg.settings.actor)
+    server = build_server(reg, tokens, port)
+    print(f"MCP over streamable HTTP on http://{HTTP_HOST}:{port}/mcp", file=sys.stderr)
+    if made:
+        print(
+            f"bearer token for {reg.settings.actor} (shown once; set REGISTRY_MCP_TOKENS to choose "
+            f"tokens): {made}",
+            file=sys.stderr,
+            flush=True,
+        )
+    else:
+        print(
+            f"bearer tokens from REGISTRY_MCP_TOKENS for: {', '.join(sorted(set(tokens.values())))}",
+            file=sys.stderr,
+        )
+    server.run("streamable-http", host=HTTP_HOST, port=port)
+
+
+def _check_port_free(port: int) -> None:
+    """Say "port in use" in one line before uvicorn would log a traceback and exit."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.bind((HTTP_HOST, port))
+    except OSError as exc:
+        raise Unreachable(
+            f"MCP over HTTP: cannot listen on {HTTP_HOST}:{port} ({exc.strerror}); choose another --port"
+        ) from exc
+    finally:
+        probe.close()

@@ -20,6 +20,7 @@ from registry.access.permissions import actor_for_model, model_leads
 from registry.audit.log import Attempt, AuditLog
 from registry.domain.actors import Actor
 from registry.domain.checks import check_actor
+from registry.domain.labels import version_label as _v
 from registry.errors import BadInput, Conflict, Refused, RegistryError, Unreachable
 from registry.lifecycle.modes import MODES
 from registry.lifecycle.plan import ACTIONS, Action, ActionResult, MetricComparison, Plan, Snapshot, Target
@@ -66,10 +67,6 @@ def plan_action(
     check_request(action, target)
     snap = read_snapshot(client, audit, settings, model, action, version)
     return plan_from(snap, cast(Action, action), version, actor=actor, target=target, settings=settings)
-
-
-def _v(version: str | None) -> str:
-    return f"v{version}" if version else "none"
 
 
 def apply_plan(

@@ -10,11 +10,11 @@ in parallel. A model's own page reads everything: every version, its source run 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from mlflow import MlflowClient
 
@@ -23,6 +23,7 @@ from registry.audit.log import Attempt
 from registry.audit.observe import observe, unavailable_versions
 from registry.audit.replay import drift, replay, rollback_target
 from registry.domain.policy import ModelPolicy, resolve_policy
+from registry.domain.times import parse_time as parse_time  # the pages read it here too
 from registry.errors import RegistryError
 from registry.lifecycle.actions import (
     TAG_PROMOTED_AT,
@@ -34,22 +35,21 @@ from registry.store.client import translate_errors
 from registry.store.filters import contains, name_contains_filter
 from registry.store.models import VersionInfo, model_state, source_run_id
 
-if TYPE_CHECKING:
-    from registry.service import Registry
+
+class Registry(Protocol):
+    """What the catalog reads through (the service, registry.service.Registry, is one)."""
+
+    client: MlflowClient
+    settings: Settings
+
+    def history(self, model: str | None = None, limit: int | None = None) -> list[Attempt]: ...
+
+    def model_history(self, model: str) -> Any: ...
+
 
 WORKERS = 8
 MAX_VERSION_RUNS = 200  # a model page reads the source runs of at most this many (newest) versions
 _INTERNAL_TAG_PREFIX = "registry."
-
-
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -212,23 +212,74 @@ def model_rows(
         return ModelRowsPage(_fill(reg, rows), page.token or None)
 
 
-def production_models(
-    reg: Registry, cap: int = 100, page: int = 1000, max_pages: int = 10
+def _scan(
+    reg: Registry, keep: Callable[[ModelRow], bool], cap: int, page: int, max_pages: int
 ) -> tuple[list[ModelRow], bool]:
-    """Models that hold a production version, by name: at most `cap` of them, from at most `max_pages`
-    pages of models; the flag is True when there may be more."""
-    held: list[ModelRow] = []
+    """Models kept by `keep`, by name: at most `cap` of them from at most `max_pages` pages of models
+    (holders come from the search itself); the flag is True when there may be more."""
+    kept: list[ModelRow] = []
     token: str | None = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         for _ in range(max_pages):
             found = _search(reg.client, "", page, token)
-            held += [row for row in (_summary(rm, reg.settings) for rm in found) if row.production]
+            kept += [row for row in (_summary(rm, reg.settings) for rm in found) if keep(row)]
             token = found.token or None
-            if len(held) > cap or not token:
+            if len(kept) > cap or not token:
                 break
-    more = len(held) > cap or token is not None
-    return _fill(reg, held[:cap]), more
+    return kept[:cap], len(kept) > cap or token is not None
+
+
+def production_models(
+    reg: Registry, cap: int = 100, page: int = 1000, max_pages: int = 10
+) -> tuple[list[ModelRow], bool]:
+    """Models that hold a production version, by name: at most `cap` of them, from at most `max_pages`
+    pages of models; the flag is True when there may be more."""
+    held, more = _scan(reg, lambda row: bool(row.production), cap, page, max_pages)
+    return _fill(reg, held), more
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A model's newest version, newer than its production version (or the first of a model with none)."""
+
+    model: str
+    version: str
+    production: str | None
+    staging: str | None
+    registered_ms: int
+    run_id: str | None
+
+
+def _newer_than_production(row: ModelRow) -> bool:
+    if not row.latest_version:
+        return False
+    return row.production is None or int(row.latest_version) > int(row.production)
+
+
+def _candidate(client: MlflowClient, row: ModelRow) -> Candidate | None:
+    """The row's newest version, unless it was archived or did not register (nothing to decide)."""
+    assert row.latest_version is not None
+    with translate_errors(f"{row.name} v{row.latest_version}"):
+        info = _version_info(client.get_model_version(row.name, row.latest_version))
+    if info.archived or info.status != "READY":
+        return None
+    return Candidate(row.name, info.version, row.production, row.staging, info.created_ms, info.run_id)
+
+
+def awaiting_decision(
+    reg: Registry, cap: int = 20, page: int = 1000, max_pages: int = 10
+) -> tuple[list[Candidate], bool]:
+    """What waits for a lead: each model's newest version when it is newer than production and not
+    archived, newest first, from the `cap` most recently changed such models; the flag is True when
+    there may be more."""
+    rows, more = _scan(reg, _newer_than_production, page * max_pages, page, max_pages)
+    rows.sort(key=lambda r: r.updated_ms, reverse=True)
+    more = more or len(rows) > cap
+    rows = rows[:cap]
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        found = [c for c in pool.map(lambda r: _candidate(reg.client, r), rows) if c is not None]
+    return sorted(found, key=lambda c: c.registered_ms, reverse=True), more
 
 
 # one model -----------------------------------------------------------------------------------------
@@ -271,6 +322,9 @@ class ModelView:
     runs_truncated: bool
     audit_problem: str = ""
     leads: frozenset[str] | None = None  # the model's own leads (registry/permissions), if it names any
+    # slot -> the version holding it now: production and staging (alias names in alias mode), then
+    # every other alias the model has; what "How to load it" lists
+    slot_holders: dict[str, str | None] = field(default_factory=dict)
 
     def version(self, version: str | None) -> VersionRow | None:
         return next((v for v in self.versions if v.version == version), None)
@@ -356,7 +410,21 @@ def model_view(reg: Registry, name: str) -> ModelView:
         runs_truncated=len(versions) > MAX_VERSION_RUNS,
         audit_problem=audit_problem,
         leads=leads_of(state.model.tags, reg.settings.model_overrides.get(name)),
+        slot_holders=_slot_holders(state.policy.mode, state.holders, versions, reg.settings),
     )
+
+
+def _slot_holders(mode: str, holders: Any, versions: Sequence[VersionInfo], settings: Settings) -> dict:
+    if mode != "aliases":
+        return {"production": holders.production, "staging": holders.staging}
+    slots: dict[str, str | None] = {
+        settings.production_alias: holders.production,
+        settings.staging_alias: holders.staging,
+    }
+    for v in versions:
+        for alias in v.aliases:
+            slots.setdefault(alias, v.version)
+    return slots
 
 
 def model_drift(reg: Registry, name: str) -> list[str]:

@@ -12,14 +12,11 @@ from typing import Protocol
 
 from mlflow import MlflowClient
 
+from registry.domain.labels import version_label as _v
 from registry.domain.model_state import ModelState, VersionInfo
 from registry.domain.policy import TAG_ARCHIVED, Mode
 from registry.lifecycle.plan import Plan
 from registry.settings import Settings
-
-
-def _v(version: str | None) -> str:
-    return f"v{version}" if version else "none"
 
 
 class LifecycleMode(Protocol):

@@ -29,13 +29,13 @@ from registry.settings import Settings
 from registry.store.client import translate_errors
 from registry.store.runs import fetch_run, logged_models_of
 from registry.training.tracking import (
+    REGISTRATION_TIMEOUT_S,
     _fluent_state,  # the one guard of MLflow's process-wide state
     track_model,
 )
 
 TAG_REGISTERED_BY = "registry.registered_by"
 TARGET_NEW_VERSION = "new version"
-REGISTRATION_TIMEOUT_S = 120
 _LOGGED_MODEL_URI = re.compile(r"models:/(m-[0-9a-f]{1,64})")
 _RUN_FOLDER_URI = re.compile(r"runs:/([0-9a-f]{1,64})/(.+)")
 MLMODEL = "MLmodel"

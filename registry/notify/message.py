@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from registry.audit.log import Attempt
+from registry.domain.labels import version_label as _v
 
 SIGNATURE_HEADER = "X-Registry-Signature"
 TIMESTAMP_HEADER = "X-Registry-Timestamp"
@@ -40,10 +41,6 @@ _OUTCOME_MARK = {
     "withdrawn": "↩️ Withdrawn:",
     "expired": "⌛ Expired:",
 }
-
-
-def _v(version: str | None) -> str:
-    return f"v{version}" if version else "none"
 
 
 def _slack_escape(text: str) -> str:

@@ -6,7 +6,8 @@ per point. A table of every run, or a chart of 100,000 steps, needs neither: whe
 is a database (`sqlite:///` or `postgresql://`), a handful of SQLAlchemy Core queries on MLflow's
 own tables (runs, params, latest_metrics, tags, metrics; see
 mlflow/store/tracking/dbmodels/models.py) and a pandas pivot give the same table in a fraction of
-the time. Over HTTP the client path (`registry.store.runs.search_runs`, paged) is used instead.
+the time. Over HTTP the client path (`registry.store.runs.search_runs`, paged) is used instead;
+`registry.store.readers` chooses between them.
 
 The database is only read: SQLite is opened with `mode=ro`, PostgreSQL sessions are read-only. If
 MLflow's schema ever differs from what these queries expect, the client path answers instead.
@@ -87,35 +88,6 @@ def read_only_engine(uri: str) -> Engine:
     if url.get_driver_name() in ("psycopg2", "psycopg"):
         connect_args["options"] = "-c default_transaction_read_only=on"
     return sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True, pool_size=HISTORY_WORKERS)
-
-
-def experiment_runs(
-    client: MlflowClient,
-    experiment_id: str,
-    tracking_uri: str | None = None,
-    tags: Sequence[str] | None = None,
-    max_runs: int = MAX_RUNS,
-    filter_string: str = "",
-) -> ExperimentRuns:
-    """Every active run of the experiment, newest first: the database when the URI is one, else the client.
-
-    `tags`: the tag keys to make `tags.*` columns of (None: every tag, as `runs_to_frame` does).
-    `filter_string`: MLflow's search syntax; a filter is MLflow's to evaluate, so it goes through the
-    client whatever the URI.
-    """
-    uri = tracking_uri or client.tracking_uri or ""
-    filter_string = (filter_string or "").strip()
-    if filter_string:
-        frame, truncated = client_runs(client, experiment_id, tags, max_runs, filter_string)
-        return ExperimentRuns(frame, "client", truncated)
-    if is_database_uri(uri):
-        try:
-            frame, truncated = database_runs(uri, experiment_id, tags, max_runs)
-            return ExperimentRuns(frame, "database", truncated)
-        except sa.exc.DBAPIError as exc:  # a schema we do not know: the client still knows it
-            log.warning("fast path failed on experiment %s, using the client: %s", experiment_id, exc)
-    frame, truncated = client_runs(client, experiment_id, tags, max_runs)
-    return ExperimentRuns(frame, "client", truncated)
 
 
 def client_runs(

@@ -11,17 +11,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from mlflow import MlflowClient
 from mlflow.entities import ViewType
 
+from registry.audit.log import AuditLog
 from registry.errors import RegistryError
-from registry.settings import mask_uri
+from registry.settings import Settings, mask_uri
 from registry.store.client import translate_errors
 
-if TYPE_CHECKING:
-    from registry.service import Registry
+
+class _Stores(Protocol):
+    """What the status reads through (the service, registry.service.Registry, is one)."""
+
+    client: MlflowClient
+    settings: Settings
+
+    @property
+    def audit(self) -> AuditLog: ...
+
 
 PAGE = 1000
 MAX_PAGES = 10
@@ -62,7 +71,7 @@ def _latest_run(client: MlflowClient) -> Any:
     return runs[0] if runs else None
 
 
-def store_status(reg: Registry) -> list[StoreStatus]:
+def store_status(reg: _Stores) -> list[StoreStatus]:
     """Tracking store, model registry, artifact store and audit log: reachable or not, and why."""
     client, described = reg.client, reg.settings.describe()
 
@@ -186,6 +195,6 @@ def _count_runs(client: MlflowClient, experiment_ids: list[str], cap: int) -> Co
     return Count(total)
 
 
-def store_counts(reg: Registry) -> Counts:
+def store_counts(reg: _Stores) -> Counts:
     """`count_store` on the registry's client, in the (registry, ...) shape the pages' cached reads take."""
     return count_store(reg.client)

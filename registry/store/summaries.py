@@ -33,16 +33,15 @@ from sqlalchemy.engine import Engine, make_url
 
 from registry.errors import BadInput
 from registry.store.client import translate_errors
-from registry.store.fastpath import is_database_uri, metric_series
 from registry.store.metrics import (
     COLUMNS,
     MIN_POINTS,
     SERVER_MAX_RESULTS,
     Series,
-    bulk_sample,
     select_points,
     series_from_metrics,
 )
+from registry.store.readers import reader_for
 
 log = logging.getLogger("registry.store.summaries")
 
@@ -206,9 +205,11 @@ def _from_row(row: Mapping[str, object]) -> LineSummary:
 def _read_lines(client: MlflowClient, tracking_uri: str, run_ids: list[str], key: str) -> dict[str, Series]:
     """Whole lines of `key`: from the tables for a database URI, else one bulk sample per 100 runs and
     the paged history for the lines that sample cut."""
-    if is_database_uri(tracking_uri):
-        return metric_series(tracking_uri, run_ids, key)
-    sample = bulk_sample(client, run_ids, key, SERVER_MAX_RESULTS, tracking_uri)
+    reader = reader_for(client, tracking_uri)
+    whole = reader.whole_lines(run_ids, key)
+    if whole is not None:
+        return whole
+    sample = reader.sampled_lines(run_ids, key, SERVER_MAX_RESULTS)
     lines: dict[str, Series] = {}
     for run_id in run_ids:
         series = sample.get(run_id, _EMPTY) if sample is not None else None

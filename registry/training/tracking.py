@@ -36,10 +36,10 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from registry.errors import BadInput
 from registry.settings import Settings
 from registry.store.client import make_client, translate_errors
+from registry.store.readers import backend_of
 
 MODEL_ARTIFACT_NAME = "model"
 REGISTRATION_TIMEOUT_S = 120
-_REMOTE_SCHEMES = ("http://", "https://", "databricks")
 _SKOPS_TRUSTED_PACKAGES = frozenset({"sklearn", "numpy", "scipy"})
 
 # Guards MLflow's process-wide fluent state (see the module docstring). Re-entrant so a nested run
@@ -153,7 +153,7 @@ def ensure_experiment(settings: Settings, client: MlflowClient, name: str) -> st
 
 def experiment_artifact_location(settings: Settings, experiment: str) -> str | None:
     """Where a new experiment's artifacts go: under the dashboard's home, unless a server decides."""
-    if settings.effective_tracking_uri.startswith(_REMOTE_SCHEMES):
+    if backend_of(settings.effective_tracking_uri) == "server":
         return None
     folder = re.sub(r"[^A-Za-z0-9._-]+", "-", experiment).strip("-.") or "experiment"
     return f"{settings.local_artifact_root}/{folder}"

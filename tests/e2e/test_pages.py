@@ -100,8 +100,8 @@ def test_the_sidebar_reaches_every_page(dashboard: Dashboard, demo: Demo) -> Non
     expect(links).to_have_count(6)
     for label, title, then in [
         ("Experiments & runs", "Experiments & runs", ui.main.get_by_role("combobox", name="Experiment")),
-        ("Run", "Run", ui.main.get_by_text("Open a run from Experiments & runs")),
-        ("Compare", "Compare runs", ui.main.get_by_role("link", name="Choose runs in Experiments & runs")),
+        ("Run", "Run", ui.main.get_by_text("Pick one of the newest runs")),
+        ("Compare", "Compare runs", ui.main.get_by_text("Choose 2 to 50 of the newest runs")),
         ("Models", "Models", ui.main.get_by_role("textbox", name="Search models")),
         ("History", "History", ui.main.get_by_text("Every attempted change")),
         ("Overview", "MLflow Registry Dashboard", ui.main.get_by_text("Latest registry events")),

@@ -71,3 +71,9 @@ def open_page() -> Callable[..., AppTest]:
         return at
 
     return open_
+
+
+def frame_with(at: AppTest, column: str):
+    """The first table on the page with this column: tests find tables by what they hold, not by
+    position, so a new section above does not break them."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+from mlflow import MlflowClient
+
 from tests.ui.tracking_data import (  # noqa: F401
     MARKUP_NAME,
     assert_no_raw_markup,
+    newest_runs,
     plotly_array,
     tracking_fixture,
     unescape,
@@ -78,6 +81,17 @@ def test_charts_follow_the_url(ui_env, open_page, tracking):
     assert specs["cmp_scatter_chart"]["data"][0]["type"] == "scatter"
 
 
+def test_histories_are_summarised_once_and_kept_for_the_next_cold_start(ui_registry, open_page, tracking):
+    from registry.store.summaries import SUMMARY_POINTS, run_stamps
+
+    at = open_page(PAGE, runs=runs_param(tracking), metrics="loss")
+    assert not at.exception
+    stamps = run_stamps(ui_registry.load_runs([tracking.parent, tracking.child, tracking.other]).runs)
+    kept = ui_registry.summaries.load("loss", stamps, SUMMARY_POINTS)
+    assert sorted(kept) == sorted([tracking.parent, tracking.child, tracking.other])
+    assert all(line.count == 50 for line in kept.values())
+
+
 def test_the_artifact_diff_between_baseline_and_another_run(ui_env, open_page, tracking):
     at = open_page(PAGE, runs=runs_param(tracking), diffrun=tracking.other, artifact="requirements.txt")
     assert not at.exception
@@ -103,6 +117,24 @@ def test_unknown_run_ids_are_left_out_with_a_warning(ui_env, open_page, tracking
     assert not at.exception
     assert any("0123456789abcdef" in unescape(w.value) for w in at.warning)
     assert len([c for c in diff_frame(at).columns if c not in ("better", "best", "differs")]) == 2
+
+
+def test_without_runs_compare_offers_the_newest_runs_to_pick(ui_env, open_page):
+    _, runs = newest_runs(MlflowClient(), 3)
+
+    at = open_page(PAGE)
+
+    assert not at.exception and not at.error
+    picker = next(d for d in at.dataframe if d.key == "cmp_pick")
+    assert list(picker.value["run_id"].iloc[:3]) == runs  # newest first
+    assert picker.value.loc[0, "experiment"].startswith("ui-newest")
+    assert at.button(key="cmp_pick_compare").disabled
+    at.session_state[picker.key] = {"selection": {"rows": [0, 2], "columns": [], "cells": []}}
+    at.run()
+    at.button(key="cmp_pick_compare").click().run()
+    assert not at.exception
+    assert at.query_params["runs"] == f"{runs[0]},{runs[2]}"
+    assert "params.lr" in diff_frame(at).index
 
 
 def test_the_diff_table_downloads_as_csv_and_markdown(ui_env, open_page, tracking):

@@ -7,7 +7,7 @@ import pytest
 from pages.views.shared import plain
 from registry.access.identity import Actor
 from tests.factories import make_model, unique
-from tests.ui.conftest import LEAD, VIEWER
+from tests.ui.conftest import LEAD, VIEWER, frame_with
 
 PAGE = "pages/models.py"
 ALICE = Actor("alice", "lead")  # someone else acting through the service, not the dashboard's user
@@ -79,9 +79,9 @@ def test_promote_dialog_shows_the_plan_and_promotes(ui_registry, open_page):
     at = open_dialog(open_page(PAGE, model=model), "promote_production", "2")
 
     assert plain("alias 'production': v1 → v2") in " ".join(texts(at, "markdown"))
-    checks = at.dataframe[1].value
+    checks = frame_with(at, "check")
     assert "metric gate" in " ".join(checks["check"]) and set(checks["result"]) == {"pass"}
-    comparison = at.dataframe[2].value.set_index("metric")
+    comparison = frame_with(at, "candidate").set_index("metric")
     assert comparison.loc["acc", "candidate"] == 0.9
     assert comparison.loc["acc", "delta"] == pytest.approx(0.1)
     assert not at.checkbox  # the gate passed: no force offered
@@ -107,7 +107,7 @@ def test_a_failed_gate_offers_force_to_a_lead_and_refuses_without_it(ui_registry
     model = make_model(ui_registry.client, [{"rmse": 10.0}, {"rmse": 12.0}], model_tags=GATE)
     ui_registry.promote(model, "1", "baseline", actor=ALICE)
     at = open_dialog(open_page(PAGE, model=model), "promote_production", "2")
-    checks = at.dataframe[1].value
+    checks = frame_with(at, "check")
     assert checks.loc[0, "result"] == "FAIL" and "worse than production v1" in checks.loc[0, "detail"]
     assert at.checkbox(key="models.force").value is False
 
@@ -144,7 +144,7 @@ def test_a_viewer_sees_the_actions_disabled_with_the_reason_and_no_force(as_view
     }
     at.run()
     assert not at.exception
-    checks = at.dataframe[1].value
+    checks = frame_with(at, "check")
     assert "actor may change the registry" in set(checks[checks["result"] == "FAIL"]["check"])
     assert not at.checkbox
     assert at.button(key="models.confirm").disabled

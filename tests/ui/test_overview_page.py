@@ -1,4 +1,5 @@
-"""The Overview page under AppTest against the real stack: stores, counts, production, latest events."""
+"""The Overview page under AppTest against the real stack: production, what waits for a decision and
+the latest events first; stores, credentials and counts behind an expander below."""
 
 from __future__ import annotations
 
@@ -12,6 +13,29 @@ from tests.factories import make_model
 ALICE = Actor("alice", "lead")
 
 
+def frame_with(at, column: str):
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_overview_leads_with_production_waiting_versions_and_latest_changes(ui_registry, open_page):
+    model = make_model(ui_registry.client, [{"acc": 0.8}, {"acc": 0.9}, {"acc": 0.95}])
+    ui_registry.promote(model, "2", "good enough", actor=ALICE)  # and the newest model changed
+
+    at = open_page()
+
+    assert not at.exception
+    assert [s.value for s in at.subheader][:3] == [
+        "Production",
+        "Waiting for a decision",
+        "Latest registry events",
+    ]
+    assert [e.label for e in at.expander] == ["Stores and contents"]
+    assert at.dataframe[0].value.columns[0] == "model" and "by" in at.dataframe[0].value.columns
+    waiting = frame_with(at, "registered").set_index("model")
+    assert (waiting.loc[model, "version"], waiting.loc[model, "production"]) == ("v3", "v2")
+    assert waiting.loc[model, "open"] == f"models?model={model}"
+
+
 def test_overview_shows_stores_counts_production_and_latest_events(ui_registry, open_page):
     model = make_model(
         ui_registry.client, [{"acc": 0.8}, {"acc": 0.9}], model_tags={"registry.key_metric": "acc"}
@@ -21,12 +45,12 @@ def test_overview_shows_stores_counts_production_and_latest_events(ui_registry, 
     at = open_page()
 
     assert not at.exception
-    stores = at.dataframe[0].value.set_index("store")
+    stores = frame_with(at, "store").set_index("store")
     assert list(stores.index) == ["tracking store", "model registry", "artifact store", "audit log"]
     assert all(status.endswith("reachable") and "unreachable" not in status for status in stores["status"])
     assert stores.loc["tracking store", "uri"] == ui_registry.settings.describe()["tracking_uri"]
 
-    credentials = at.dataframe[1].value.set_index("credential")["present"]
+    credentials = frame_with(at, "credential").set_index("credential")["present"]
     assert credentials["AWS_ACCESS_KEY_ID"] == "set" and credentials["MLFLOW_TRACKING_TOKEN"] == "not set"
     assert set(credentials) <= {"set", "not set"}  # whether it is set, never the value
 
@@ -34,12 +58,12 @@ def test_overview_shows_stores_counts_production_and_latest_events(ui_registry, 
     assert set(metrics) == {"Experiments", "Runs", "Registered models", "Model versions"}
     assert all(value.rstrip("+").replace(",", "").isdigit() and value != "0" for value in metrics.values())
 
-    production = at.dataframe[2].value.set_index("model")
+    production = frame_with(at, "by").set_index("model")
     assert production.loc[model, "version"] == "v2"
     assert production.loc[model, "value"] == pytest.approx(0.9)
     assert production.loc[model, "by"] == "alice"
 
-    events = at.dataframe[3].value
+    events = frame_with(at, "reason")
     assert (events.loc[0, "model"], events.loc[0, "to_version"], events.loc[0, "reason"]) == (
         model,
         "2",
@@ -56,7 +80,7 @@ def test_a_store_that_is_down_shows_in_its_place_and_the_rest_renders(
     at = open_page()
 
     assert not at.exception
-    stores = at.dataframe[0].value.set_index("store")
+    stores = frame_with(at, "store").set_index("store")
     assert "unreachable" in stores.loc["audit log", "status"]
     assert "reachable" in stores.loc["tracking store", "status"]
     assert any(plain("The audit log does not answer") in e.value for e in at.error)

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from registry.access.identity import Actor
 from registry.access.permissions import TAG_LEADS
 from tests.factories import make_model
-from tests.ui.conftest import APP, LEAD, VIEWER
+from tests.ui.conftest import APP, LEAD, VIEWER, frame_with
 from tests.ui.tracking_data import unescape
 
 PAGE = "pages/models.py"
@@ -52,7 +52,7 @@ def test_a_global_lead_is_a_viewer_on_a_model_that_names_other_leads(ui_registry
         "version": "2",
     }
     at.run()
-    checks = at.dataframe[1].value
+    checks = frame_with(at, "check")
     assert "actor may change the registry" in set(checks[checks["result"] == "FAIL"]["check"])
     assert at.button(key="models.confirm").disabled
 

@@ -72,3 +72,22 @@ def test_edit_a_version_description_on_the_model_page(ui_registry, open_page):
     assert ui_registry.client.get_model_version(name, "1").description == "validated on the March data"
     assert ui_registry.history(name)[-1].action == "describe"
     assert at.text_area(key="models.description.1").value == "validated on the March data"
+
+
+def test_the_model_page_says_how_to_load_each_slot(ui_registry, open_page):
+    from tests.factories import make_model
+
+    name = make_model(ui_registry.client, [{"acc": 0.8}, {"acc": 0.9}])
+    ui_registry.promote(name, "2", "best", actor=ADA)
+    ui_registry.client.set_registered_model_alias(name, "champion", "1")
+
+    at = open_page("pages/models.py", model=name)
+
+    assert not at.exception
+    uris = next(d.value for d in at.dataframe if "URI" in d.value.columns).set_index("slot")
+    assert uris.loc["production", "URI"] == f"models:/{name}@production"
+    assert uris.loc["production", "serves now"] == "v2"
+    assert uris.loc["staging", "serves now"] == "nothing"
+    assert uris.loc["champion", "serves now"] == "v1"
+    snippets = [c.value for c in at.code if "load_model" in c.value]
+    assert any(f"mlflow.pyfunc.load_model('models:/{name}@production')  # v2 now" in s for s in snippets)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import json
 
-from tests.ui.tracking_data import MARKUP_NAME, assert_no_raw_markup, plotly_array, tracking_fixture, unescape  # noqa: F401
+from mlflow import MlflowClient
+
+from tests.ui.tracking_data import (  # noqa: F401
+    MARKUP_NAME,
+    assert_no_raw_markup,
+    newest_runs,
+    plotly_array,
+    tracking_fixture,
+    unescape,
+)
 
 PAGE = "pages/run.py"
 
@@ -80,7 +89,7 @@ def test_an_unknown_run_is_a_clear_message_and_the_page_still_works(ui_env, open
 
 def test_a_run_id_typed_in_the_sidebar_opens_that_run(ui_env, open_page, tracking):
     at = open_page(PAGE)
-    assert not at.exception and at.info
+    assert not at.exception and any(d.key == "run_pick" for d in at.dataframe)
     at.sidebar.text_input(key="run_id_input").input(tracking.other).run()
     assert not at.exception
     assert at.query_params["run"] == tracking.other
@@ -111,3 +120,18 @@ def test_a_link_to_another_run_wins_over_the_box(ui_env, open_page, tracking):
     assert at.sidebar.text_input(key="run_id_input").value == tracking.child
     links = [p.proto.query_string for p in at.get("page_link")]
     assert f"run={tracking.parent}" in links  # the child links back to its parent
+
+
+def test_without_a_run_the_page_offers_the_newest_runs_and_a_click_opens_one(ui_env, open_page):
+    _, runs = newest_runs(MlflowClient(), 2)
+
+    at = open_page(PAGE)
+
+    assert not at.exception and not at.error
+    picker = next(d for d in at.dataframe if d.key == "run_pick")
+    assert list(picker.value["run_id"].iloc[:2]) == runs
+    at.session_state[picker.key] = {"selection": {"rows": [1], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    assert at.query_params["run"] == runs[1]
+    assert unescape(at.title[0].value) == "Run newest-0"

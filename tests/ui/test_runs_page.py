@@ -13,6 +13,7 @@ from tests.ui.tracking_data import (  # noqa: F401
     MARKUP_NAME,
     assert_no_raw_markup,
     flatten,
+    newest_runs,
     plotly_array,
     tracking_fixture,
     unescape,
@@ -133,8 +134,8 @@ def test_selected_runs_open_compare_with_their_ids(ui_env, open_page, tracking):
 def test_the_whole_experiment_view_shows_every_run_and_params_against_a_metric(ui_env, open_page, tracking):
     at = open_page(PAGE, experiment=tracking.experiment_id, view="Whole experiment")
     assert not at.exception
-    assert len(at.dataframe) == 1  # only the open tab ran: no paged table
-    table = at.dataframe[0].value
+    assert [d.key for d in at.dataframe] == ["runs_glance", None]  # only the open tab ran: no paged table
+    table = at.dataframe[1].value
     everyone = [tracking.parent, tracking.child, tracking.other, tracking.plain]
     assert sorted(table["run_id"]) == sorted(everyone)
     assert {"run_name", "metrics.accuracy", "params.lr", "open"} <= set(table.columns)
@@ -147,6 +148,30 @@ def test_the_whole_experiment_view_shows_every_run_and_params_against_a_metric(u
     assert [d["label"] for d in dimensions] == ["params.depth", "params.lr", "metrics.accuracy"]
     assert sorted(plotly_array(dimensions[2]["values"]).tolist()) == [0.7, 0.8, 0.9]  # plain has no lr
     assert_no_raw_markup(at)
+
+
+def test_without_a_link_the_most_recently_active_experiment_opens_and_all_are_listed(
+    ui_env, open_page, tracking
+):
+    experiment, runs = newest_runs(MlflowClient(), 3)  # the store's newest runs
+
+    at = open_page(PAGE)
+
+    assert not at.exception
+    assert at.selectbox(key="runs_experiment").value == experiment
+    assert sorted(runs_table(at).value["run_id"]) == sorted(runs)
+    glance = next(d for d in at.dataframe if d.key == "runs_glance")
+    listed = glance.value.set_index("id")
+    assert listed.index[0] == experiment  # the most recently active first
+    assert listed.loc[experiment, "runs"] == 3 and listed.loc[tracking.experiment_id, "runs"] == 4
+    assert listed.loc[experiment, "experiment"].startswith("ui-newest")
+
+    row = list(listed.index).index(tracking.experiment_id)
+    at.session_state[glance.key] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="runs_experiment").value == tracking.experiment_id
+    assert at.query_params["experiment"] == tracking.experiment_id
 
 
 def test_history_columns_show_min_max_mean_last_of_each_runs_metric_history(ui_env, open_page, tracking):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,24 @@ def arrange(client: MlflowClient) -> Tracking:
     client.create_registered_model(model_name)
     register_logged_model(client, model_name, model_id)
     return Tracking(eid, name, parent, child, other, plain, model_name)
+
+
+FAR_FUTURE_MS = 4_102_444_800_000  # 2100-01-01: newer than any other test's runs on the shared server
+
+
+def newest_runs(client: MlflowClient, count: int) -> tuple[str, list[str]]:
+    """An experiment whose `count` runs are the newest of the store (a later call's are newer still);
+    returns it and its runs, newest first."""
+    eid = client.create_experiment(unique_name("ui-newest"))
+    runs = []
+    later = time.time_ns() // 1_000_000  # a later call: later runs
+    for i in range(count):
+        start = FAR_FUTURE_MS + later + i * 1000
+        run = client.create_run(eid, start_time=start, run_name=f"newest-{i}", tags={"team": f"t{i}"})
+        client.log_param(run.info.run_id, "lr", str(0.1 * (i + 1)))
+        client.set_terminated(run.info.run_id, end_time=start + 500)
+        runs.append(run.info.run_id)
+    return eid, runs[::-1]
 
 
 @pytest.fixture(scope="module", name="tracking")

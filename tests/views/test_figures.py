@@ -15,6 +15,7 @@ from pages.views.figures import (
     plotly_text,
     scatter_figure,
     smooth,
+    svg_points_per_line,
 )
 from registry.errors import BadInput
 
@@ -180,3 +181,19 @@ def test_lines_to_draw_thins_evenly_by_the_metric_and_keeps_both_ends():
     assert gaps.max() < 3 * gaps.min()  # evenly spread, not the first 2,000
     small = data.head(50)
     assert lines_to_draw(small, "metrics.acc", limit=2000).equals(small)  # nothing to thin
+
+
+def test_thirty_long_lines_are_thinned_to_svg_and_keep_their_extremes():
+    rng = np.random.default_rng(7)
+    lines = {f"run{i}": {f"m{k}": list(rng.normal(size=2000)) for k in range(3)} for i in range(10)}
+    data = history(lines)
+    per_line = svg_points_per_line(30)
+    assert per_line == 666 and svg_points_per_line(1) == 1000 and svg_points_per_line(10_000) == 100
+
+    fig = metric_history_figure(data, max_points=per_line)
+
+    assert {t.type for t in fig.data} == {"scatter"}  # SVG: what is drawn stays under the WebGL threshold
+    assert sum(len(t.y) for t in fig.data) < 20_000 and all(len(t.y) <= per_line for t in fig.data)
+    first = data[(data["run_id"] == "run0") & (data["key"] == "m0")]["value"]
+    drawn = next(t for t in fig.data if t.legendgroup == "run0").y
+    assert drawn.max() == first.max() and drawn.min() == first.min()
