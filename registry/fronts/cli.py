@@ -210,6 +210,48 @@ def cmd_history(reg: Registry, args: argparse.Namespace) -> Any:
     return text
 
 
+def _request_rows(found: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": r.id,
+            "model": r.model,
+            "change": r.summary(),
+            "requester": r.requester,
+            "approvals": f"{len(r.approvals)}/{r.needed}"
+            + (f" ({', '.join(r.approvers)})" if r.approvers else ""),
+            "status": r.status,
+            "expires (UTC)": r.expires_at.strftime("%Y-%m-%d %H:%M"),
+            "reason": r.reason,
+        }
+        for r in found
+    ]
+
+
+def cmd_requests(reg: Registry, args: argparse.Namespace) -> Any:
+    found = reg.requests(args.model, open_only=not args.all)
+    return found if args.json else _table(_request_rows(found))
+
+
+def _decided(args: argparse.Namespace, result: Any) -> Any:
+    if args.json:
+        return result
+    if hasattr(result, "message"):  # the last approval applied the change
+        return result.message
+    return f"request {result.id}: {result.status}, {len(result.approvals)}/{result.needed} approvals"
+
+
+def cmd_approve(reg: Registry, args: argparse.Namespace) -> Any:
+    return _decided(args, reg.approve(args.id, args.reason, actor=reg.actor()))
+
+
+def cmd_reject(reg: Registry, args: argparse.Namespace) -> Any:
+    return _decided(args, reg.reject(args.id, args.reason, actor=reg.actor()))
+
+
+def cmd_withdraw(reg: Registry, args: argparse.Namespace) -> Any:
+    return _decided(args, reg.withdraw(args.id, actor=reg.actor(), reason=args.reason or ""))
+
+
 def cmd_notify(reg: Registry, args: argparse.Namespace) -> Any:
     """`notify status`: the outbox's counts; `notify run`: the delivery worker (`--once`: one pass)."""
     from registry.notify.delivery import deliver_due, run_worker
@@ -333,6 +375,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--to", help="an earlier version")
     p = add("history", cmd_history, "the audit history, of one model or all")
     p.add_argument("model", nargs="?")
+    p = add("requests", cmd_requests, "approval requests waiting for a decision (--all: closed ones too)")
+    p.add_argument("model", nargs="?")
+    p.add_argument("--all", action="store_true")
+    p = add("approve", cmd_approve, "approve a request; the last approval needed applies the change")
+    p.add_argument("id")
+    p.add_argument("--reason", required=True)
+    p = add("reject", cmd_reject, "reject a request, with a reason")
+    p.add_argument("id")
+    p.add_argument("--reason", required=True)
+    p = add("withdraw", cmd_withdraw, "withdraw your own request")
+    p.add_argument("id")
+    p.add_argument("--reason")
     p = add("notify", cmd_notify, "webhook notifications: `status`, or `run` the delivery worker")
     p.add_argument("what", choices=["status", "run"])
     p.add_argument("--interval", type=float, default=5.0, help="seconds between passes (run)")

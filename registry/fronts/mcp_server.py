@@ -75,7 +75,8 @@ The MLflow model registry of this team, behind the same guards as its dashboard.
 Reading: list_experiments, search_runs, get_best_model, compare_runs, list_models, model_versions,
 model_history. Adding: track_model (trains an allow-listed scikit-learn model on a bundled dataset
 and logs it), register_model (a new version from a run). Changing what serves: promote, archive,
-rollback.
+rollback. Approval requests (a slot that needs other leads' approval): list_requests,
+approve_request, reject_request, withdraw_request.
 
 Before a change, call plan and show the user its changes and checks; apply it only when the user
 agrees, with the user's reason and the plan's plan_token. Never invent a reason. A failing metric
@@ -349,6 +350,37 @@ def rollback(
     return to_jsonable(done)
 
 
+RequestId = Annotated[str, Field(description="the approval request's id (from list_requests or promote)")]
+
+
+def list_requests(
+    reg: Registry,
+    model: Annotated[str | None, Field(description="one model; default: every model")] = None,
+    include_closed: bool = False,
+) -> Result:
+    """Approval requests waiting for a decision (two-person rule): id, the change as requested,
+    requester, approvals so far and needed, expiry. A promote or rollback of a slot that needs
+    approvals returns outcome 'requested' with a request_id instead of changing anything."""
+    return {"requests": to_jsonable(reg.requests(model, open_only=not include_closed))}
+
+
+def approve_request(reg: Registry, request_id: RequestId, reason: Reason) -> Result:
+    """Approve a request as the configured actor (never one's own, never twice). The last approval
+    needed re-plans and applies the change, or fails with a conflict if the model changed since the
+    request was made (nothing applied). Show the user the request first; only on their word."""
+    return to_jsonable(reg.approve(request_id, reason, actor=reg.actor()))
+
+
+def reject_request(reg: Registry, request_id: RequestId, reason: Reason) -> Result:
+    """Reject a request with the user's reason; it is closed and nothing changes."""
+    return to_jsonable(reg.reject(request_id, reason, actor=reg.actor()))
+
+
+def withdraw_request(reg: Registry, request_id: RequestId) -> Result:
+    """Withdraw a request the configured actor made; nothing changes."""
+    return to_jsonable(reg.withdraw(request_id, actor=reg.actor()))
+
+
 TOOLS: tuple[tuple[Callable[..., Result], ToolAnnotations], ...] = (
     (list_experiments, READ),
     (search_runs, READ),
@@ -363,6 +395,10 @@ TOOLS: tuple[tuple[Callable[..., Result], ToolAnnotations], ...] = (
     (promote, CHANGE),
     (archive, CHANGE),
     (rollback, CHANGE),
+    (list_requests, READ),
+    (approve_request, CHANGE),
+    (reject_request, CHANGE),
+    (withdraw_request, CHANGE),
 )
 
 

@@ -32,6 +32,7 @@ from registry.domain.checks import (
     check_source_run,
 )
 from registry.domain.model_state import ModelState, VersionInfo
+from registry.domain.slots import check_movers, movers_of
 from registry.errors import BadInput, NotFound
 from registry.lifecycle.modes import MODES
 from registry.lifecycle.plan import ACTIONS, Action, MetricComparison, Plan, Snapshot, Target
@@ -130,6 +131,9 @@ def plan_from(
             checks += _serving_checks(snap, candidate, facts, action, target)
             comparison = _comparison(snap, facts)
         changes = MODES[state.policy.mode].changes(state, candidate, action, target, settings)
+    override = settings.model_overrides.get(state.model.name)
+    for slot in moved_slots(state, candidate, action, target):
+        checks.append(check_movers(actor, slot, movers_of(state.model.tags, override, slot)))
     return Plan(
         model=state.model.name,
         action=action,
@@ -145,6 +149,16 @@ def plan_from(
         actor=actor,
         drift=tuple(drift(snap.history, state.holders)),
     )
+
+
+def moved_slots(state: ModelState, candidate: VersionInfo | None, action: str, target: str) -> list[str]:
+    """The slots an action moves: the target of a promotion or rollback; what an archived version held."""
+    if action != "archive":
+        return [target]
+    if candidate is None:
+        return []
+    held = (("production", state.holders.production), ("staging", state.holders.staging))
+    return [slot for slot, holder in held if holder == candidate.version]
 
 
 def _serving_checks(
