@@ -263,7 +263,7 @@ def _actions_section(view: ModelView) -> None:
     actor = current_actor()
     may = check_actor(actor, view.name, view.leads)
     why_not = None if may.passed else may.detail
-    no_rollback = "the audit history has no earlier production version to roll back to"
+    no_rollback = "the history has no earlier production version that can serve; pick one to promote"
     buttons = (
         ("promote_production", "Promote to production", "promote", "production", version, why_not),
         ("promote_staging", "Promote to staging", "promote", "staging", version, why_not),

@@ -13,6 +13,7 @@ from datetime import date
 import pandas as pd
 
 from registry.audit.log import Attempt
+from registry.audit.replay import origin_of
 
 EVENT_COLUMNS = (
     "at",
@@ -23,6 +24,7 @@ EVENT_COLUMNS = (
     "to_version",
     "outcome",
     "actor",
+    "origin",
     "reason",
     "flag",
     "forced",
@@ -32,7 +34,8 @@ EVENT_COLUMNS = (
     "attempt_id",
 )
 INCOMPLETE_FLAG = "incomplete: intent recorded, no result; check MLflow's state for this model"
-FORCED_FLAG = "forced past the metric gate"
+FORCED_FLAG = "forced past a failing check"
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -56,6 +59,7 @@ def events_frame(attempts: Iterable[Attempt]) -> pd.DataFrame:
             "from_version": a.from_version or "",
             "to_version": a.to_version or "",
             "actor": a.actor,
+            "origin": origin_of(a),
             "role": a.role,
             "outcome": a.outcome,
             "forced": bool(a.forced),
