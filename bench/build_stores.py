@@ -13,8 +13,10 @@ search_model_versions, get_registered_model) and the build fails if it does not 
 
 Stores (one SQLite file each, plus an empty artifact folder):
   runs       one experiment of 10,000 runs x 20 params x 10 metrics (and 4 system tags per run)
-  histories  N runs x M metrics x S steps of history (default 50 x 5 x 100,000; compare reads 10 x 3)
+  histories  N runs x M metrics x S steps of history (default 100 x 3 x 100,000; compare reads 10 x 3,
+             the Charts view all of them)
   registry   200 registered models x 20 versions, each version from its own run, with aliases
+  grouped    1,000 runs x 1 metric x up to 1,000 steps (uneven lengths), in 10 groups (params.group)
 
 A manifest (`manifest.json`) records each store's spec, ids the benchmark needs, size and build time;
 a store whose spec did not change is not rebuilt unless `--force`.
@@ -53,11 +55,14 @@ class Spec:
     runs: int = 10_000
     params: int = 20
     metrics: int = 10
-    history_runs: int = 50
-    history_metrics: int = 5
+    history_runs: int = 100
+    history_metrics: int = 3
     history_steps: int = 100_000
     models: int = 200
     versions: int = 20
+    grouped_runs: int = 1_000
+    grouped_steps: int = 1_000
+    grouped_groups: int = 10
 
     def of(self, store: str) -> dict[str, int]:
         """The part of the spec a store depends on (a change there rebuilds only that store)."""
@@ -65,11 +70,12 @@ class Spec:
             "runs": ("runs", "params", "metrics"),
             "histories": ("history_runs", "history_metrics", "history_steps"),
             "registry": ("models", "versions"),
+            "grouped": ("grouped_runs", "grouped_steps", "grouped_groups"),
         }[store]
         return {f: getattr(self, f) for f in fields}
 
 
-STORES = ("runs", "histories", "registry")
+STORES = ("runs", "histories", "registry", "grouped")
 
 
 # schema and bulk writes -----------------------------------------------------------------------------
@@ -351,7 +357,47 @@ def build_registry(db: Path, artifacts: Path, spec: Spec) -> dict[str, Any]:
     return {"experiment_id": str(experiment_id), "models": names[:5], "run_ids": [runs[0]["run_uuid"]]}
 
 
-BUILDERS = {"runs": build_runs, "histories": build_histories, "registry": build_registry}
+def build_grouped(db: Path, artifacts: Path, spec: Spec) -> dict[str, Any]:
+    """`grouped_runs` runs in `grouped_groups` groups (params.group), each logging `loss` for up to
+    `grouped_steps` steps: lengths differ by up to 40%, so groups must be aligned before averaging."""
+    t = tables()
+    rng = np.random.default_rng(4)
+    experiment_id = 1
+    run_ids = [run_id_for("grouped", i) for i in range(spec.grouped_runs)]
+    with bulk_engine(db).begin() as conn:
+        conn.execute(t["experiments"].insert(), [experiment_row(experiment_id, "bench-grouped", artifacts)])
+        runs, tags, params, metrics, latest = [], [], [], [], []
+        for i, run_id in enumerate(run_ids):
+            steps = spec.grouped_steps - (i % 5) * spec.grouped_steps // 10
+            start = BASE_TIME_MS + i * 60_000
+            name = f"grouped-{i:04d}"
+            runs.append(
+                run_row(run_id, name, experiment_id, start, start + steps * 100, "FINISHED", artifacts)
+            )
+            tags += system_tags(run_id, name)
+            params += [
+                {"run_uuid": run_id, "key": "group", "value": f"g{i % spec.grouped_groups:02d}"},
+                {"run_uuid": run_id, "key": "seed", "value": str(i)},
+            ]
+            values = history_values(rng, 0, steps) * (1 + 0.05 * (i % spec.grouped_groups))
+            for s, v in enumerate(values.tolist()):
+                metrics.append({"key": "loss", "value": v, "timestamp": start + s * 100, "step": s,
+                                "is_nan": False, "run_uuid": run_id})  # fmt: skip
+            latest.append(dict(metrics[-1]))
+        insert(conn, t["runs"], runs)
+        insert(conn, t["tags"], tags)
+        insert(conn, t["params"], params)
+        insert(conn, t["metrics"], metrics)
+        insert(conn, t["latest_metrics"], latest)
+    return {"experiment_id": str(experiment_id), "run_ids": run_ids[:10], "metric_keys": ["loss"]}
+
+
+BUILDERS = {
+    "runs": build_runs,
+    "histories": build_histories,
+    "registry": build_registry,
+    "grouped": build_grouped,
+}
 
 
 # verification ----------------------------------------------------------------------------------------
@@ -392,6 +438,13 @@ def verify(store: str, db: Path, spec: Spec, info: dict[str, Any]) -> None:
         check(run.data.metrics[key] == max(history, key=lambda m: m.step).value, "latest = last step")
         runs = client.search_runs([eid], max_results=1000)
         check(len(runs) == spec.history_runs, f"{len(runs)} runs")
+    elif store == "grouped":
+        runs = client.search_runs([eid], max_results=spec.grouped_runs + 1)
+        check(len(runs) == spec.grouped_runs, f"{len(runs)} runs")
+        history = client.get_metric_history(info["run_ids"][0], "loss")
+        check(len(history) == spec.grouped_steps, f"history has {len(history)} points")
+        groups = {r.data.params["group"] for r in runs}
+        check(len(groups) == spec.grouped_groups, f"{len(groups)} groups")
     else:
         name = info["models"][0]
         versions = client.search_model_versions(f"name = '{name}'", max_results=1000)
@@ -459,7 +512,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = Spec()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--only", default=",".join(STORES), help="comma-separated: runs,histories,registry")
+    parser.add_argument(
+        "--only", default=",".join(STORES), help="comma-separated: runs,histories,registry,grouped"
+    )
     parser.add_argument("--force", action="store_true", help="rebuild even if the manifest matches")
     for name, value in asdict(defaults).items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=value)

@@ -62,6 +62,7 @@ class Case:
 
 def cases(manifest: dict[str, Any]) -> list[Case]:
     runs, hist, reg = manifest["runs"], manifest["histories"], manifest["registry"]
+    grouped = manifest.get("grouped")
     compare_ids, keys = hist["run_ids"][:10], hist["metric_keys"][:3]
     ml = "workflowType=machine_learning"
     return [
@@ -103,7 +104,93 @@ def cases(manifest: dict[str, Any]) -> list[Case]:
             f"/models/{quote(reg['models'][0])}",
             Ready('[data-testid="model-version-table"] a:has-text("Version ")'), "model_versions",
         ),
+        *chart_cases(runs, hist, grouped),
     ]  # fmt: skip
+
+
+def chart_cases(runs: dict[str, Any], hist: dict[str, Any], grouped: dict[str, Any] | None) -> list[Case]:
+    """The Charts view of Experiments & runs (issue 14): long lines, grouped bands, 10k-run bar and scatter.
+
+    MLflow's chart view is the same experiment's runs page in chart mode; it draws the 10 newest runs
+    (320 points per line) by default, so it is shown beside ours, not as the same work.
+    """
+    ml = "workflowType=machine_learning"
+    keys = hist["metric_keys"][:3]
+    steps, n_hist = hist["spec"]["history_steps"], hist["spec"]["history_runs"]
+    mlflow_chart = Ready(chart_scope='[data-testid="experiment-view-compare-runs-card"]')
+    found = [
+        Case(
+            "charts_lines",
+            f"Charts: {n_hist} runs x {len(keys)} metrics x {steps:,} steps",
+            "histories",
+            "pages/runs.py",
+            "runs",
+            {"experiment": hist["experiment_id"], "view": "charts", "metrics": ",".join(keys)},
+            Ready(chart_scope=OUR_CHART),
+            f"/experiments/{hist['experiment_id']}/runs?{ml}&compareRunsMode=CHART",
+            mlflow_chart,
+            "metric_histories",
+            [
+                "cold: the line summaries already exist (the first cold AppTest run builds them: "
+                "`first_s` in the JSON); MLflow's UI draws its default 10 runs"
+            ],
+        ),
+        Case(
+            "charts_bar_10k",
+            "Charts: bar of the latest loss, 10k runs",
+            "runs",
+            "pages/runs.py",
+            "runs",
+            {"experiment": runs["experiment_id"], "view": "charts", "chart": "bar", "metrics": "loss"},
+            Ready(chart_scope=OUR_CHART),
+            None,
+            None,
+            "search_runs_all",
+            ["MLflow's UI has no 10k-run bar chart (it charts the runs it has loaded, 100 at a time)"],
+        ),
+        Case(
+            "charts_scatter_10k",
+            "Charts: scatter p02 against loss, 10k runs",
+            "runs",
+            "pages/runs.py",
+            "runs",
+            {
+                "experiment": runs["experiment_id"],
+                "view": "charts",
+                "chart": "scatter",
+                "axes": "params.p02,metrics.loss",
+            },
+            Ready(chart_scope=OUR_CHART),
+            None,
+            None,
+            "search_runs_all",
+        ),
+    ]
+    if grouped:
+        spec = grouped["spec"]
+        found.append(
+            Case(
+                "charts_groups",
+                f"Charts: {spec['grouped_runs']:,} runs x 1 metric x {spec['grouped_steps']:,} "
+                f"steps in {spec['grouped_groups']} groups, mean ± std",
+                "grouped",
+                "pages/runs.py",
+                "runs",
+                {
+                    "experiment": grouped["experiment_id"],
+                    "view": "charts",
+                    "metrics": "loss",
+                    "group_by": "group",
+                    "aggregate": "mean_std",
+                },
+                Ready(chart_scope=OUR_CHART),
+                None,
+                None,
+                "grouped_histories",
+                ["MLflow's UI groups runs in its chart view but draws no bands; not measured here"],
+            )
+        )
+    return found
 
 
 def mlflow_url(base: str, case: Case) -> str | None:

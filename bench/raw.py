@@ -65,6 +65,13 @@ def raw_calls(manifest: dict[str, Any], repeat: int, slow_repeat: int) -> dict[s
         reg_client.get_registered_model(model)
         reg_client.search_model_versions(f"name = '{model}'", max_results=1000)
 
+    grouped = manifest.get("grouped")
+
+    def grouped_histories() -> None:
+        client = client_for(manifest, "grouped")
+        for run in client.search_runs([grouped["experiment_id"]], max_results=5000):
+            client.get_metric_history(run.info.run_id, "loss")
+
     calls: dict[str, tuple[str, Callable[[], Any], int]] = {
         "search_runs_page": ("MlflowClient.search_runs, one page of 50", lambda: runs_client.search_runs(
             [eid], max_results=50), repeat),
@@ -76,6 +83,12 @@ def raw_calls(manifest: dict[str, Any], repeat: int, slow_repeat: int) -> dict[s
                                          max_results=25, order_by=["name ASC"]), repeat),
         "model_versions": ("get_registered_model + search_model_versions", versions, repeat),
     }  # fmt: skip
+    if grouped:
+        calls["grouped_histories"] = (
+            "search_runs + get_metric_history of every grouped run (1,000 x 1,000 steps)",
+            grouped_histories,
+            1,
+        )
     return {key: {"call": label, **timed(fn, n)} for key, (label, fn, n) in calls.items()}
 
 

@@ -24,7 +24,13 @@ TARGETS: dict[tuple[str, str], tuple[str, float]] = {
     ("compare", "browser cold"): ("seconds", 2.0),
     ("models_list", "script cold"): ("seconds", 1.0),
     ("models_list", "browser cold"): ("seconds", 1.0),
+    ("charts_lines", "browser cold"): ("seconds", 3.0),
+    ("charts_lines", "browser warm"): ("seconds", 1.0),
+    ("charts_groups", "browser cold"): ("seconds", 3.0),
+    ("charts_bar_10k", "browser cold"): ("seconds", 2.0),
+    ("charts_scatter_10k", "browser cold"): ("seconds", 2.0),
 }
+CHART_CASES = ("charts_lines", "charts_groups", "charts_bar_10k", "charts_scatter_10k")
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,15 @@ def rows(results: dict[str, Any], chosen: list[Case]) -> list[Row]:
         found.append(
             _points_row("Compare: max points per trace in the browser's plotly data", max(in_browser))
         )
+    for key in CHART_CASES:
+        script = apptest.get(key) or {}
+        title = next((c.title for c in chosen if c.key == key), key)
+        if script.get("max_points_per_trace") is not None:
+            found.append(_points_row(f"{title}: max points per trace sent", script["max_points_per_trace"]))
+        if script.get("payload_bytes"):
+            found.append(
+                Row(f"{title}: figure payload sent", script["payload_bytes"] / 1e6, None, "", unit="MB")
+            )
     for store, peak in (results.get("browser", {}).get("streamlit_peak_mb") or {}).items():
         theirs = results["browser"].get("mlflow_server_peak_mb", {}).get(store)
         found.append(

@@ -94,6 +94,7 @@ def page_times(case: Case, store_uri: str, empty_uri: str, cold_n: int, warm_n: 
     issues += problems(at)
     points = trace_points(at)
     return {
+        "payload_bytes": sum(len(chart.proto.spec.encode()) for chart in at.get("plotly_chart")),
         # The first cold run meets an empty summary store (histories are read whole, then kept); the
         # later ones are cold starts of a server that ran before: Streamlit's caches empty, kept
         # summaries there.

@@ -1,8 +1,10 @@
 """History: every attempted registry action, for all models or one (`?model=`), newest first.
 
 Filters (model, actor, action, outcome, dates) live in the URL so a view can be shared; the table, its
-CSV export and the production timeline all come from the audit log. Incomplete attempts and changes
-made outside the dashboard (drift) are called out above the table, not left for the reader to spot.
+CSV export and the production timeline all come from the audit log. The `origin` column tells the
+dashboard's changes from those made in MLflow directly (recorded by webhook or noticed) and from the
+state first seen. Incomplete attempts and holders set outside the dashboard are called out above the
+table, not left for the reader to spot.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pages.views.shared import (
 )
 from pages.views.timeline import production_figure, production_intervals
 from registry.audit.log import OUTCOMES
+from registry.audit.replay import OBSERVED, OUTSIDE
 from registry.domain.lookalike import reveal_invisible
 from registry.errors import NotFound
 from registry.lifecycle.actions import ACTIONS
@@ -68,11 +71,14 @@ def _filters(frame: pd.DataFrame) -> EventFilter:
         format_func=reveal_invisible,
         key="history.actor",
     )
+    actions = list(dict.fromkeys([*ACTIONS, "register", OBSERVED, OUTSIDE, *distinct(frame, "action")]))
     action = c_action.multiselect(
         "Action",
-        list(ACTIONS),
-        default=[a for a in query_list("action") if a in ACTIONS],
+        actions,
+        default=[a for a in query_list("action") if a in actions],
         key="history.action",
+        help=f"{OBSERVED}: the state MLflow showed when the dashboard first met the model; "
+        f"{OUTSIDE}: a change made in MLflow directly (by webhook, or noticed by the dashboard)",
     )
     outcome = c_outcome.multiselect(
         "Outcome",
@@ -176,7 +182,10 @@ def _timeline(frame: pd.DataFrame, flt: EventFilter) -> None:
 
 
 st.title("History")
-st.caption("Every attempted change, whoever made it and whatever the outcome, newest first.")
+st.caption(
+    "Every attempted change, whoever made it and whatever the outcome, newest first; changes made in "
+    "MLflow directly are recorded too (actor `mlflow`, origin `outside`)."
+)
 frame = None
 with section("history"), st.spinner("Reading the audit log…"):
     frame = events_frame(cached_read(Registry.history))

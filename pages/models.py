@@ -17,6 +17,8 @@ import streamlit as st
 from pages.views.catalog import models_frame, versions_frame
 from pages.views.columns import open_link, source_run_link, when
 from pages.views.plan_tables import blocking_reason, checks_frame, comparison_frame, plan_title
+from pages.views.requests import FLASH as REQUEST_FLASH
+from pages.views.requests import requests_section
 from pages.views.shared import (
     after_write,
     cached_read,
@@ -262,7 +264,7 @@ def _actions_section(view: ModelView) -> None:
     actor = current_actor()
     may = check_actor(actor, view.name, view.leads)
     why_not = None if may.passed else may.detail
-    no_rollback = "the audit history has no earlier production version to roll back to"
+    no_rollback = "the history has no earlier production version that can serve; pick one to promote"
     buttons = (
         ("promote_production", "Promote to production", "promote", "production", version, why_not),
         ("promote_staging", "Promote to staging", "promote", "staging", version, why_not),
@@ -392,6 +394,11 @@ def model_page(name: str) -> None:
     st.page_link("pages/models.py", label="All models", icon=":material/inventory_2:")
     with section("state"):
         _state_section(view)
+    with section("requests"):
+        waiting = cached_read(Registry.requests, name, ttl=10)
+        if waiting or st.session_state.get(REQUEST_FLASH):
+            st.subheader("Approval requests")
+            requests_section(waiting, "models.requests")
     st.subheader("Versions")
     with section("versions"):
         _versions_section(view)

@@ -12,6 +12,7 @@ from pages.views.catalog import candidates_frame, production_frame
 from pages.views.columns import open_link, source_run_link, when
 from pages.views.events import EVENT_COLUMNS as HISTORY_COLUMNS
 from pages.views.events import events_frame
+from pages.views.requests import requests_section
 from pages.views.shared import cached_read, plain, section, settings, table, through_app
 from registry.service import Registry
 
@@ -85,6 +86,10 @@ with section("events"):
             key="overview.events",
         )
     st.page_link("pages/history.py", label="Full history", icon=":material/history:")
+
+st.subheader("Approval requests")
+with section("requests"):
+    requests_section(cached_read(Registry.requests, None, ttl=10), "overview.requests")
 
 st.subheader("Notifications")
 with section("notifications"):

@@ -18,10 +18,12 @@ from mlflow import MlflowClient
 
 from registry.access.identity import Actor, actor_named, configured_actor
 from registry.audit.log import Attempt, AuditLog
+from registry.audit.observe import Adoption, observe, unavailable_versions
 from registry.audit.replay import Replay, drift, replay, rollback_target
 from registry.domain.model_specs import ParamValue
+from registry.domain.slots import approvals_required
 from registry.errors import RegistryError
-from registry.lifecycle import catalog
+from registry.lifecycle import approvals, catalog
 from registry.lifecycle.actions import ActionResult, Plan, apply_plan, plan_action
 from registry.lifecycle.catalog import Candidate, ModelRow, ModelRowsPage, ModelView
 from registry.lifecycle.plan_tokens import approved_plan, plan_token, read_token
@@ -57,8 +59,16 @@ from registry.store.experiments import (
     search_experiments,
 )
 from registry.store.fastpath import MAX_RUNS, ExperimentRuns
+from registry.store.images import StepImage, image_bytes, step_images
 from registry.store.metrics import metric_history
-from registry.store.models import ModelsPage, ModelState, model_state, search_models
+from registry.store.models import (
+    ModelsPage,
+    ModelState,
+    all_model_names,
+    get_model,
+    model_state,
+    search_models,
+)
 from registry.store.readers import TrackingReader, reader_for
 from registry.store.runs import RunDetail, RunsPage, get_run, search_runs
 from registry.store.status import Counts, StoreStatus
@@ -304,7 +314,44 @@ class Registry:
         )
 
     def apply(self, plan: Plan, reason: str, *, actor: Actor, force: bool = False) -> ActionResult:
+        """Apply a plan; a move of a slot that needs approvals becomes a request instead (outcome
+        `requested`), whichever front asked."""
+        needed = self.approvals_needed(plan)
+        if needed:
+            return approvals.request_change(self, plan, reason, actor=actor, force=force, needed=needed)
         return apply_plan(self.client, self.audit, self.settings, plan, reason, actor=actor, force=force)
+
+    # approval requests ---------------------------------------------------------------------------
+    def approvals_needed(self, plan: Plan) -> int:
+        """How many other leads must approve this plan: promote and rollback of a slot that asks for it."""
+        if plan.action not in ("promote", "rollback"):
+            return 0
+        tags = get_model(self.client, plan.model).tags
+        return approvals_required(tags, self.settings.model_overrides.get(plan.model), plan.target)
+
+    def requests(self, model: str | None = None, open_only: bool = True) -> list[approvals.ApprovalRequest]:
+        return approvals.list_requests(self, model, open_only)
+
+    def request(self, request_id: str) -> approvals.ApprovalRequest:
+        return approvals.get_request(self, request_id)
+
+    def request_plan_now(self, request_id: str) -> Plan:
+        """The requested change planned on the model as it is now (as the requester), to compare."""
+        req = self.request(request_id)
+        return self.plan(
+            req.action, req.model, req.version, actor=self.actor(req.requester), target=req.target
+        )
+
+    def approve(
+        self, request_id: str, reason: str, *, actor: Actor
+    ) -> approvals.ApprovalRequest | ActionResult:
+        return approvals.approve(self, request_id, reason, actor=actor)
+
+    def reject(self, request_id: str, reason: str, *, actor: Actor) -> approvals.ApprovalRequest:
+        return approvals.reject(self, request_id, reason, actor=actor)
+
+    def withdraw(self, request_id: str, *, actor: Actor, reason: str = "") -> approvals.ApprovalRequest:
+        return approvals.withdraw(self, request_id, actor=actor, reason=reason)
 
     @staticmethod
     def plan_token(plan: Plan) -> str:
@@ -375,6 +422,13 @@ class Registry:
             self.settings, self.client, self.audit, model, version, description, actor=actor
         )
 
+    def step_images(self, run_id: str) -> list[StepImage]:
+        """The images a run logged with a key and a step (`mlflow.log_image(..., key=, step=)`)."""
+        return step_images(self.client, run_id)
+
+    def image_bytes(self, run_id: str, path: str) -> bytes:
+        return image_bytes(self.client, run_id, path)
+
     def kept_lines(
         self, runs: Sequence[RunStamp], keys: Sequence[str], points: int = SUMMARY_POINTS
     ) -> pd.DataFrame:
@@ -405,16 +459,27 @@ class Registry:
 
     def model_history(self, model: str) -> ModelHistory:
         reconcile(self.client, self.audit, self.settings, model)  # before reading: see lifecycle/reconcile
-        attempts = self.audit.attempts(model)
         state = self.state(model)
+        attempts, _ = observe(self.audit, state)
         replayed = replay(attempts)
+        unavailable = unavailable_versions(state, replayed.production_stack)
         return ModelHistory(
             model=model,
             attempts=attempts,
             replayed=replayed,
-            rollback_to=rollback_target(replayed, state.holders.production),
+            rollback_to=rollback_target(replayed, state.holders.production, unavailable=unavailable),
             drift=drift(replayed, state.holders),
         )
+
+    def adopt(self, model: str | None = None) -> list[Adoption]:
+        """Record the baseline (what MLflow shows now) of one model or of every model the audit never
+        met, and any outside change since; idempotent, so it may run on every deploy."""
+        adopted = []
+        for name in [model] if model else all_model_names(self.client):
+            state = self.state(name)
+            _, recorded = observe(self.audit, state, record_empty=True)
+            adopted.append(Adoption.of(state, recorded=recorded))
+        return adopted
 
     # notifications -------------------------------------------------------------------------------
     def notification_status(self) -> NotificationStatus:

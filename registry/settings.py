@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     http_retries: int = Field(default=1, validation_alias="REGISTRY_HTTP_RETRIES")
     # Webhooks told of every audited change (registry/notify): URLs, the HMAC secret that signs them,
     # how long one delivery may take, and how many tries before a delivery is given up as failed.
+    # An approval request not decided within this many seconds expires (default: three days).
+    request_ttl_s: float = Field(default=259200.0, gt=0, validation_alias="REGISTRY_REQUEST_TTL")
     notify_urls_csv: str = Field(default="", validation_alias="REGISTRY_NOTIFY_URLS", repr=False)
     notify_secret: str = Field(default="", validation_alias="REGISTRY_NOTIFY_SECRET", repr=False)
     notify_timeout_s: float = Field(default=5.0, gt=0, validation_alias="REGISTRY_NOTIFY_TIMEOUT")

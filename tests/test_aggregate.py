@@ -170,3 +170,10 @@ def test_another_metric_as_x_is_its_value_at_or_before_each_step() -> None:
     x = value_at_steps(loss, lr)
     assert x.iloc[:3].tolist() == [0.1, 0.1, 0.01]
     assert np.isnan(x.iloc[3])  # b logged lr only from step 1
+
+
+def test_ema_without_gaps_is_pandas_ewm_too() -> None:
+    y = np.random.default_rng(5).normal(size=5000).cumsum()
+    for smoothing in (0.3, 0.9, 0.99):
+        expected = pd.Series(y).ewm(alpha=1 - smoothing, adjust=True).mean()
+        np.testing.assert_allclose(ema(y, smoothing), expected, rtol=1e-9)

@@ -38,9 +38,10 @@ LEAD, VIEWER = "ada", "victor"
 TOOLS = {
     "list_experiments", "search_runs", "get_best_model", "compare_runs", "list_models", "model_versions",
     "model_history", "plan", "track_model", "register_model", "promote", "archive", "rollback",
+    "list_requests", "approve_request", "reject_request", "withdraw_request",
 }  # fmt: skip
 READ_ONLY = {"list_experiments", "search_runs", "get_best_model", "compare_runs", "list_models"}
-READ_ONLY |= {"model_versions", "model_history", "plan"}
+READ_ONLY |= {"model_versions", "model_history", "plan", "list_requests"}
 CHANGES = {"promote", "archive", "rollback"}
 
 
@@ -522,3 +523,23 @@ def test_http_transport_serves_on_loopback_only(settings, tmp_path):
         assert missing.is_error and "not found" in McpSession.text(missing)
     finally:
         server.stop()
+
+
+def test_a_promotion_that_needs_approval_is_a_request_and_self_approval_is_refused(
+    lead, reg, client, settings
+):
+    model = make_model(client, [{"acc": 0.8}], model_tags={"registry.approvals": "1"})
+
+    asked = lead.ok("promote", model=model, version="1", reason="first release")
+
+    assert asked["outcome"] == "requested" and asked["request_id"]
+    listed = lead.ok("list_requests", model=model)["requests"]
+    assert [(r["id"], r["requester"], r["needed"]) for r in listed] == [(asked["request_id"], LEAD, 1)]
+    said = lead.error("approve_request", request_id=asked["request_id"], reason="looks good")
+    assert "refused: ada made request" in said and "two-person rule" in said
+    assert aliases(client, model) == {}
+
+    bob = Registry.connect(settings.model_copy(update={"leads_csv": f"{LEAD},bob"}))
+    done = bob.approve(asked["request_id"], "checked it", actor=bob.actor("bob"))
+    assert done.outcome == "done" and aliases(client, model) == {"production": "1"}
+    assert lead.ok("list_requests", model=model)["requests"] == []

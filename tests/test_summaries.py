@@ -17,6 +17,7 @@ from registry.settings import Settings
 from registry.store.metrics import COLUMNS
 from registry.store.runs import search_runs
 from registry.store.summaries import (
+    SUMMARY_POINTS,
     LineSummary,
     RunStamp,
     SummaryCache,
@@ -192,3 +193,19 @@ def test_summaries_frame_of_nothing_has_the_history_columns() -> None:
     frame = summaries_frame([])
     assert list(frame.columns) == COLUMNS and frame.empty
     assert isinstance(summarize("r", "k", (np.array([1]), np.array([5]), np.array([2.0]))), LineSummary)
+
+
+def test_a_coarser_summary_is_made_from_the_kept_one_and_kept_too(
+    shared_client: MlflowClient, shared_settings: Settings, logged: Logged, tmp_path: Path
+) -> None:
+    cache = SummaryCache(f"sqlite:///{tmp_path / 'summaries.db'}")
+    stamps = [RunStamp(logged.long_run, "FINISHED@1")]
+    uri = shared_settings.effective_tracking_uri
+    coarse = line_summaries(shared_client, uri, cache, stamps, ["loss"], 50)[(logged.long_run, "loss")]
+    assert len(coarse.values) <= 50 and coarse.count == LONG and coarse.max == 9.0
+    assert 9.0 in coarse.values and -9.0 in coarse.values
+    assert (
+        set(cache.load("loss", stamps, 50))
+        == set(cache.load("loss", stamps, SUMMARY_POINTS))
+        == {logged.long_run}
+    )

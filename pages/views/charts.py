@@ -12,6 +12,7 @@ builds and the browser draws a thousand separate traces in seconds.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,8 @@ from registry.store.metrics import select_points
 
 MAX_POINTS_PER_LINE = 2000
 TOTAL_POINTS = 300_000  # per figure: what a browser draws at once without stalling
-MIN_POINTS_PER_LINE = 100
+BUDGET_LEVELS = (2000, 1000, 500, 300, 200, 100)
+MIN_POINTS_PER_LINE = BUDGET_LEVELS[-1]
 SEPARATE_TRACES = 100
 RAW_OPACITY = 0.25
 BAND_OPACITY = 0.2
@@ -35,8 +37,12 @@ _MARKERS_UP_TO = 30
 
 
 def line_budget(lines: int) -> int:
-    """Points per line for a chart of `lines` lines: ≤ 2,000, and the figure near `TOTAL_POINTS`."""
-    return int(min(MAX_POINTS_PER_LINE, max(MIN_POINTS_PER_LINE, TOTAL_POINTS // max(lines, 1))))
+    """Points per line for a chart of `lines` lines: ≤ 2,000, and the figure near `TOTAL_POINTS`.
+
+    One of a few levels, so the coarser summaries kept for one chart serve the next one too.
+    """
+    wanted = TOTAL_POINTS // max(lines, 1)
+    return next((level for level in BUDGET_LEVELS if level <= wanted), BUDGET_LEVELS[-1])
 
 
 def _rgba(color: str, alpha: float) -> str:
@@ -57,7 +63,7 @@ def with_x(history: pd.DataFrame, x: str, other: pd.DataFrame | None = None) -> 
     elif x == "wall":
         data["x"] = data["timestamp"]
     elif x == "relative":
-        start = data.groupby("run_id")["timestamp"].transform("min")
+        start = data.groupby("run_id", observed=True)["timestamp"].transform("min")
         data["x"] = (data["timestamp"] - start).dt.total_seconds()
     elif x.startswith("metric:"):
         if other is None:
@@ -66,7 +72,19 @@ def with_x(history: pd.DataFrame, x: str, other: pd.DataFrame | None = None) -> 
         data = data.dropna(subset=["x"])
     else:
         raise BadInput(f"x axis {x!r}: choose step, wall, relative or metric:<key>")
-    return data.sort_values(["key", "run_id", "x", "step"], kind="stable").reset_index(drop=True)
+    if data.empty:
+        return data.reset_index(drop=True)
+    line = data.groupby(["key", "run_id"], sort=False, observed=True).ngroup().to_numpy()
+    order = np.lexsort((data["step"].to_numpy(), _plain_x(data["x"]), line))  # numbers: fast on 1M rows
+    return data.iloc[order].reset_index(drop=True)
+
+
+def _lines_of(data: pd.DataFrame) -> dict[tuple[str, str], np.ndarray]:
+    """Row positions of each (key, run_id) line, in the frame's order."""
+    return {
+        (str(k), str(r)): pos
+        for (k, r), pos in data.groupby(["key", "run_id"], sort=False, observed=True).indices.items()
+    }
 
 
 def x_title(x: str) -> str:
@@ -74,26 +92,26 @@ def x_title(x: str) -> str:
 
 
 def lines_frame(data: pd.DataFrame, names: Mapping[str, str], smoothing: float, budget: int) -> pd.DataFrame:
-    """The points drawn per (run, metric): ≤ `budget` each, with the smoothed value beside the raw one."""
-    parts = []
-    for (key, run_id), line in data.groupby(["key", "run_id"], sort=False):
-        if len(line) > budget:
-            line = line.iloc[select_points(np.arange(len(line)), line["value"].to_numpy(), budget)]
-        parts.append(
-            pd.DataFrame(
-                {
-                    "run_id": run_id,
-                    "run": names.get(str(run_id), str(run_id)[:8]),
-                    "key": key,
-                    "step": line["step"].to_numpy(),
-                    "x": line["x"].to_numpy(),
-                    "value": line["value"].to_numpy(),
-                    "smoothed": ema(line["value"].to_numpy(), smoothing),
-                }
-            )
-        )
+    """The points drawn per (run, metric): ≤ `budget` each, with the smoothed value beside the raw one.
+
+    Works on row positions and arrays, not a frame per line: a thousand lines take milliseconds.
+    """
+    values = data["value"].to_numpy(dtype=np.float64)
+    kept, smoothed = [], []
+    for pos in _lines_of(data).values():
+        if len(pos) > budget:
+            pos = pos[select_points(np.arange(len(pos)), values[pos], budget)]
+        kept.append(pos)
+        smoothed.append(ema(values[pos], smoothing))
     columns = ["run_id", "run", "key", "step", "x", "value", "smoothed"]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    if not kept:
+        return pd.DataFrame(columns=columns)
+    out = data.iloc[np.concatenate(kept)][["run_id", "key", "step", "x", "value"]].reset_index(drop=True)
+    run_ids = out["run_id"].astype("category")
+    labels = np.array([names.get(str(r), str(r)[:8]) for r in run_ids.cat.categories], dtype=object)
+    out["run"] = labels[run_ids.cat.codes.to_numpy()]
+    out["smoothed"] = np.concatenate(smoothed)
+    return out[columns]
 
 
 def _panels(keys: Sequence[str], x: str) -> dict:
@@ -195,56 +213,59 @@ def _separate_traces(drawn: pd.DataFrame, keys: list[str], spec: ChartSpec) -> l
 
 def _broken(parts: list[np.ndarray], fill: object = np.nan) -> np.ndarray:
     """Lines joined into one array with a gap between them, for one trace of many lines."""
-    out: list[np.ndarray] = []
-    for part in parts:
-        if out:
-            out.append(np.array([fill], dtype=object if part.dtype == object else np.float64))
-        out.append(part if part.dtype == object else part.astype(np.float64))
-    return np.concatenate(out) if out else np.empty(0)
+    if not parts:
+        return np.empty(0)
+    joined = np.concatenate(parts)
+    return np.insert(joined, np.cumsum([len(p) for p in parts[:-1]]), fill)
 
 
 def _merged_traces(drawn: pd.DataFrame, keys: list[str], spec: ChartSpec) -> list[dict]:
     traces: list[dict] = []
+    compact = np.float64 if spec.x == "wall" else np.float32  # epoch ms need float64; the rest fit 32 bits
     for row, key in enumerate(keys, start=1):
         xaxis, yaxis = _axis(row)
-        lines = [line for _, line in drawn[drawn["key"] == key].groupby("run_id", sort=False)]
+        panel = drawn[drawn["key"] == key]
+        lines = list(_lines_of(panel).values())
         if not lines:
             continue
-        xs = [_plain_x(line["x"]) for line in lines]
-        names = [np.full(len(line), plotly_text(line["run"].iloc[0]), dtype=object) for line in lines]
-        raw = _broken([line["value"].to_numpy() for line in lines])
+        x, raw, smooth = _plain_x(panel["x"]), panel["value"].to_numpy(), panel["smoothed"].to_numpy()
+        runs = panel["run"].astype("category")  # label the few runs, not every point
+        labels = np.array([plotly_text(c) for c in runs.cat.categories], dtype=object)
+        names = labels[runs.cat.codes.to_numpy()]
         common = {
             "type": "scattergl",
-            "x": _broken(xs),
+            "x": _broken([x[p] for p in lines]).astype(compact),
             "xaxis": xaxis,
             "yaxis": yaxis,
-            "text": _broken(names, None),
-            "customdata": raw,
+            "text": _broken([names[p] for p in lines], None),
             "connectgaps": False,
         }
+        hover = "%{text}<br>" + plotly_text(key) + ": %{y:.6g}<br>x: %{x}<extra></extra>"
         if spec.smooth:
+            raw_line = _broken([raw[p] for p in lines]).astype(compact)
             traces.append(
                 {
                     **common,
-                    "y": raw,
+                    "y": raw_line,
                     "mode": "lines",
                     "showlegend": False,
                     "hoverinfo": "skip",
                     "line": {"color": color_of(0), "width": 1},
                     "opacity": RAW_OPACITY,
+                    "text": None,
                 }
             )
+            common["customdata"] = raw_line
+            hover = hover.replace("%{y:.6g}", "%{customdata:.6g}<br>smoothed: %{y:.6g}")
         traces.append(
             {
                 **common,
-                "y": _broken([line["smoothed"].to_numpy() for line in lines]),
+                "y": _broken([smooth[p] for p in lines]).astype(compact),
                 "mode": "lines",
                 "name": f"{len(lines):,} runs",
                 "showlegend": row == 1,
                 "line": {"color": color_of(0), "width": 1},
-                "hovertemplate": "%{text}<br>"
-                + plotly_text(key)
-                + ": %{customdata:.6g}<br>x: %{x}<extra></extra>",
+                "hovertemplate": hover,
             }
         )
     return traces
@@ -274,16 +295,17 @@ def bands_frame(
 ) -> pd.DataFrame:
     """Each (group, metric) as one band over its runs' aligned lines (see registry.domain.aggregate)."""
     wall = pd.api.types.is_datetime64_any_dtype(data["x"])
-    numeric_x = (
-        data["x"].dt.as_unit("ns").astype("int64").astype("float64") if wall else data["x"].astype("float64")
-    )
-    data = data.assign(_x=numeric_x, group=data["run_id"].map(groups))
+    x_all, y_all = _plain_x(data["x"]), data["value"].to_numpy(dtype=np.float64)
+    group_of = {str(r): g for r, g in groups.items()}
     sizes = groups.value_counts()
+    lines_by: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
+    for (key, run_id), pos in _lines_of(data).items():
+        if run_id in group_of:
+            lines_by.setdefault((str(group_of[run_id]), key), []).append((x_all[pos], y_all[pos]))
     parts = []
-    for (group, key), rows in data.groupby(["group", "key"], sort=True):
-        lines = [(line["_x"].to_numpy(), line["value"].to_numpy()) for _, line in rows.groupby("run_id")]
+    for (group, key), lines in sorted(lines_by.items()):
         found = group_band(lines, how, max_points)  # type: ignore[arg-type]
-        x = pd.to_datetime(found.x.astype("int64"), utc=True) if wall else found.x
+        x = pd.to_datetime(found.x.astype("int64"), unit="ms", utc=True) if wall else found.x
         parts.append(
             pd.DataFrame(
                 {
@@ -301,19 +323,8 @@ def bands_frame(
                 }
             )
         )
-    columns = [
-        "group",
-        "runs",
-        "key",
-        "x",
-        "center",
-        "lower",
-        "upper",
-        "n",
-        "smoothed",
-        "smoothed_lower",
-        "smoothed_upper",
-    ]
+    columns = ["group", "runs", "key", "x", "center", "lower", "upper", "n", "smoothed", "smoothed_lower",
+               "smoothed_upper"]  # fmt: skip
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
@@ -391,6 +402,31 @@ def groups_line_figure(bands: pd.DataFrame, spec: ChartSpec, keys: Sequence[str]
             in_legend.add(group)
     _style_axes(layout, keys, spec, {k: bands.loc[bands["key"] == k, "smoothed"].to_numpy() for k in keys})
     return go.Figure({"data": traces, "layout": layout}, _validate=False)
+
+
+@dataclass(frozen=True)
+class LineChart:
+    """A line chart of runs or groups, the frame it drew (the "as drawn" export) and what it holds."""
+
+    figure: go.Figure
+    drawn: pd.DataFrame
+    runs_drawn: tuple[str, ...]
+    lines: int
+
+
+def line_chart(
+    history: pd.DataFrame, spec: ChartSpec, groups: pd.Series | None, names: Mapping[str, str], points: int
+) -> LineChart:
+    """The chart of `spec.metrics` from the kept lines: a band per group when grouped, else a line per run."""
+    other = history[history["key"] == spec.x_metric] if spec.x_metric else None
+    data = with_x(history[history["key"].isin(spec.metrics)], spec.x, other)
+    runs_drawn = tuple(str(r) for r in pd.unique(data["run_id"]))
+    lines = data[["key", "run_id"]].drop_duplicates().shape[0]
+    if groups is not None:
+        drawn = bands_frame(data, groups, spec.aggregate, spec.smooth)
+        return LineChart(groups_line_figure(drawn, spec, spec.metrics), drawn, runs_drawn, lines)
+    drawn = lines_frame(data, names, spec.smooth, points)
+    return LineChart(runs_line_figure(drawn, spec, spec.metrics), drawn, runs_drawn, lines)
 
 
 def bar_frame(values: pd.DataFrame, groups: pd.Series | None, how: str) -> pd.DataFrame:

@@ -31,9 +31,8 @@ from registry.errors import BadInput
 from registry.service import Registry
 from registry.store.experiments import ExperimentInfo
 from registry.store.fastpath import ExperimentRuns
-from registry.store.images import StepImage, image_at, image_bytes, step_images
-from registry.store.metrics import metric_history
-from registry.store.summaries import RunStamp, run_stamps, stats_frame, summaries_frame
+from registry.store.images import StepImage, image_at
+from registry.store.summaries import SUMMARY_POINTS, RunStamp, run_stamps, stats_frame, summaries_frame
 
 LINE_RUNS = 1_000
 TABLE_RUNS = 10_000
@@ -50,22 +49,22 @@ def _runs(reg: Registry, experiment_id: str, filter_string: str, limit: int) -> 
 
 
 def _lines(
-    reg: Registry, stamps: tuple[RunStamp, ...], keys: tuple[str, ...]
+    reg: Registry, stamps: tuple[RunStamp, ...], keys: tuple[str, ...], points: int = SUMMARY_POINTS
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    found = reg.line_summaries(stamps, keys)
+    found = reg.line_summaries(stamps, keys, points)
     return summaries_frame(found.values()), stats_frame(found.values())
 
 
 def _full_history(reg: Registry, run_ids: tuple[str, ...], keys: tuple[str, ...]) -> pd.DataFrame:
-    return metric_history(reg.client, list(run_ids), list(keys), 10**12, reg.settings.effective_tracking_uri)
+    return reg.metric_history(list(run_ids), list(keys), max_points=10**12)
 
 
 def _images(reg: Registry, run_id: str) -> list[StepImage]:
-    return step_images(reg.client, run_id)
+    return reg.step_images(run_id)
 
 
 def _image(reg: Registry, run_id: str, path: str) -> bytes:
-    return image_bytes(reg.client, run_id, path)
+    return reg.image_bytes(run_id, path)
 
 
 # controls ------------------------------------------------------------------------------------------
@@ -259,46 +258,57 @@ def _lines_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) ->
     if not spec.metrics:
         st.info("Choose a metric to draw.")
         return
-    keys = tuple(dict.fromkeys([*spec.metrics, *([spec.x_metric] if spec.x_metric else [])]))
+    # Ungrouped, many lines share the figure's points: read coarser kept summaries (at most as many
+    # lines as runs x metrics); grouped, each band is made from the full-resolution summaries.
+    points = SUMMARY_POINTS if spec.group_by else charts.line_budget(len(runs) * len(spec.metrics))
+    groups = _groups(runs, spec)
     with st.spinner(f"Reading {len(runs):,} runs' histories…"):
-        history, _ = cached_read(_lines, tuple(run_stamps(runs)), keys, ttl=SUMMARY_TTL_S)
-    other = history[history["key"] == spec.x_metric] if spec.x_metric else None
-    data = charts.with_x(history[history["key"].isin(spec.metrics)], spec.x, other)
-    drawn_runs = data["run_id"].nunique()
-    if drawn_runs < len(runs):
+        chart = cached_read(
+            _line_chart, tuple(run_stamps(runs)), spec, points,
+            None if groups is None else tuple(groups.items()), tuple(_names(runs).items()), ttl=SUMMARY_TTL_S,
+        )  # fmt: skip
+    if len(chart.runs_drawn) < len(runs):
         st.caption(
-            f"{len(runs) - drawn_runs:,} of {len(runs):,} runs logged none of these metrics"
+            f"{len(runs) - len(chart.runs_drawn):,} of {len(runs):,} runs logged none of these metrics"
             + (" against that x." if spec.x_metric else ".")
         )
-    if data.empty:
+    if not chart.runs_drawn:
         st.info("None of these runs logged the chosen metrics.")
         return
-    groups = _groups(runs, spec)
     if groups is not None:
-        drawn = charts.bands_frame(data, groups, spec.aggregate, spec.smooth)
-        fig = charts.groups_line_figure(drawn, spec, spec.metrics)
         st.caption(
-            f"{drawn_runs:,} runs in {drawn['group'].nunique():,} groups, "
+            f"{len(chart.runs_drawn):,} runs in {chart.drawn['group'].nunique():,} groups, "
             f"each drawn as its {AGGREGATES[spec.aggregate]}."
         )
     else:
-        lines = data[["key", "run_id"]].drop_duplicates().shape[0]
-        budget = charts.line_budget(lines)
-        drawn = charts.lines_frame(data, _names(runs), spec.smooth, budget)
-        fig = charts.runs_line_figure(drawn, spec, spec.metrics)
         st.caption(
-            f"{drawn_runs:,} runs drawn, {lines:,} lines of at most {budget:,} points each "
+            f"{len(chart.runs_drawn):,} runs drawn, {chart.lines:,} lines of at most {points:,} points each "
             "(first, last, lowest and highest kept)."
         )
-    st.plotly_chart(fig, key="charts_lines_chart", config={"displaylogo": False})
-    _export(drawn, tuple(data["run_id"].unique()), spec.metrics)
+    st.plotly_chart(chart.figure, key="charts_lines_chart", config={"displaylogo": False})
+    _export(chart.drawn, chart.runs_drawn, spec.metrics)
+
+
+def _line_chart(
+    reg: Registry,
+    stamps: tuple[RunStamp, ...],
+    spec: ChartSpec,
+    points: int,
+    groups: tuple[tuple[str, str], ...] | None,
+    names: tuple[tuple[str, str], ...],
+) -> charts.LineChart:
+    """The line chart and what it drew, cached whole: a rerun (a click elsewhere) redraws nothing."""
+    keys = tuple(dict.fromkeys([*spec.metrics, *([spec.x_metric] if spec.x_metric else [])]))
+    history, _ = _lines(reg, stamps, keys, points)
+    group_of = None if groups is None else pd.Series(dict(groups), dtype=object)
+    return charts.line_chart(history, spec, group_of, dict(names), points)
 
 
 def _export(drawn: pd.DataFrame, run_ids: tuple[str, ...], keys: Sequence[str]) -> None:
     left, right = st.columns(2)
     left.download_button(
         "Data as drawn (CSV)",
-        drawn.to_csv(index=False),
+        lambda: drawn.to_csv(index=False),
         "chart.csv",
         "text/csv",
         key="charts_csv_drawn",

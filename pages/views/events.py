@@ -15,6 +15,7 @@ from datetime import date
 import pandas as pd
 
 from registry.audit.log import Attempt
+from registry.audit.replay import origin_of
 
 EVENT_COLUMNS = (
     "at",
@@ -25,6 +26,7 @@ EVENT_COLUMNS = (
     "to_version",
     "outcome",
     "actor",
+    "origin",
     "reason",
     "flag",
     "forced",
@@ -34,7 +36,7 @@ EVENT_COLUMNS = (
     "attempt_id",
 )
 INCOMPLETE_FLAG = "incomplete: intent recorded, no result; check MLflow's state for this model"
-FORCED_FLAG = "forced past the metric gate"
+FORCED_FLAG = "forced past a failing check"
 # A formula start (= + - @, their full-width forms, or a tab or CR that Excel skips) at the start of a
 # cell or after a separator any locale may use, with blanks in between.
 _FORMULA_AFTER_SEPARATOR = re.compile(r"(^|[,;\t|\n\r])(\s*[=+\-@＝＋－＠\t\r])")
@@ -60,6 +62,7 @@ def events_frame(attempts: Iterable[Attempt]) -> pd.DataFrame:
             "from_version": a.from_version or "",
             "to_version": a.to_version or "",
             "actor": a.actor,
+            "origin": origin_of(a),
             "role": a.role,
             "outcome": a.outcome,
             "forced": bool(a.forced),

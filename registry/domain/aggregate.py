@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import signal, stats
 
 from registry.errors import BadInput
 
@@ -56,10 +56,15 @@ def ema(values: np.ndarray | pd.Series, smoothing: float) -> np.ndarray:
     """
     if not 0 <= smoothing <= MAX_SMOOTHING:
         raise BadInput(f"smoothing: {smoothing} is not between 0 and {MAX_SMOOTHING}")
-    series = pd.Series(np.asarray(values, dtype="float64"))
-    if smoothing == 0 or series.empty:
-        return series.to_numpy()
-    return series.ewm(alpha=1 - smoothing, adjust=True).mean().to_numpy()
+    y = np.asarray(values, dtype="float64")
+    if smoothing == 0 or not len(y):
+        return y.copy()
+    if not np.isfinite(y).all():  # pandas' NaN rules (a gap keeps the running mean)
+        return pd.Series(y).ewm(alpha=1 - smoothing, adjust=True).mean().to_numpy()
+    # The same debiased average as two linear filters (a thousand lines: milliseconds, not seconds):
+    # sum of smoothing^k * y[t-k] over sum of smoothing^k.
+    weighted = signal.lfilter([1.0], [1.0, -smoothing], y)
+    return weighted / signal.lfilter([1.0], [1.0, -smoothing], np.ones_like(y))
 
 
 def grid_of(xs: Sequence[np.ndarray], max_points: int = GRID_POINTS) -> np.ndarray:

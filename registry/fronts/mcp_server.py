@@ -75,7 +75,8 @@ The MLflow model registry of this team, behind the same guards as its dashboard.
 Reading: list_experiments, search_runs, get_best_model, compare_runs, list_models, model_versions,
 model_history. Adding: track_model (trains an allow-listed scikit-learn model on a bundled dataset
 and logs it), register_model (a new version from a run). Changing what serves: promote, archive,
-rollback.
+rollback. Approval requests (a slot that needs other leads' approval): list_requests,
+approve_request, reject_request, withdraw_request.
 
 Before a change, call plan and show the user its changes and checks; apply it only when the user
 agrees, with the user's reason and the plan's plan_token. Never invent a reason. A failing metric
@@ -174,9 +175,21 @@ def compare_runs(
 def list_models(
     reg: Registry, search: str = "", max_results: Annotated[int, Field(ge=1, le=500)] = 100
 ) -> Result:
-    """Registered models whose name contains `search`, with their aliases (alias → version)."""
-    page = reg.models(search, max_results=max_results)
-    return {"models": [{"name": m.name, "aliases": m.aliases} for m in page.models]}
+    """Registered models whose name contains `search`, with their lifecycle mode (aliases or stages)
+    and who holds production and staging (an alias, or the stage in stage mode)."""
+    page = reg.model_rows(search, max_results=max_results)
+    return {
+        "models": [
+            {
+                "name": r.name,
+                "mode": r.mode,
+                "production": r.production,
+                "staging": r.staging,
+                "latest_version": r.latest_version,
+            }
+            for r in page.rows
+        ]
+    }
 
 
 def model_versions(reg: Registry, model: ModelName) -> Result:
@@ -187,8 +200,9 @@ def model_versions(reg: Registry, model: ModelName) -> Result:
 
 def model_history(reg: Registry, model: ModelName) -> Result:
     """The model's audit history (every attempted promote/archive/rollback, refused ones included,
-    with actor, role, reason and outcome), the state it replays to, the version a rollback would
-    return to, and any drift: holders changed in MLflow outside the registry's guards."""
+    with actor, role, reason and outcome; `observed` is the state first seen in MLflow and `outside`
+    a change made in MLflow directly, both with actor `mlflow`), the state it replays to, the version
+    a rollback would return to, and any drift: holders set in MLflow outside the registry's guards."""
     return to_jsonable(reg.model_history(model))
 
 
@@ -292,16 +306,19 @@ def promote(
     target: Literal["production", "staging"] = "production",
     force: Annotated[
         bool,
-        Field(description="pass a failing metric gate (never any other check); only when the user asks"),
+        Field(
+            description="pass a failing check that a lead may override (the metric gate, a source run "
+            "that was deleted or never existed), never any other; only when the user asks"
+        ),
     ] = False,
     plan_token: PlanToken = None,
 ) -> Result:
     """Promote a version to production (or staging): in alias mode the alias moves to it, in stage
     mode it changes stage and the previous production version is archived. Guards: the actor must
     be a lead, a reason is required, the version must be READY, not archived, from a FINISHED run,
-    carry the required tags and pass the metric gate against production (force passes the gate
-    only). With plan_token, refused (conflict) if the model changed since that plan. Every attempt
-    is audited. Call plan first."""
+    carry the required tags and pass the metric gate against production (force passes the gate and
+    a missing or deleted source run, nothing else). With plan_token, refused (conflict) if the model
+    changed since that plan. Every attempt is audited. Call plan first."""
     done = reg.apply_approved(
         "promote", model, version, reason, plan_token, actor=_actor(reg), target=target, force=force
     )
@@ -325,11 +342,43 @@ def rollback(
     ] = None,
     plan_token: PlanToken = None,
 ) -> Result:
-    """Give production back to the version that held it before the current one (by the audit
-    history), or to `to_version`. Same guards as promote, leads only, reason required, audited.
+    """Give production back to the version that held it before the current one (by the history:
+    the dashboard's changes, the state first seen and changes made in MLflow directly), or to
+    `to_version`. Same guards as promote, leads only, reason required, audited.
     Call plan with action 'rollback' first."""
     done = reg.apply_approved("rollback", model, to_version, reason, plan_token, actor=_actor(reg))
     return to_jsonable(done)
+
+
+RequestId = Annotated[str, Field(description="the approval request's id (from list_requests or promote)")]
+
+
+def list_requests(
+    reg: Registry,
+    model: Annotated[str | None, Field(description="one model; default: every model")] = None,
+    include_closed: bool = False,
+) -> Result:
+    """Approval requests waiting for a decision (two-person rule): id, the change as requested,
+    requester, approvals so far and needed, expiry. A promote or rollback of a slot that needs
+    approvals returns outcome 'requested' with a request_id instead of changing anything."""
+    return {"requests": to_jsonable(reg.requests(model, open_only=not include_closed))}
+
+
+def approve_request(reg: Registry, request_id: RequestId, reason: Reason) -> Result:
+    """Approve a request as the configured actor (never one's own, never twice). The last approval
+    needed re-plans and applies the change, or fails with a conflict if the model changed since the
+    request was made (nothing applied). Show the user the request first; only on their word."""
+    return to_jsonable(reg.approve(request_id, reason, actor=reg.actor()))
+
+
+def reject_request(reg: Registry, request_id: RequestId, reason: Reason) -> Result:
+    """Reject a request with the user's reason; it is closed and nothing changes."""
+    return to_jsonable(reg.reject(request_id, reason, actor=reg.actor()))
+
+
+def withdraw_request(reg: Registry, request_id: RequestId) -> Result:
+    """Withdraw a request the configured actor made; nothing changes."""
+    return to_jsonable(reg.withdraw(request_id, actor=reg.actor()))
 
 
 TOOLS: tuple[tuple[Callable[..., Result], ToolAnnotations], ...] = (
@@ -346,6 +395,10 @@ TOOLS: tuple[tuple[Callable[..., Result], ToolAnnotations], ...] = (
     (promote, CHANGE),
     (archive, CHANGE),
     (rollback, CHANGE),
+    (list_requests, READ),
+    (approve_request, CHANGE),
+    (reject_request, CHANGE),
+    (withdraw_request, CHANGE),
 )
 
 

@@ -147,7 +147,7 @@ def apply_plan(
         raise Refused(message)
     if fresh.overridable_failures and not force:
         message = "refused: " + "; ".join(c.detail for c in fresh.overridable_failures)
-        message += ". A lead may override the gate with force and a reason."
+        message += ". A lead may override this with force and a reason."
         audit.record("refused", message, **intent)
         raise Refused(message)
     intent["forced"] = force and bool(fresh.overridable_failures)

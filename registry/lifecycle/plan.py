@@ -105,6 +105,7 @@ class ActionResult:
     outcome: str
     message: str
     record_pending: bool = False  # applied, but the audit log would not take the result row yet
+    request_id: str | None = None  # outcome `requested`: the approval request that now holds the plan
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -112,5 +113,6 @@ class ActionResult:
             "outcome": self.outcome,
             "message": self.message,
             "record_pending": self.record_pending,
+            "request_id": self.request_id,
             "plan": self.plan.as_dict(),
         }

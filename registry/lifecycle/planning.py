@@ -15,6 +15,7 @@ from typing import cast
 from mlflow import MlflowClient
 
 from registry.audit.log import AuditLog
+from registry.audit.observe import observe, unavailable_versions
 from registry.audit.replay import Replay, drift, replay, rollback_target
 from registry.domain.actors import Actor, actor_for_model, leads_of
 from registry.domain.checks import (
@@ -31,6 +32,7 @@ from registry.domain.checks import (
     check_source_run,
 )
 from registry.domain.model_state import ModelState, VersionInfo
+from registry.domain.slots import check_movers, movers_of
 from registry.errors import BadInput, NotFound
 from registry.lifecycle.modes import MODES
 from registry.lifecycle.plan import ACTIONS, Action, MetricComparison, Plan, Snapshot, Target
@@ -48,6 +50,7 @@ class RunFacts:
     status: str | None = None
     metrics: Mapping[str, float] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    deleted: bool = False  # get_run still returns a deleted run, until MLflow's gc removes it
 
 
 @dataclass(frozen=True)
@@ -77,10 +80,13 @@ def read_snapshot(
     reconcile(client, audit, settings, model)  # an unfinished attempt MLflow shows applied is settled
     seq = audit.last_seq(model)
     state = model_state(client, model, settings)
-    history = replay(audit.attempts(model))
+    attempts, recorded = observe(audit, state)  # first meeting: baseline; MLflow moved: outside event
+    if recorded:
+        seq = audit.last_seq(model)  # our own events are part of the state this plan is made on
+    history = replay(attempts)
     leads = leads_of(state.model.tags, settings.model_overrides.get(model))
     if version is None and action == "rollback":
-        version = rollback_target(history, state.holders.production)
+        version = _rollback_target(state, history)
     wanted = [str(version).removeprefix("v")] if version is not None else []
     if action != "archive" and state.holders.production:
         wanted.append(state.holders.production)
@@ -104,7 +110,7 @@ def plan_from(
     if action == "rollback":
         target = "production"
         if version is None:
-            version = rollback_target(snap.history, state.holders.production)
+            version = _rollback_target(state, snap.history)
             checks.append(check_rollback_target(version))
     elif action == "archive":
         target = "archived"
@@ -114,7 +120,10 @@ def plan_from(
     from_version = state.holders.staging if target == "staging" else state.holders.production
     if candidate is not None:
         facts = snap.runs.get(candidate.version, RunFacts())
-        checks += [check_ready(candidate), check_source_run(facts.run_id, facts.status)]
+        checks += [
+            check_ready(candidate),
+            check_source_run(facts.run_id, facts.status, deleted=facts.deleted, source=candidate.source),
+        ]
         if action == "archive":
             checks.append(check_not_yet_archived(candidate))
             from_version = candidate.version
@@ -122,6 +131,9 @@ def plan_from(
             checks += _serving_checks(snap, candidate, facts, action, target)
             comparison = _comparison(snap, facts)
         changes = MODES[state.policy.mode].changes(state, candidate, action, target, settings)
+    override = settings.model_overrides.get(state.model.name)
+    for slot in moved_slots(state, candidate, action, target):
+        checks.append(check_movers(actor, slot, movers_of(state.model.tags, override, slot)))
     return Plan(
         model=state.model.name,
         action=action,
@@ -137,6 +149,16 @@ def plan_from(
         actor=actor,
         drift=tuple(drift(snap.history, state.holders)),
     )
+
+
+def moved_slots(state: ModelState, candidate: VersionInfo | None, action: str, target: str) -> list[str]:
+    """The slots an action moves: the target of a promotion or rollback; what an archived version held."""
+    if action != "archive":
+        return [target]
+    if candidate is None:
+        return []
+    held = (("production", state.holders.production), ("staging", state.holders.staging))
+    return [slot for slot, holder in held if holder == candidate.version]
 
 
 def _serving_checks(
@@ -184,6 +206,12 @@ def _production_facts(snap: PlanningSnapshot) -> RunFacts | None:
     return snap.runs.get(holder, RunFacts())
 
 
+def _rollback_target(state: ModelState, history: Replay) -> str | None:
+    """The previous production holder that can still serve (not deleted, not archived by tag)."""
+    unavailable = unavailable_versions(state, history.production_stack)
+    return rollback_target(history, state.holders.production, unavailable=unavailable)
+
+
 def _version(state: ModelState, version: str | None) -> VersionInfo:
     if version is None:
         raise BadInput(f"{state.model.name}: which version? name one of {', '.join(state.versions)}")
@@ -214,4 +242,5 @@ def _run_facts(client: MlflowClient, version: VersionInfo) -> RunFacts:
             run = client.get_run(run_id)
     except NotFound:
         return RunFacts(run_id)
-    return RunFacts(run_id, run.info.status, dict(run.data.metrics), dict(run.data.tags))
+    deleted = run.info.lifecycle_stage == "deleted"
+    return RunFacts(run_id, run.info.status, dict(run.data.metrics), dict(run.data.tags), deleted)

@@ -43,6 +43,15 @@ _OUTCOME_MARK = {
 }
 
 
+_ON_REQUEST = {  # what an approval request's events say the actor did
+    "requested": "asks to",
+    "approved": "approved the request to",
+    "rejected": "rejected the request to",
+    "withdrawn": "withdrew the request to",
+    "expired": "let expire the request to",
+}
+
+
 def _slack_escape(text: str) -> str:
     """Slack reads `<...>` as links and mentions (`<!channel>`): store content must stay text."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -72,7 +81,7 @@ def event_text(a: Attempt) -> str:
         line = f"{mark} {a.actor} {describe_change(a)}"
     else:
         verb = _VERBS.get(a.action, (a.action, a.action))[0]
-        tried = "asks to" if a.outcome == "requested" else "tried to"
+        tried = _ON_REQUEST.get(a.outcome, "tried to")
         line = f"{mark} {a.actor} {tried} {verb} {_object(a)}"
         if a.error:
             line += f". {a.error}"

@@ -68,6 +68,7 @@ def _version_info(mv: object, aliases_by_version: dict[str, list[str]]) -> Versi
         created_ms=int(mv.creation_timestamp or 0),  # type: ignore[attr-defined]
         updated_ms=int(mv.last_updated_timestamp or 0),  # type: ignore[attr-defined]
         description=mv.description or "",  # type: ignore[attr-defined]
+        status_message=getattr(mv, "status_message", None) or "",
     )
 
 
@@ -90,6 +91,21 @@ def search_models(
         )
     models = [_model_info(m) for m in page if contains(m.name, name_contains)]
     return ModelsPage(models, page.token or None)
+
+
+def all_model_names(client: MlflowClient, page_size: int = 1000) -> list[str]:
+    """Every registered model's name, by name, across pages."""
+    names: list[str] = []
+    token = None
+    with translate_errors("list registered models"):
+        while True:
+            page = client.search_registered_models(
+                max_results=page_size, page_token=token, order_by=["name ASC"]
+            )
+            names += [m.name for m in page]
+            token = page.token
+            if not token:
+                return names
 
 
 def get_model(client: MlflowClient, name: str) -> ModelInfo:

@@ -75,7 +75,8 @@ def captions(at: AppTest) -> str:
 
 def test_a_link_to_the_charts_view_draws_every_run_of_the_experiment(ui_env, open_page, charted):
     at = _open(open_page, charted)
-    assert at.session_state["view"] == "Charts"
+    assert at.session_state["runs_view"] == "Charts"
+    assert at.query_params["view"] == "charts"
     assert at.segmented_control(key="charts_chart").value == "lines"
     assert at.multiselect(key="charts_metrics").value == ["acc"]
     lines = [t for t in figure(at)["data"] if shown(t)]

@@ -99,3 +99,33 @@ def test_csv_quotes_every_field_and_defuses_formulas_after_any_separator():
     shown = {r[records[0].index("reason")] for r in records[1:]}
     assert len(shown) == len(HOSTILE)  # each reason still there, readable
     assert any("cmd|' /C calc'!A0" in s for s in shown)
+
+
+def test_origin_tells_dashboard_changes_from_those_made_in_mlflow():
+    from datetime import UTC, datetime
+
+    from pages.views.events import events_csv, events_frame
+    from registry.audit.log import Attempt
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def made(action: str, reason: str) -> Attempt:
+        return Attempt(
+            action + reason[:3], at, "x", "lead", "m", action, "production", None, "1", reason, "done"
+        )
+
+    frame = events_frame(
+        [
+            made("observed", "state when first seen"),
+            made("outside", "webhook model_version_alias.created: alias 'production' set to v1"),
+            made("outside", "noticed by the dashboard: MLflow says v1"),
+            made("promote", "better"),
+        ]
+    )
+    assert sorted(frame["origin"]) == [
+        "dashboard",
+        "first seen in MLflow",
+        "outside: MLflow webhook",
+        "outside: noticed by the dashboard",
+    ]
+    assert b",origin," in events_csv(frame).splitlines()[0]
