@@ -128,4 +128,4 @@ def test_origin_tells_dashboard_changes_from_those_made_in_mlflow():
         "outside: MLflow webhook",
         "outside: noticed by the dashboard",
     ]
-    assert b",origin," in events_csv(frame).splitlines()[0]
+    assert b',"origin",' in events_csv(frame).splitlines()[0]  # every field quoted
