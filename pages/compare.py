@@ -23,7 +23,16 @@ from pages.views.figures import (
     svg_points_per_line,
 )
 from pages.views.run_picker import pick_recent_runs
-from pages.views.shared import cached_read, plain, query_list, query_param, section, set_query, through_app
+from pages.views.shared import (
+    cached_read,
+    plain,
+    query_list,
+    query_param,
+    section,
+    set_query,
+    table,
+    through_app,
+)
 from registry.domain import diff
 from registry.service import Registry
 from registry.store.compare import ComparedRuns
@@ -80,13 +89,13 @@ def pick_baseline(ids: list[str], labels: dict[str, str]) -> str:
 
 def diff_section(runs: pd.DataFrame, baseline: str, labels: dict[str, str]) -> None:
     st.subheader("What differs")
-    table = diff.diff_table(runs)
+    fields = diff.diff_table(runs)
     st.session_state.setdefault("cmp_diffonly", query_param("diffonly") == "1")
     only = st.toggle("Only differences", key="cmp_diffonly")
     set_query(diffonly="1" if only else None)
-    shown = diff.only_differences(table) if only else table
+    shown = diff.only_differences(fields) if only else fields
     st.caption(
-        f"{int(table[diff.DIFFERS].sum())} of {len(table)} fields differ. Highlighted: a value that is not "
+        f"{int(fields[diff.DIFFERS].sum())} of {len(fields)} fields differ. Highlighted: a value that is not "
         "the baseline's. Bold green: the best value of a metric; lower is better when the name contains "
         f"{', '.join(diff.LOWER_IS_BETTER)}, higher otherwise."
     )
@@ -99,7 +108,7 @@ def diff_section(runs: pd.DataFrame, baseline: str, labels: dict[str, str]) -> N
         return
     display = diff.display_table(shown, labels)
     styles = diff.cell_styles(display, shown, baseline, labels)
-    st.dataframe(
+    table(
         display.style.apply(lambda _: styles, axis=None),
         width="stretch",
         key="cmp_diff_table",
@@ -122,8 +131,8 @@ def deltas_section(runs: pd.DataFrame, baseline: str, labels: dict[str, str]) ->
     if deltas.empty:
         st.caption("These runs logged no metrics.")
         return
-    table = diff.deltas_table(deltas, list(runs["run_id"])).rename(columns=labels)
-    st.dataframe(table, width="stretch", key="cmp_deltas_table")
+    against = diff.deltas_table(deltas, list(runs["run_id"])).rename(columns=labels)
+    table(against, width="stretch", key="cmp_deltas_table")
     st.caption("Each cell: the run's value, then Δ = value − baseline and the change as % of |baseline|.")
 
 

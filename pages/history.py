@@ -1,8 +1,10 @@
 """History: every attempted registry action, for all models or one (`?model=`), newest first.
 
 Filters (model, actor, action, outcome, dates) live in the URL so a view can be shared; the table, its
-CSV export and the production timeline all come from the audit log. Incomplete attempts and changes
-made outside the dashboard (drift) are called out above the table, not left for the reader to spot.
+CSV export and the production timeline all come from the audit log. The `origin` column tells the
+dashboard's changes from those made in MLflow directly (recorded by webhook or noticed) and from the
+state first seen. Incomplete attempts and holders set outside the dashboard are called out above the
+table, not left for the reader to spot.
 """
 
 from __future__ import annotations
@@ -14,9 +16,20 @@ import streamlit as st
 
 from pages.views.columns import when
 from pages.views.events import EventFilter, distinct, events_csv, events_frame, filter_events
-from pages.views.shared import cached_read, plain, query_list, query_param, section, set_query, through_app
+from pages.views.shared import (
+    cached_read,
+    plain,
+    query_list,
+    query_param,
+    section,
+    set_query,
+    table,
+    through_app,
+)
 from pages.views.timeline import production_figure, production_intervals
 from registry.audit.log import OUTCOMES
+from registry.audit.replay import OBSERVED, OUTSIDE
+from registry.domain.lookalike import reveal_invisible
 from registry.errors import NotFound
 from registry.lifecycle.actions import ACTIONS
 from registry.service import Registry
@@ -47,17 +60,25 @@ def _filters(frame: pd.DataFrame) -> EventFilter:
         "Model",
         model_options,
         index=model_options.index(wanted_model) if wanted_model in model_options else 0,
+        format_func=reveal_invisible,
         key="history.model",
     )
     actors = distinct(frame, "actor")
     actor = c_actor.multiselect(
-        "Actor", actors, default=[a for a in query_list("actor") if a in actors], key="history.actor"
+        "Actor",
+        actors,
+        default=[a for a in query_list("actor") if a in actors],
+        format_func=reveal_invisible,
+        key="history.actor",
     )
+    actions = list(dict.fromkeys([*ACTIONS, "register", OBSERVED, OUTSIDE, *distinct(frame, "action")]))
     action = c_action.multiselect(
         "Action",
-        list(ACTIONS),
-        default=[a for a in query_list("action") if a in ACTIONS],
+        actions,
+        default=[a for a in query_list("action") if a in actions],
         key="history.action",
+        help=f"{OBSERVED}: the state MLflow showed when the dashboard first met the model; "
+        f"{OUTSIDE}: a change made in MLflow directly (by webhook, or noticed by the dashboard)",
     )
     outcome = c_outcome.multiselect(
         "Outcome",
@@ -115,7 +136,7 @@ def _flags(shown: pd.DataFrame) -> None:
 
 
 def _table(shown: pd.DataFrame) -> None:
-    st.dataframe(
+    table(
         shown,
         hide_index=True,
         width="stretch",
@@ -149,7 +170,7 @@ def _timeline(frame: pd.DataFrame, flt: EventFilter) -> None:
     st.plotly_chart(production_figure(intervals), key="history.chart")
     if not intervals.empty:
         with st.expander("Production intervals as a table"):
-            st.dataframe(
+            table(
                 intervals,
                 hide_index=True,
                 width="stretch",
@@ -161,7 +182,10 @@ def _timeline(frame: pd.DataFrame, flt: EventFilter) -> None:
 
 
 st.title("History")
-st.caption("Every attempted change, whoever made it and whatever the outcome, newest first.")
+st.caption(
+    "Every attempted change, whoever made it and whatever the outcome, newest first; changes made in "
+    "MLflow directly are recorded too (actor `mlflow`, origin `outside`)."
+)
 frame = None
 with section("history"), st.spinner("Reading the audit log…"):
     frame = events_frame(cached_read(Registry.history))

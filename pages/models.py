@@ -30,6 +30,7 @@ from pages.views.shared import (
     set_query,
     settings,
     show_error,
+    table,
     through_app,
 )
 from registry.domain.checks import check_actor
@@ -141,10 +142,10 @@ def _action_dialog(pending: dict[str, Any]) -> None:
         for found in plan.drift:
             st.warning(f"Drift: {plain(found)}", icon=":material/warning:")
         st.markdown("**Checks**")
-        st.dataframe(checks_frame(plan), hide_index=True, width="stretch")
+        table(checks_frame(plan), hide_index=True, width="stretch")
         if plan.comparison:
             st.markdown("**Candidate against production**")
-            st.dataframe(comparison_frame(plan), hide_index=True, width="stretch")
+            table(comparison_frame(plan), hide_index=True, width="stretch")
     st.text_area("Reason (required; it goes into the audit history)", key=REASON)
     if plan.needs_force and plan.actor.may_change_registry:  # the plan's actor: their role for this model
         st.checkbox(
@@ -195,7 +196,7 @@ def _state_section(view: ModelView) -> None:
 
 def _versions_section(view: ModelView) -> None:
     frame = versions_frame(view)
-    st.dataframe(
+    table(
         frame,
         hide_index=True,
         width="stretch",
@@ -213,7 +214,7 @@ def _versions_section(view: ModelView) -> None:
 def _load_section(view: ModelView) -> None:
     """The URI each slot resolves to, the version it serves now, and code to paste (with a copy button)."""
     uris = load_uris(view.name, view.mode, view.slot_holders, settings().describe()["tracking_uri"])
-    st.dataframe(
+    table(
         pd.DataFrame(
             [
                 {"slot": u.slot, "URI": u.uri, "serves now": f"v{u.version}" if u.version else "nothing"}
@@ -263,7 +264,7 @@ def _actions_section(view: ModelView) -> None:
     actor = current_actor()
     may = check_actor(actor, view.name, view.leads)
     why_not = None if may.passed else may.detail
-    no_rollback = "the audit history has no earlier production version to roll back to"
+    no_rollback = "the history has no earlier production version that can serve; pick one to promote"
     buttons = (
         ("promote_production", "Promote to production", "promote", "production", version, why_not),
         ("promote_staging", "Promote to staging", "promote", "staging", version, why_not),
@@ -441,7 +442,7 @@ def list_page(with_title: bool = True) -> None:
                 f"No registered model matches {plain(search)}." if search else "No registered models yet."
             )
         else:
-            st.dataframe(
+            table(
                 models_frame(page.rows),
                 hide_index=True,
                 width="stretch",

@@ -13,7 +13,7 @@ from pages.views.columns import open_link, source_run_link, when
 from pages.views.events import EVENT_COLUMNS as HISTORY_COLUMNS
 from pages.views.events import events_frame
 from pages.views.requests import requests_section
-from pages.views.shared import cached_read, plain, section, settings, through_app
+from pages.views.shared import cached_read, plain, section, settings, table, through_app
 from registry.service import Registry
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
@@ -32,7 +32,7 @@ with section("production"), st.spinner("Reading production versions…"):
     if not rows:
         st.info("No model has a production version yet. Promote one on the Models page.")
     else:
-        st.dataframe(
+        table(
             production_frame(rows),
             hide_index=True,
             width="stretch",
@@ -54,7 +54,7 @@ with section("waiting"), st.spinner("Looking for new versions…"):
         st.info("Nothing waits: every model's newest version holds production, or was archived.")
     else:
         st.caption("Each model's newest version, when it is newer than production and not archived.")
-        st.dataframe(
+        table(
             candidates_frame(candidates),
             hide_index=True,
             width="stretch",
@@ -74,7 +74,7 @@ with section("events"):
     if events.empty:
         st.info("No registry actions recorded yet.")
     else:
-        st.dataframe(
+        table(
             events[EVENT_COLUMNS],
             hide_index=True,
             width="stretch",
@@ -122,7 +122,7 @@ with section("notifications"):
 diagnostics = st.expander("Stores and contents", icon=":material/dns:")
 with diagnostics, section("stores"), st.spinner("Checking the stores…"):
     statuses = cached_read(Registry.store_status, ttl=10)
-    st.dataframe(
+    table(
         pd.DataFrame(
             [
                 {
@@ -144,7 +144,7 @@ with diagnostics, section("stores"), st.spinner("Checking the stores…"):
             alerts.error(f"The {s.store} does not answer: {plain(s.detail)}", icon=":material/power_off:")
 with diagnostics, section("credentials"):
     present = settings().credentials_present()
-    st.dataframe(
+    table(
         pd.DataFrame(
             [{"credential": name, "present": "set" if ok else "not set"} for name, ok in present.items()]
         ),

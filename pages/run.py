@@ -25,8 +25,10 @@ from pages.views.shared import (
     section,
     set_query,
     show_error,
+    table,
     through_app,
 )
+from registry.domain.lookalike import reveal_invisible
 from registry.errors import RegistryError
 from registry.service import Registry
 from registry.store.artifacts import DEFAULT_DOWNLOAD_MAX_BYTES, Preview
@@ -103,7 +105,7 @@ def summary(detail: RunDetail) -> None:
         )
     if detail.children:
         st.subheader("Child runs")
-        st.dataframe(_runs_frame(detail.children), hide_index=True, width="stretch", column_config=_LINKS)
+        table(_runs_frame(detail.children), hide_index=True, width="stretch", column_config=_LINKS)
 
 
 _LINKS = {"open": open_link("Open")}
@@ -126,7 +128,7 @@ def key_values(values: dict[str, object], key_name: str, empty: str) -> None:
         st.caption(empty)
         return
     frame = pd.DataFrame(sorted(values.items()), columns=[key_name, "value"])
-    st.dataframe(frame, hide_index=True, width="stretch")
+    table(frame, hide_index=True, width="stretch")
 
 
 def history(detail: RunDetail) -> None:
@@ -215,7 +217,7 @@ def show_preview(preview: Preview) -> None:
     elif preview.kind == "yaml":
         st.code(preview.text or "", language="yaml")
     elif preview.kind == "csv" and preview.table is not None:
-        st.dataframe(preview.table, width="stretch")
+        table(preview.table, width="stretch")
     elif preview.kind == "image" and preview.image is not None:
         st.image(preview.image)
     elif preview.kind == "text":
@@ -231,7 +233,7 @@ def show_preview(preview: Preview) -> None:
 def models(detail: RunDetail) -> None:
     st.subheader("Logged models")
     if detail.logged_models:
-        st.dataframe(
+        table(
             pd.DataFrame(
                 [
                     (m.name, m.model_id, m.status, m.creation_time, m.artifact_location)
@@ -250,7 +252,7 @@ def models(detail: RunDetail) -> None:
     if not detail.model_versions:
         st.caption("No registered model version comes from this run.")
         return
-    st.dataframe(
+    table(
         pd.DataFrame(
             [(v.name, v.version, v.status, v.creation_time, v.source) for v in detail.model_versions],
             columns=["model", "version", "status", "created", "source"],
@@ -319,7 +321,9 @@ def _register_dialog(run_id: str) -> None:
         return
     labels = {o.source: o.label for o in sources}
     st.selectbox("What to register", list(labels), format_func=labels.get, key=REG_SOURCE)
-    choice = st.selectbox("As a new version of", [NEW_MODEL, *names], key=REG_MODEL)
+    choice = st.selectbox(
+        "As a new version of", [NEW_MODEL, *names], format_func=reveal_invisible, key=REG_MODEL
+    )
     if choice == NEW_MODEL:
         st.text_input("Name of the new model", key=REG_NEW_NAME)
     st.text_area("Description of the version (optional)", key=REG_DESCRIPTION)

@@ -33,6 +33,7 @@ from pages.views.shared import (
     set_query,
     shared_read,
     show_error,
+    table,
     through_app,
 )
 from registry.domain.diff import MAX_RUNS, MIN_RUNS
@@ -86,7 +87,7 @@ def experiments_at_a_glance() -> str | None:
         return None
     with st.expander(f"All experiments ({len(activity):,})", expanded=not query_param("experiment")):
         frame = run_table.experiments_frame(activity)
-        event = st.dataframe(
+        event = table(
             frame,
             key="runs_glance",
             on_select="rerun",
@@ -278,7 +279,7 @@ def show_runs(runs: pd.DataFrame, page_index: int, has_next: bool) -> None:
         f"Page {page_index + 1}: {len(runs)} run(s). Child runs follow their parent, marked "
         f"{run_table.CHILD_MARK.strip()}. Select rows to open or compare them."
     )
-    event = st.dataframe(
+    event = table(
         shown,
         key=f"runs_table_{st.session_state['runs_query_no']}_{page_index}",  # a new page starts unselected
         on_select="rerun",
@@ -332,7 +333,7 @@ def whole_experiment(experiment: ExperimentInfo) -> None:
     picked = st.multiselect("Columns", offered, key="whole_columns")
     links = [f"run?run={r}" for r in runs["run_id"]]
     shown = runs[run_table.visible_columns(runs, picked)].assign(open=links)
-    st.dataframe(shown, key="whole_table", hide_index=True, width="stretch", column_config=RUN_COLUMNS)
+    table(shown, key="whole_table", hide_index=True, width="stretch", column_config=RUN_COLUMNS)
     whole_parallel(runs, groups["metrics"])
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 from registry.access.identity import Actor, actor_named, configured_actor
 from registry.audit.log import Attempt, AuditLog
+from registry.audit.observe import Adoption, observe, unavailable_versions
 from registry.audit.replay import Replay, drift, replay, rollback_target
 from registry.domain.model_specs import ParamValue
 from registry.domain.slots import approvals_required
@@ -67,7 +68,14 @@ from registry.store.experiments import (
 from registry.store.fastpath import MAX_RUNS, ExperimentRuns
 from registry.store.images import StepImage, image_bytes, step_images
 from registry.store.metrics import metric_history
-from registry.store.models import ModelsPage, ModelState, get_model, model_state, search_models
+from registry.store.models import (
+    ModelsPage,
+    ModelState,
+    all_model_names,
+    get_model,
+    model_state,
+    search_models,
+)
 from registry.store.readers import TrackingReader, reader_for
 from registry.store.runs import RunDetail, RunsPage, get_run, search_runs
 from registry.store.status import Counts, StoreStatus
@@ -473,16 +481,27 @@ class Registry:
 
     def model_history(self, model: str) -> ModelHistory:
         reconcile(self.client, self.audit, self.settings, model)  # before reading: see lifecycle/reconcile
-        attempts = self.audit.attempts(model)
         state = self.state(model)
+        attempts, _ = observe(self.audit, state)
         replayed = replay(attempts)
+        unavailable = unavailable_versions(state, replayed.production_stack)
         return ModelHistory(
             model=model,
             attempts=attempts,
             replayed=replayed,
-            rollback_to=rollback_target(replayed, state.holders.production),
+            rollback_to=rollback_target(replayed, state.holders.production, unavailable=unavailable),
             drift=drift(replayed, state.holders),
         )
+
+    def adopt(self, model: str | None = None) -> list[Adoption]:
+        """Record the baseline (what MLflow shows now) of one model or of every model the audit never
+        met, and any outside change since; idempotent, so it may run on every deploy."""
+        adopted = []
+        for name in [model] if model else all_model_names(self.client):
+            state = self.state(name)
+            _, recorded = observe(self.audit, state, record_empty=True)
+            adopted.append(Adoption.of(state, recorded=recorded))
+        return adopted
 
     # notifications -------------------------------------------------------------------------------
     def notification_status(self) -> NotificationStatus:

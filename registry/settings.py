@@ -93,6 +93,17 @@ class Settings(BaseSettings):
                 "X-Forwarded-For, which any client can forge; have the proxy send REGISTRY_HEADER_SECRET "
                 "(or terminate mTLS in a proxy that adds it), see docs/identity.md, and unset it"
             )
+        if self.audit_url:
+            from sqlalchemy.engine import make_url
+            from sqlalchemy.exc import ArgumentError
+
+            try:
+                make_url(self.audit_url)
+            except (ArgumentError, ValueError) as exc:
+                raise ValueError(
+                    "REGISTRY_AUDIT_URL is not a database URL: give e.g. sqlite:////path/audit.db or "
+                    "postgresql://user@host/db"
+                ) from exc
         if self.identity == "header" and not self.header_secret:
             raise ValueError(
                 "REGISTRY_IDENTITY=header needs REGISTRY_HEADER_SECRET: without the proxy's shared secret "

@@ -34,6 +34,16 @@ FAKE_AWS = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 BUCKET = "mlflow-test"
+# Test stack only: MLflow refuses webhook URLs on private or loopback addresses and over plain http
+# (SSRF protection); the tests' receiver listens on http://127.0.0.1. A production server keeps the
+# defaults. The cache TTL is MLflow's per-event list of webhooks (60 s by default): a webhook created
+# by a test is seen within a second. A fixed key keeps webhook secrets readable across restarts.
+WEBHOOKS_TO_LOOPBACK = {
+    "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
+    "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
+    "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+    "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": "dGVzdC1zdGFjay1vbmx5LWtleS0zMi1ieXRlcy0wMDA=",
+}
 
 
 @dataclass(frozen=True)
@@ -166,7 +176,11 @@ def start_mlflow_server(
         "--backend-store-uri", backend_uri,
         "--artifacts-destination", f"s3://{bucket}/{artifacts_prefix}",
     ]  # fmt: skip
-    env = child_env(MLFLOW_S3_ENDPOINT_URL=s3_endpoint_url, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+    env = child_env(
+        MLFLOW_S3_ENDPOINT_URL=s3_endpoint_url,
+        MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
+        **WEBHOOKS_TO_LOOPBACK,
+    )
     server = ServerProcess("mlflow server", argv, tmpdir / "mlflow-server.log", env, tmpdir)
     return server, f"http://127.0.0.1:{port}", backend_uri
 

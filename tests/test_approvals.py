@@ -129,7 +129,9 @@ def test_a_protected_slot_refuses_other_leads_and_the_refusal_is_audited(reg):
     assert reg.promote(model, "2", "bob may", actor=reg.actor("bob")).outcome == "done"
 
 
-def test_concurrent_final_approvals_apply_exactly_once(reg):
+@pytest.mark.parametrize("backend", ["http", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_concurrent_final_approvals_apply_exactly_once(make_settings, backend):
+    reg = Registry.connect(make_settings(backend, leads_csv=LEADS))
     model = two_person_model(reg, approvals=1)
     req = reg.promote(model, "2", "better", actor=reg.actor("ada")).request_id
     results: dict[str, object] = {}

@@ -238,3 +238,35 @@ def test_proxied_s3_that_is_down_is_unreachable(tmp_path: Path, make_settings) -
         with pytest.raises(Unreachable, match="could not read its artifact store"):
             preview_artifact(client, run_id, "hello.txt")
         assert get_run(client, run_id).info.run_name == "proxied"  # the rest of the dashboard still works
+
+
+def test_a_wide_csv_is_cut_to_a_drawable_number_of_columns():
+    """870 KB with 100,000 columns took 95 s to draw when the run opened (issue 12)."""
+    from registry.store.artifacts import PREVIEW_MAX_CSV_COLUMNS, classify
+
+    header = ",".join(f"c{i}" for i in range(100_000))
+    row = ",".join("1" for _ in range(100_000))
+    preview = classify("wide.csv", f"{header}\n{row}\n{row}\n".encode())
+    assert preview.kind == "csv" and preview.table is not None
+    assert preview.table.shape == (2, PREVIEW_MAX_CSV_COLUMNS) and preview.truncated
+    assert "100,000 columns" in (preview.message or "")
+
+
+def test_a_corrupt_or_huge_image_says_so_instead_of_failing():
+    import io
+
+    from PIL import Image
+
+    from registry.store.artifacts import classify
+
+    corrupt = classify("broken.png", b"\x89PNG\r\n\x1a\n" + b"\x00garbage" * 50)
+    assert corrupt.kind == "binary" and "not a readable image" in (corrupt.message or "")
+
+    buffer = io.BytesIO()
+    Image.new("1", (20_000, 20_000)).save(buffer, format="PNG")  # 400 megapixels, a few KB on disk
+    huge = classify("huge.png", buffer.getvalue())
+    assert huge.kind == "binary" and "too large to draw" in (huge.message or "")
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buffer, format="PNG")
+    assert classify("small.png", buffer.getvalue()).kind == "image"

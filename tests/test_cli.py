@@ -18,7 +18,9 @@ from tests.factories import make_model
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(settings, *args: str, actor: str = "ada") -> subprocess.CompletedProcess[str]:
+def run_cli(
+    settings, *args: str, actor: str = "ada", timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     env = os.environ.copy()
     env.update(
         MLFLOW_TRACKING_URI=settings.effective_tracking_uri,
@@ -33,7 +35,7 @@ def run_cli(settings, *args: str, actor: str = "ada") -> subprocess.CompletedPro
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
 
 
@@ -128,3 +130,36 @@ def test_runs_and_experiments_listing(sqlite_settings):
     assert [r["metrics.accuracy"] for r in json.loads(runs.stdout)["runs"]] == [0.9, 0.7]
     bad = run_cli(sqlite_settings, "runs", "cli-listing", "--filter", "metrics.accuracy >>> 1")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "args"),
+    [
+        ({}, ("models", "--max-results", "0")),
+        ({"REGISTRY_AUDIT_URL": "nonsense"}, ("history",)),
+        ({"REGISTRY_AUDIT_TIMEOUT": "abc"}, ("models",)),
+        ({"REGISTRY_IDENTITY": "ldap"}, ("models",)),
+        ({"REGISTRY_CONFIG": "."}, ("versions", "anything")),
+    ],
+    ids=["max-results-0", "audit-url", "audit-timeout", "identity", "config-is-a-folder"],
+)
+def test_bad_input_and_bad_settings_exit_2_in_one_line(sqlite_settings, monkeypatch, env, args):
+    settings = sqlite_settings
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    if "REGISTRY_AUDIT_URL" in env:  # run_cli sets it from the settings
+        settings = settings.model_copy(update={"audit_url": env["REGISTRY_AUDIT_URL"]})
+    done = run_cli(settings, *args)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "unexpected" not in done.stderr, done.stderr
+
+
+def test_a_dead_postgresql_tracking_store_is_reported_without_a_long_retry(sqlite_settings, monkeypatch):
+    from tests.stack import free_port
+
+    monkeypatch.setenv("REGISTRY_HTTP_TIMEOUT", "3")
+    dead = sqlite_settings.model_copy(
+        update={"tracking_uri": f"postgresql://u@127.0.0.1:{free_port()}/mlflow"}
+    )
+    done = run_cli(dead, "experiments", timeout=60)  # MLflow alone retries for about 100 s
+    assert done.returncode == 5 and "did not answer" in done.stderr, done.stderr

@@ -19,7 +19,7 @@ import pytest
 
 from registry.access.identity import Actor
 from registry.audit.replay import replay
-from registry.errors import Conflict, Unreachable
+from registry.errors import BadInput, Conflict, Unreachable
 from registry.lifecycle.actions import apply_plan
 from registry.service import Registry
 from registry.store.artifacts import list_artifacts, preview_artifact
@@ -287,3 +287,15 @@ def test_an_unsettled_attempt_is_settled_before_a_new_apply(make_settings) -> No
     assert done.outcome == "done"
     assert [a.outcome for a in reg.history(model)] == ["done", "done"]
     assert_history_matches_mlflow(reg, model)
+
+
+def test_a_missing_reason_is_bad_input_even_when_the_audit_log_is_read_only(make_settings, tmp_path) -> None:
+    writable = Registry.connect(make_settings("sqlite"))
+    model = make_model(writable.client, [{"acc": 0.8}])
+    writable.history(model)  # creates the log
+    path = writable.settings.effective_audit_url.removeprefix("sqlite:///")
+    read_only = f"sqlite:///file:{path}?mode=ro&uri=true"
+    reg = Registry(writable.settings.model_copy(update={"audit_url": read_only}), writable.client)
+    plan = reg.plan("promote", model, "1", actor=LEAD)
+    with pytest.raises(BadInput, match="a reason is required"):
+        reg.apply(plan, "  ", actor=LEAD)

@@ -85,3 +85,14 @@ def test_secrets_never_appear_in_what_settings_show():
     s = load_settings(header_secret="s3cret", audit_url="postgresql://u:pw@db/audit")
     shown = str(s.describe()) + repr(s)
     assert "s3cret" not in shown and "pw@" not in shown
+
+
+def test_anonymous_is_never_a_lead():
+    """A header-mode browser with no headers is `anonymous`: naming it anywhere must grant nothing."""
+    from registry.domain.actors import Actor, role_for_model
+
+    s = load_settings(leads_csv="anonymous, ada", admins_csv="anonymous")
+    assert role_of("anonymous", s) == "viewer"
+    assert role_of("ANONYMOUS ", s) == "viewer"
+    assert role_for_model(Actor("anonymous", "viewer"), frozenset({"anonymous", "ada"})) == "viewer"
+    assert role_for_model(Actor("ada", "viewer"), frozenset({"anonymous", "ada"})) == "lead"

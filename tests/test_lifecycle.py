@@ -233,7 +233,8 @@ def test_a_model_already_using_stages_is_detected(reg):
     reg.client.transition_model_version_stage(model, "1", "Production")
     assert reg.state(model).policy.mode == "stages"
     assert holders(reg, model) == ("1", None)
-    assert reg.model_history(model).drift  # production set outside the dashboard
+    history = reg.model_history(model)  # set before the dashboard met it: the baseline, not drift
+    assert history.drift == [] and [a.action for a in history.attempts] == ["observed"]
     reg.promote(model, "2", "through the dashboard now", actor=LEAD, target="staging")
     assert holders(reg, model) == ("1", "2")
 

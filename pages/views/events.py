@@ -6,6 +6,8 @@ reads the same everywhere. Pure functions over `Attempt`s; no store access.
 
 from __future__ import annotations
 
+import csv
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -13,6 +15,7 @@ from datetime import date
 import pandas as pd
 
 from registry.audit.log import Attempt
+from registry.audit.replay import origin_of
 
 EVENT_COLUMNS = (
     "at",
@@ -23,6 +26,7 @@ EVENT_COLUMNS = (
     "to_version",
     "outcome",
     "actor",
+    "origin",
     "reason",
     "flag",
     "forced",
@@ -32,8 +36,10 @@ EVENT_COLUMNS = (
     "attempt_id",
 )
 INCOMPLETE_FLAG = "incomplete: intent recorded, no result; check MLflow's state for this model"
-FORCED_FLAG = "forced past the metric gate"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORCED_FLAG = "forced past a failing check"
+# A formula start (= + - @, their full-width forms, or a tab or CR that Excel skips) at the start of a
+# cell or after a separator any locale may use, with blanks in between.
+_FORMULA_AFTER_SEPARATOR = re.compile(r"(^|[,;\t|\n\r])(\s*[=+\-@＝＋－＠\t\r])")
 
 
 def flag_of(a: Attempt) -> str:
@@ -56,6 +62,7 @@ def events_frame(attempts: Iterable[Attempt]) -> pd.DataFrame:
             "from_version": a.from_version or "",
             "to_version": a.to_version or "",
             "actor": a.actor,
+            "origin": origin_of(a),
             "role": a.role,
             "outcome": a.outcome,
             "forced": bool(a.forced),
@@ -113,10 +120,12 @@ def distinct(frame: pd.DataFrame, column: str) -> list[str]:
 
 
 def _defuse(value: object) -> object:
-    """Spreadsheets run cells that start with = + - @ as formulas: quote them (OWASP CSV injection)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+    """Spreadsheets run cells that start with = + - @ as formulas (OWASP CSV injection): put a `'`
+    before such a start, at the beginning and after every character a spreadsheet may split on (a
+    `;` locale reads `ok;=cmd|...` as two cells), whitespace and full-width look-alikes included."""
+    if not isinstance(value, str):
+        return value
+    return _FORMULA_AFTER_SEPARATOR.sub(lambda m: f"{m.group(1)}'{m.group(2)}", value)
 
 
 def events_csv(frame: pd.DataFrame, columns: Sequence[str] = EVENT_COLUMNS) -> bytes:
@@ -125,4 +134,5 @@ def events_csv(frame: pd.DataFrame, columns: Sequence[str] = EVENT_COLUMNS) -> b
     for column in out.columns:
         if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
             out[column] = out[column].map(_defuse)
-    return out.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S%z").encode("utf-8")
+    text = out.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S%z", quoting=csv.QUOTE_ALL)
+    return text.encode("utf-8")

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from pages.views.shared import after_write, current_actor, plain, registry, show_error
+from pages.views.shared import after_write, current_actor, plain, registry, show_error, table
 from registry.errors import RegistryError
 from registry.lifecycle.approvals import ApprovalRequest
 
@@ -148,7 +148,7 @@ def requests_section(found: list[ApprovalRequest], key: str) -> None:
     if not found:
         st.caption("No approval requests are waiting.")
     else:
-        st.dataframe(
+        table(
             requests_frame(found),
             hide_index=True,
             width="stretch",

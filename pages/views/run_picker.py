@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages.views.shared import cached_read
+from pages.views.shared import cached_read, table
 from registry.service import Registry
 
 RECENT_RUNS = 50
@@ -42,7 +42,7 @@ def pick_recent_runs(key: str, multiple: bool) -> list[str]:
         return []
     names = {e.experiment_id: e.name for e in cached_read(Registry.experiment_activity)}
     frame = recent_runs_frame(runs, names)
-    event = st.dataframe(
+    event = table(
         frame,
         key=key,
         on_select="rerun",

@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import pandas as pd
 import streamlit as st
 
 from registry.access.identity import ANONYMOUS, Actor, oidc_name
+from registry.domain.lookalike import reveal_in_frame, reveal_invisible
 from registry.errors import NotFound, RegistryError, Unreachable
 from registry.settings import Settings, load_settings
 
@@ -26,7 +28,6 @@ log = logging.getLogger("registry.ui")
 T = TypeVar("T")
 READ_TTL_S = 30
 _AUTOLINK = re.compile(r"(\\:/|www\\\.|@)", re.IGNORECASE)
-_INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200b\ufeff]")  # bidi overrides, zero-width space
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
@@ -38,10 +39,18 @@ def plain(text: object) -> str:
     """
     # Direction overrides and zero-width spaces make one name look like another ("evil\u202etxt.exe"
     # shows as "evilexe.txt") and reverse the text after them: show them as what they are.
-    shown = _INVISIBLE.sub(lambda m: f"‹U+{ord(m.group(0)):04X}›", str(text))
+    shown = reveal_invisible(text)
     escaped = _MD_SPECIAL.sub(r"\\\1", shown)
     # Markdown turns bare addresses into links even with ':' escaped; a zero-width space stops it.
     return _AUTOLINK.sub(lambda m: m.group(0)[:-1] + "\u200b" + m.group(0)[-1], escaped)
+
+
+def table(data: Any, **kwargs: Any) -> Any:
+    """`st.dataframe` for store content: invisible characters shown as ‹U+XXXX›, so two names that
+    differ only by one never look the same (registry/domain/lookalike.py)."""
+    if isinstance(data, pd.DataFrame):
+        data = reveal_in_frame(data)
+    return st.dataframe(data, **kwargs)
 
 
 def settings() -> Settings:

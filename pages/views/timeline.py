@@ -3,8 +3,9 @@
 The audit log is the history (see registry/audit/replay.py): folding its completed attempts gives, per
 model, a sequence of production holders. Each holder's interval starts when the attempt that made it
 the holder finished and ends when the next holder took over, when it was archived, or `now` if it
-still serves. Changes made outside the dashboard are not in the audit log, so they are not here
-either; the pages show them as drift next to this chart.
+still serves. The state first seen (`observed`) and changes made in MLflow directly (`outside`, by
+webhook or noticed) are in the audit log too: they start or end stints at the time MLflow gave or
+the time they were noticed, and their bars are hatched so they read apart from the dashboard's own.
 """
 
 from __future__ import annotations
@@ -17,32 +18,39 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from registry.audit.log import Attempt
+from registry.audit.replay import DASHBOARD, OBSERVED, OUTSIDE, origin_of
 
-INTERVAL_COLUMNS = ("model", "version", "start", "end", "by", "action", "reason", "current")
+INTERVAL_COLUMNS = ("model", "version", "start", "end", "by", "action", "origin", "reason", "current")
+_RECORDED_ELSEWHERE = (OBSERVED, OUTSIDE)  # their `at` is when MLflow changed, or when it was seen
 
 
 def _moves_production(a: Attempt) -> bool:
-    return a.action in ("promote", "rollback") and a.target == "production"
+    return a.action in ("promote", "rollback", *_RECORDED_ELSEWHERE) and a.target == "production"
+
+
+def _when(a: Attempt) -> datetime:
+    return a.at if a.action in _RECORDED_ELSEWHERE else (a.finished_at or a.at)
 
 
 def production_intervals(attempts: Iterable[Attempt], now: datetime) -> pd.DataFrame:
     """One row per (model, version) stint in production, oldest first within each model.
 
-    Columns: model, version, start, end, by (who made it the holder), action (promote or rollback),
-    reason, current (True while it still holds production; its end is then `now`). Only attempts that
-    completed (`done`) count; refused, conflicting, failed and incomplete attempts changed nothing.
+    Columns: model, version, start, end, by (who made it the holder), action (promote, rollback,
+    observed or outside), origin (as the history names it), reason, current (True while it still holds
+    production; its end is then `now`). Only events that completed (`done`) count; refused,
+    conflicting, failed and incomplete attempts changed nothing.
     """
     done = sorted(
-        (a for a in attempts if a.outcome == "done" and a.to_version),
-        key=lambda a: a.finished_at or a.at,
+        (a for a in attempts if a.outcome == "done" and (a.to_version or _moves_production(a))),
+        key=_when,
     )
     open_: dict[str, dict[str, object]] = {}
     rows: list[dict[str, object]] = []
     for a in done:
-        when = a.finished_at or a.at
+        when = _when(a)
         held = open_.get(a.model)
-        if a.action == "archive":
-            if held and held["version"] == a.to_version:
+        if a.action == "archive" or (_moves_production(a) and not a.to_version):  # archived, or removed
+            if held and (held["version"] == a.to_version or not a.to_version):
                 rows.append({**held, "end": when, "current": False})
                 del open_[a.model]
             continue
@@ -56,6 +64,7 @@ def production_intervals(attempts: Iterable[Attempt], now: datetime) -> pd.DataF
             "start": when,
             "by": a.actor,
             "action": a.action,
+            "origin": origin_of(a),
             "reason": a.reason,
         }
     rows += [{**held, "end": max(now, held["start"]), "current": True} for held in open_.values()]  # type: ignore[type-var]
@@ -101,12 +110,16 @@ def production_figure(intervals: pd.DataFrame) -> go.Figure:
                         html.escape(str(r.action)),
                         html.escape(str(r.reason)),
                         "still in production" if r.current else f"until {r.end:%Y-%m-%d %H:%M} UTC",
+                        html.escape(str(r.origin)),
                     ]
                     for r in stints.itertuples()
                 ],
+                # Hatched: set in MLflow directly (or first seen there), not through the dashboard.
+                marker={"pattern": {"shape": ["" if o == DASHBOARD else "/" for o in stints["origin"]]}},
                 hovertemplate=(
                     "%{y} v" + str(version) + "<br>from %{base|%Y-%m-%d %H:%M} UTC, %{customdata[3]}"
-                    "<br>%{customdata[1]} by %{customdata[0]}<br>reason: %{customdata[2]}<extra></extra>"
+                    "<br>%{customdata[1]} by %{customdata[0]} (%{customdata[4]})"
+                    "<br>reason: %{customdata[2]}<extra></extra>"
                 ),
                 showlegend=False,
             )

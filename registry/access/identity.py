@@ -12,7 +12,7 @@ import hmac
 import logging
 from collections.abc import Mapping, Sequence
 
-from registry.domain.actors import ROLES, Actor, Role
+from registry.domain.actors import ANONYMOUS_NAME, ROLES, Actor, Role, is_anonymous
 from registry.settings import Settings
 
 # Actor and Role are pure (registry.domain.actors); importing them from here keeps working.
@@ -39,7 +39,7 @@ def role_of(name: str, settings: Settings) -> Role:
     holds in `local` identity mode: behind a proxy or OIDC an empty list must not make anyone a lead.
     A model may name its own leads, which changes the role for that model only (registry/permissions).
     """
-    if not name:
+    if not name or is_anonymous(name):  # an unidentified user is never a lead
         return "viewer"
     if name in settings.admins:
         return "admin"
@@ -59,7 +59,7 @@ def configured_actor(settings: Settings) -> Actor:
     return actor_named(settings.actor, settings)
 
 
-ANONYMOUS = Actor("anonymous", "viewer")
+ANONYMOUS = Actor(ANONYMOUS_NAME, "viewer")
 
 
 def oidc_name(claims: Mapping[str, object]) -> str:

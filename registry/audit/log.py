@@ -235,13 +235,19 @@ class AuditLog:
         checks: Sequence[dict[str, Any]],
         forced: bool = False,
         seq: int | None = None,
+        at: datetime | None = None,
+        attempt_id: str | None = None,
     ) -> str:
-        """Record the intent of an action; with `seq`, claim the model's next change slot or conflict."""
-        attempt_id = str(uuid.uuid4())
+        """Record the intent of an action; with `seq`, claim the model's next change slot or conflict.
+
+        `at` and `attempt_id` are given for events that happened elsewhere: a webhook delivery keeps
+        MLflow's time and its delivery id (so a redelivery is recognised).
+        """
+        attempt_id = attempt_id or str(uuid.uuid4())
         row = {
             "attempt_id": attempt_id,
             "phase": "intent",
-            "at": _utcnow(),
+            "at": at or _utcnow(),
             "actor": actor,
             "role": role,
             "model": model,
@@ -300,6 +306,12 @@ class AuditLog:
         attempt_id = self.begin(**intent)
         self.finish(attempt_id, outcome, error)
         return attempt_id
+
+    def has_attempt(self, attempt_id: str) -> bool:
+        """Whether an attempt with this id was recorded (a webhook delivery seen before)."""
+        query = select(events.c.id).where(events.c.attempt_id == attempt_id).limit(1)
+        with self._errors("read the audit log"), self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
 
     def attempts(self, model: str | None = None, limit: int | None = None) -> list[Attempt]:
         """Attempts oldest first (the newest `limit` of them); an intent with no result is `incomplete`."""

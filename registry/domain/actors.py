@@ -17,6 +17,13 @@ Role = Literal["viewer", "lead", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "lead", "admin")
 TAG_LEADS = "registry.leads"
 CONFIG_LEADS = "leads"
+# Who an unidentified user is (header mode without proof, OIDC before a login): never a lead or an
+# admin, whatever a list, a tag or the config file names.
+ANONYMOUS_NAME = "anonymous"
+
+
+def is_anonymous(name: str) -> bool:
+    return name.strip().casefold() == ANONYMOUS_NAME
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ def leads_of(model_tags: Mapping[str, str], override: Mapping[str, Any] | None) 
 
 def role_for_model(actor: Actor, leads: frozenset[str] | None) -> Role:
     """The actor's role for one model: admins stay admins; named leads lead; the rest view."""
+    if is_anonymous(actor.name):
+        return "viewer"
     if leads is None or actor.role == "admin":
         return actor.role
     return "lead" if actor.name in leads else "viewer"

@@ -1,7 +1,8 @@
 """The guards a candidate must pass, as pure functions over what the plan read.
 
 Each check returns pass or fail with a sentence a lead can act on; the plan shows them all, and
-`apply` refuses on any failure except the metric gate, which a lead may pass with force and a reason.
+`apply` refuses on any failure except the overridable ones (the metric gate, a source run that is gone
+or never existed), which a lead may pass with force and a reason.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class Check:
     name: str
     passed: bool
     detail: str
-    overridable: bool = False  # only the metric gate: a lead may force past it
+    overridable: bool = False  # a lead may force past it with a reason (gate, source run)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -46,24 +47,37 @@ def check_actor(actor: Actor, model: str | None = None, leads: frozenset[str] | 
     )
 
 
+_NOT_READY = {
+    "PENDING_REGISTRATION": "MLflow is still registering it (files may be copying); wait, then plan again",
+    "FAILED_REGISTRATION": "its registration failed",
+}
+
+
 def check_ready(version: VersionInfo) -> Check:
-    return Check(
-        "version is READY",
-        version.status == "READY",
-        f"v{version.version} status is {version.status}",
-    )
+    """READY, or why not: a version still registering or whose registration failed cannot serve."""
+    if version.status == "READY":
+        return Check("version is READY", True, f"v{version.version} status is READY")
+    why = _NOT_READY.get(version.status, "MLflow does not consider it ready")
+    said = f" (MLflow says: {version.status_message})" if version.status_message else ""
+    return Check("version is READY", False, f"v{version.version} is {version.status}: {why}{said}")
 
 
-def check_source_run(run_id: str | None, run_status: str | None) -> Check:
+SOURCE_RUN = "source run exists and FINISHED"
+
+
+def check_source_run(
+    run_id: str | None, run_status: str | None, *, deleted: bool = False, source: str = ""
+) -> Check:
+    """The run that produced the version. A version with no run (registered from a bucket or a path)
+    or whose run was deleted has no lineage to show: a failure, but one a lead may force past."""
     if not run_id:
-        return Check("source run exists and FINISHED", False, "the version has no source run")
+        where = f" (registered from {source})" if source else ""
+        return Check(SOURCE_RUN, False, f"the version has no source run{where}", overridable=True)
     if run_status is None:
-        return Check("source run exists and FINISHED", False, f"source run {run_id} does not exist")
-    return Check(
-        "source run exists and FINISHED",
-        run_status == "FINISHED",
-        f"source run {run_id} is {run_status}",
-    )
+        return Check(SOURCE_RUN, False, f"source run {run_id} does not exist", overridable=True)
+    if deleted:
+        return Check(SOURCE_RUN, False, f"source run {run_id} was deleted", overridable=True)
+    return Check(SOURCE_RUN, run_status == "FINISHED", f"source run {run_id} is {run_status}")
 
 
 def check_not_archived(version: VersionInfo) -> Check:
@@ -99,7 +113,8 @@ def check_rollback_target(target: str | None) -> Check | None:
     return Check(
         "a rollback target exists",
         False,
-        "the audit history has no earlier production version; name one with --to VERSION",
+        "no earlier production version in the history (audited, first seen or outside changes) "
+        "that can serve; name one with --to VERSION",
     )
 
 

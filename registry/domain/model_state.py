@@ -36,6 +36,7 @@ class VersionInfo:
     created_ms: int
     updated_ms: int
     description: str = ""
+    status_message: str = ""  # MLflow's word on a version that is not READY
 
     @property
     def model_id(self) -> str | None:

@@ -16,13 +16,16 @@ from typing import Any
 
 import pandas as pd
 
+from registry.audit.replay import origin_of
 from registry.domain.labels import version_label as _v
-from registry.errors import RegistryError
+from registry.domain.lookalike import reveal_in_frame
+from registry.errors import BadInput, RegistryError
 from registry.fronts.serialise import dumps
 from registry.redaction import redact
 from registry.service import Registry
 
 EXIT_OK = 0
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a reader that went away
 
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
@@ -31,7 +34,7 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str] | None = None) -> 
     frame = pd.DataFrame(rows)
     if columns:
         frame = frame[[c for c in columns if c in frame.columns]]
-    text: str = frame.to_string(index=False, max_colwidth=60)  # pandas is untyped here
+    text: str = reveal_in_frame(frame).to_string(index=False, max_colwidth=60)  # look-alike names told apart
     return text
 
 
@@ -47,7 +50,7 @@ def cmd_seed_demo(reg: Registry, args: argparse.Namespace) -> Any:
 
     def progress(fraction: float, message: str) -> None:
         if not args.json:
-            print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
+            say(f"[{fraction:4.0%}] {message}")
 
     summary = reg.seed_demo(progress=progress)
     return summary if args.json else summary.message
@@ -77,12 +80,38 @@ def cmd_runs(reg: Registry, args: argparse.Namespace) -> Any:
 
 
 def cmd_models(reg: Registry, args: argparse.Namespace) -> Any:
-    page = reg.models(args.search or "", max_results=args.max_results)
-    if args.json:
-        return page
+    """Models with their mode and holders: aliases or stages alike (a stage-mode Production holder too)."""
+    page = reg.model_rows(args.search or "", max_results=args.max_results)
     rows = [
-        {"name": m.name, "aliases": ", ".join(f"{a}→v{v}" for a, v in sorted(m.aliases.items()))}
-        for m in page.models
+        {
+            "name": r.name,
+            "mode": r.mode,
+            "production": r.production,
+            "staging": r.staging,
+            "latest_version": r.latest_version,
+            "problem": r.problem,
+        }
+        for r in page.rows
+    ]
+    if args.json:
+        return {"models": rows, "next_page_token": page.next_page_token}
+    shown = [{**row, "production": _v(row["production"]), "staging": _v(row["staging"])} for row in rows]
+    return _table(shown, ["name", "mode", "production", "staging", "problem"])
+
+
+def cmd_adopt(reg: Registry, args: argparse.Namespace) -> Any:
+    adopted = reg.adopt(args.model)
+    if args.json:
+        return adopted
+    rows = [
+        {
+            "model": a.model,
+            "mode": a.mode,
+            "production": _v(a.production),
+            "staging": _v(a.staging),
+            "recorded": f"{a.recorded} event(s)" if a.recorded else "already known",
+        }
+        for a in adopted
     ]
     return _table(rows)
 
@@ -165,6 +194,7 @@ def cmd_history(reg: Registry, args: argparse.Namespace) -> Any:
         {
             "at (UTC)": a.at.strftime("%Y-%m-%d %H:%M:%S"),
             "actor": a.actor,
+            "origin": origin_of(a),
             "model": a.model,
             "action": a.action + (" (forced)" if a.forced else ""),
             "target": a.target,
@@ -256,6 +286,27 @@ def cmd_notify(reg: Registry, args: argparse.Namespace) -> Any:
     return None
 
 
+def cmd_webhooks(reg: Registry, args: argparse.Namespace) -> Any:
+    from registry.fronts import webhooks
+
+    if args.what == "install":
+        if not args.url:
+            raise BadInput("webhooks install needs --url: where the tracking server reaches the receiver")
+        installed = webhooks.install(reg, args.url)
+        # Deliveries tell what changed from now on: the state before is each model's baseline.
+        installed["adopted"] = len(reg.adopt())
+        if args.json:
+            return installed
+        return (
+            f"webhook {installed['webhook_id']} delivers {', '.join(installed['events'])} "
+            f"to {installed['url']}; its secret is in {installed['secret_file']} (run `webhooks serve` "
+            f"where that file is, or set {webhooks.SECRET_ENV}); {installed['adopted']} model(s) adopted"
+        )
+    say(f"receiving MLflow webhooks on http://{args.host}:{args.port}{webhooks.PATH}")
+    webhooks.serve(reg, args.host, args.port)
+    return None
+
+
 def cmd_mcp(reg: Registry, args: argparse.Namespace) -> Any:
     from registry.fronts.mcp_server import serve
 
@@ -291,6 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("models", cmd_models, "list registered models")
     p.add_argument("--search", help="name contains")
     p.add_argument("--max-results", type=int, default=100)
+    p = add("adopt", cmd_adopt, "record what MLflow shows now as the starting point of every model's history")
+    p.add_argument("model", nargs="?", help="one model (default: every model)")
     p = add("versions", cmd_versions, "versions of a model with aliases, stages and holders")
     p.add_argument("model")
     p = add("plan", cmd_plan, "show what an action would do and every check, without doing it")
@@ -332,10 +385,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", choices=["status", "run"])
     p.add_argument("--interval", type=float, default=5.0, help="seconds between passes (run)")
     p.add_argument("--once", action="store_true", help="one delivery pass, then exit (run)")
+    p = add("webhooks", cmd_webhooks, "record changes made in MLflow directly, as its webhooks report them")
+    p.add_argument("what", choices=["serve", "install"], help="serve the receiver, or register it on MLflow")
+    p.add_argument("--url", help="install: the receiver's URL as the tracking server reaches it")
+    p.add_argument("--host", default="127.0.0.1", help="serve: address to bind (default loopback only)")
+    p.add_argument("--port", type=int, default=8799)
     p = add("mcp", cmd_mcp, "serve the registry to an assistant over MCP")
     p.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     p.add_argument("--port", type=int, default=8765)
     return parser
+
+
+def one_line(text: str) -> str:
+    """A message as one line: a store's multi-line error must not spill over the terminal."""
+    return " ".join(str(text).split())
+
+
+def say(message: str) -> None:
+    """A message for the person at the terminal: on stderr, one line, after what stdout already holds."""
+    sys.stdout.flush()
+    sys.stderr.write(one_line(message) + "\n")
+    sys.stderr.flush()
+
+
+def _error_message(exc: RegistryError) -> str:
+    """`kind: message`, never `refused: refused: ...` when the message already names its kind."""
+    text = one_line(str(exc))
+    return text if text.lower().startswith(f"{exc.kind}:") else f"{exc.kind}: {text}"
+
+
+def _emit(text: str) -> int:
+    """Print the output; a reader that closed the pipe (`| head`) ends it quietly."""
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail again
+        return EXIT_PIPE_CLOSED
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -345,19 +433,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = args.func(reg, args)
     except RegistryError as exc:
         if getattr(args, "json", False):
-            print(json.dumps({"error": exc.kind, "message": str(exc)}))
-        print(f"{exc.kind}: {exc}", file=sys.stderr)
+            _emit(json.dumps({"error": exc.kind, "message": one_line(str(exc))}))
+        say(_error_message(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug must still read as one line, not a traceback
-        print(
-            redact(f"unexpected error: {exc.__class__.__name__}: {exc} (set REGISTRY_DEBUG=1 for details)"),
-            file=sys.stderr,
-        )
+        say(redact(f"unexpected error: {exc.__class__.__name__}: {exc} (set REGISTRY_DEBUG=1 for details)"))
         if os.environ.get("REGISTRY_DEBUG"):
             raise
         return 1
-    if out is not None:
-        print(dumps(out) if args.json else out)
-    return EXIT_OK
+    if out is None:
+        return EXIT_OK
+    return _emit(dumps(out) if args.json else str(out))

@@ -175,9 +175,21 @@ def compare_runs(
 def list_models(
     reg: Registry, search: str = "", max_results: Annotated[int, Field(ge=1, le=500)] = 100
 ) -> Result:
-    """Registered models whose name contains `search`, with their aliases (alias → version)."""
-    page = reg.models(search, max_results=max_results)
-    return {"models": [{"name": m.name, "aliases": m.aliases} for m in page.models]}
+    """Registered models whose name contains `search`, with their lifecycle mode (aliases or stages)
+    and who holds production and staging (an alias, or the stage in stage mode)."""
+    page = reg.model_rows(search, max_results=max_results)
+    return {
+        "models": [
+            {
+                "name": r.name,
+                "mode": r.mode,
+                "production": r.production,
+                "staging": r.staging,
+                "latest_version": r.latest_version,
+            }
+            for r in page.rows
+        ]
+    }
 
 
 def model_versions(reg: Registry, model: ModelName) -> Result:
@@ -188,8 +200,9 @@ def model_versions(reg: Registry, model: ModelName) -> Result:
 
 def model_history(reg: Registry, model: ModelName) -> Result:
     """The model's audit history (every attempted promote/archive/rollback, refused ones included,
-    with actor, role, reason and outcome), the state it replays to, the version a rollback would
-    return to, and any drift: holders changed in MLflow outside the registry's guards."""
+    with actor, role, reason and outcome; `observed` is the state first seen in MLflow and `outside`
+    a change made in MLflow directly, both with actor `mlflow`), the state it replays to, the version
+    a rollback would return to, and any drift: holders set in MLflow outside the registry's guards."""
     return to_json_object(reg.model_history(model))
 
 
@@ -293,16 +306,19 @@ def promote(
     target: Literal["production", "staging"] = "production",
     force: Annotated[
         bool,
-        Field(description="pass a failing metric gate (never any other check); only when the user asks"),
+        Field(
+            description="pass a failing check that a lead may override (the metric gate, a source run "
+            "that was deleted or never existed), never any other; only when the user asks"
+        ),
     ] = False,
     plan_token: PlanToken = None,
 ) -> Result:
     """Promote a version to production (or staging): in alias mode the alias moves to it, in stage
     mode it changes stage and the previous production version is archived. Guards: the actor must
     be a lead, a reason is required, the version must be READY, not archived, from a FINISHED run,
-    carry the required tags and pass the metric gate against production (force passes the gate
-    only). With plan_token, refused (conflict) if the model changed since that plan. Every attempt
-    is audited. Call plan first."""
+    carry the required tags and pass the metric gate against production (force passes the gate and
+    a missing or deleted source run, nothing else). With plan_token, refused (conflict) if the model
+    changed since that plan. Every attempt is audited. Call plan first."""
     done = reg.apply_approved(
         "promote", model, version, reason, plan_token, actor=_actor(reg), target=target, force=force
     )
@@ -328,8 +344,9 @@ def rollback(
     ] = None,
     plan_token: PlanToken = None,
 ) -> Result:
-    """Give production back to the version that held it before the current one (by the audit
-    history), or to `to_version`. Same guards as promote, leads only, reason required, audited.
+    """Give production back to the version that held it before the current one (by the history:
+    the dashboard's changes, the state first seen and changes made in MLflow directly), or to
+    `to_version`. Same guards as promote, leads only, reason required, audited.
     Call plan with action 'rollback' first."""
     done = reg.apply_approved("rollback", model, to_version, reason, plan_token, actor=_actor(reg))
     return to_json_object(done)

@@ -99,7 +99,10 @@ def apply_plan(
         "forced": force,
     }
     if not reason:
-        audit.record("refused", "a reason is required", **intent)
+        try:  # recorded when it can be; a read-only or locked log must not turn bad input into "unreachable"
+            audit.record("refused", "a reason is required", **intent)
+        except Unreachable as exc:
+            log.warning("refusal (no reason) not recorded: %s", exc)
         raise BadInput("a reason is required: say why, it goes into the audit history")
     leads = model_leads(client, settings, plan.model)
     allowed = check_actor(actor, plan.model, leads)
@@ -144,7 +147,7 @@ def apply_plan(
         raise Refused(message)
     if fresh.overridable_failures and not force:
         message = "refused: " + "; ".join(c.detail for c in fresh.overridable_failures)
-        message += ". A lead may override the gate with force and a reason."
+        message += ". A lead may override this with force and a reason."
         audit.record("refused", message, **intent)
         raise Refused(message)
     intent["forced"] = force and bool(fresh.overridable_failures)

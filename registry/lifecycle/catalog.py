@@ -19,7 +19,8 @@ from typing import Any, Protocol
 from mlflow import MlflowClient
 
 from registry.access.permissions import leads_of
-from registry.audit.log import Attempt
+from registry.audit.log import Attempt, AuditLog
+from registry.audit.observe import observe, unavailable_versions
 from registry.audit.replay import drift, replay, rollback_target
 from registry.domain.policy import ModelPolicy, resolve_policy
 from registry.domain.times import parse_time as parse_time  # the pages read it here too
@@ -44,6 +45,9 @@ class Registry(Protocol):
     def history(self, model: str | None = None, limit: int | None = None) -> list[Attempt]: ...
 
     def model_history(self, model: str) -> Any: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
 
 
 WORKERS = 8
@@ -341,13 +345,17 @@ def _version_row(client: MlflowClient, v: VersionInfo, read_run: bool) -> Versio
                 with translate_errors(f"source run of v{v.version}"):
                     run = client.get_run(run_id)
                 status, metrics = run.info.status, dict(run.data.metrics)
+                if run.info.lifecycle_stage == "deleted":
+                    status = f"{status} (run deleted)"
+            else:
+                problem = f"no source run: registered from {v.source or 'an unknown source'}"
         except RegistryError as exc:
             problem = str(exc)
     return VersionRow(
         version=v.version,
         stage=v.stage,
         aliases=v.aliases,
-        status=v.status,
+        status=f"{v.status}: {v.status_message}" if v.status_message else v.status,
         created_ms=v.created_ms,
         run_id=run_id,
         run_status=status,
@@ -364,7 +372,7 @@ def model_view(reg: Registry, name: str) -> ModelView:
     state = model_state(reg.client, name, reg.settings)
     audit_problem = ""
     try:
-        attempts = reg.history(name)
+        attempts, _ = observe(reg.audit, state)
     except RegistryError as exc:  # the registry still shows; rollback and drift need the audit log
         attempts, audit_problem = [], str(exc)
     replayed = replay(attempts)
@@ -391,7 +399,15 @@ def model_view(reg: Registry, name: str) -> ModelView:
         required_tags=dict(state.policy.required_tags),
         production=state.holders.production,
         staging=state.holders.staging,
-        rollback_to=rollback_target(replayed, state.holders.production) if not audit_problem else None,
+        rollback_to=(
+            rollback_target(
+                replayed,
+                state.holders.production,
+                unavailable=unavailable_versions(state, replayed.production_stack),
+            )
+            if not audit_problem
+            else None
+        ),
         drift=tuple(drift(replayed, state.holders)) if not audit_problem else (),
         versions=tuple(rows),
         runs_truncated=len(versions) > MAX_VERSION_RUNS,

@@ -15,6 +15,7 @@ from typing import cast
 from mlflow import MlflowClient
 
 from registry.audit.log import AuditLog
+from registry.audit.observe import observe, unavailable_versions
 from registry.audit.replay import Replay, drift, replay, rollback_target
 from registry.domain.actors import Actor, actor_for_model, leads_of
 from registry.domain.checks import (
@@ -49,6 +50,7 @@ class RunFacts:
     status: str | None = None
     metrics: Mapping[str, float] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    deleted: bool = False  # get_run still returns a deleted run, until MLflow's gc removes it
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,13 @@ def read_snapshot(
     reconcile(client, audit, settings, model)  # an unfinished attempt MLflow shows applied is settled
     seq = audit.last_seq(model)
     state = model_state(client, model, settings)
-    history = replay(audit.attempts(model))
+    attempts, recorded = observe(audit, state)  # first meeting: baseline; MLflow moved: outside event
+    if recorded:
+        seq = audit.last_seq(model)  # our own events are part of the state this plan is made on
+    history = replay(attempts)
     leads = leads_of(state.model.tags, settings.model_overrides.get(model))
     if version is None and action == "rollback":
-        version = rollback_target(history, state.holders.production)
+        version = _rollback_target(state, history)
     wanted = [str(version).removeprefix("v")] if version is not None else []
     if action != "archive" and state.holders.production:
         wanted.append(state.holders.production)
@@ -105,7 +110,7 @@ def plan_from(
     if action == "rollback":
         target = "production"
         if version is None:
-            version = rollback_target(snap.history, state.holders.production)
+            version = _rollback_target(state, snap.history)
             checks.append(check_rollback_target(version))
     elif action == "archive":
         target = "archived"
@@ -115,7 +120,10 @@ def plan_from(
     from_version = state.holders.staging if target == "staging" else state.holders.production
     if candidate is not None:
         facts = snap.runs.get(candidate.version, RunFacts())
-        checks += [check_ready(candidate), check_source_run(facts.run_id, facts.status)]
+        checks += [
+            check_ready(candidate),
+            check_source_run(facts.run_id, facts.status, deleted=facts.deleted, source=candidate.source),
+        ]
         if action == "archive":
             checks.append(check_not_yet_archived(candidate))
             from_version = candidate.version
@@ -198,6 +206,12 @@ def _production_facts(snap: PlanningSnapshot) -> RunFacts | None:
     return snap.runs.get(holder, RunFacts())
 
 
+def _rollback_target(state: ModelState, history: Replay) -> str | None:
+    """The previous production holder that can still serve (not deleted, not archived by tag)."""
+    unavailable = unavailable_versions(state, history.production_stack)
+    return rollback_target(history, state.holders.production, unavailable=unavailable)
+
+
 def _version(state: ModelState, version: str | None) -> VersionInfo:
     if version is None:
         raise BadInput(f"{state.model.name}: which version? name one of {', '.join(state.versions)}")
@@ -228,4 +242,5 @@ def _run_facts(client: MlflowClient, version: VersionInfo) -> RunFacts:
             run = client.get_run(run_id)
     except NotFound:
         return RunFacts(run_id)
-    return RunFacts(run_id, run.info.status, dict(run.data.metrics), dict(run.data.tags))
+    deleted = run.info.lifecycle_stage == "deleted"
+    return RunFacts(run_id, run.info.status, dict(run.data.metrics), dict(run.data.tags), deleted)

@@ -11,11 +11,13 @@ models have their own functions; they reach the files through the logged model's
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
 import tempfile
 import unicodedata
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +40,10 @@ DEFAULT_PREVIEW_MAX_BYTES: int = Settings.model_fields["preview_max_bytes"].defa
 DEFAULT_DOWNLOAD_MAX_BYTES = 200 * 1024 * 1024
 PREVIEW_MAX_TEXT_CHARS = 200_000
 PREVIEW_MAX_CSV_ROWS = 1_000
+# Columns are capped too: a 100,000-column CSV is small on disk and took 95 s to draw.
+PREVIEW_MAX_CSV_COLUMNS = 200
+# Beyond this an image is not drawn in the page (decoding and scaling it costs seconds and memory).
+PREVIEW_MAX_IMAGE_PIXELS = 40_000_000
 _IMAGE_MAGIC = {
     ".png": (b"\x89PNG\r\n\x1a\n",),
     ".jpg": (b"\xff\xd8\xff",),
@@ -235,7 +241,7 @@ def classify(path: str, content: bytes, max_chars: int = PREVIEW_MAX_TEXT_CHARS)
     suffix = name.suffix.lower()
     size = len(content)
     if suffix in _IMAGE_MAGIC and content.startswith(_IMAGE_MAGIC[suffix]):
-        return Preview(path, "image", size, image=content)
+        return _image_preview(path, content)
     if b"\x00" in content[:8192]:
         return Preview(path, "binary", size, message="binary file: download it to open it")
     try:
@@ -258,17 +264,57 @@ def classify(path: str, content: bytes, max_chars: int = PREVIEW_MAX_TEXT_CHARS)
         except RecursionError:
             return Preview(path, "text", size, text=shown, truncated=cut, message=_TOO_DEEP)
     if suffix in _CSV_SEPARATORS:
-        try:
-            table = pd.read_csv(
-                io.StringIO(text), sep=_CSV_SEPARATORS[suffix], nrows=PREVIEW_MAX_CSV_ROWS + 1
-            )
-        except (ValueError, pd.errors.ParserError) as exc:
-            return Preview(
-                path, "text", size, text=shown, truncated=cut, message=f"not a readable table: {exc}"
-            )
-        rows_cut = len(table) > PREVIEW_MAX_CSV_ROWS
-        return Preview(path, "csv", size, table=table.head(PREVIEW_MAX_CSV_ROWS), truncated=rows_cut)
+        return _table_preview(path, text, _CSV_SEPARATORS[suffix], shown, cut)
     return Preview(path, "text", size, text=shown, truncated=cut)
+
+
+def _table_preview(path: str, text: str, sep: str, shown: str, cut: bool) -> Preview:
+    """At most PREVIEW_MAX_CSV_ROWS rows and PREVIEW_MAX_CSV_COLUMNS columns: what is cheap to draw."""
+    size = len(text.encode("utf-8"))
+    header = next(csv.reader(io.StringIO(text.split("\n", 1)[0]), delimiter=sep), [])
+    columns = len(header)
+    try:
+        table = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            nrows=PREVIEW_MAX_CSV_ROWS + 1,
+            usecols=range(min(columns, PREVIEW_MAX_CSV_COLUMNS)) if columns else None,
+        )
+    except (ValueError, pd.errors.ParserError) as exc:
+        return Preview(path, "text", size, text=shown, truncated=cut, message=f"not a readable table: {exc}")
+    rows_cut = len(table) > PREVIEW_MAX_CSV_ROWS
+    message = None
+    if columns > PREVIEW_MAX_CSV_COLUMNS:
+        message = f"the first {PREVIEW_MAX_CSV_COLUMNS} of {columns:,} columns; download the file for all"
+    return Preview(
+        path,
+        "csv",
+        size,
+        table=table.head(PREVIEW_MAX_CSV_ROWS),
+        truncated=rows_cut or columns > PREVIEW_MAX_CSV_COLUMNS,
+        message=message or "",
+    )
+
+
+def _image_preview(path: str, content: bytes) -> Preview:
+    """An image the browser can draw cheaply, or why not: a corrupt file or too many pixels."""
+    from PIL import Image, UnidentifiedImageError
+
+    size = len(content)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(content)) as image:
+                width, height = image.size
+                if width * height > PREVIEW_MAX_IMAGE_PIXELS:
+                    message = f"{width}×{height} pixels is too large to draw here: download it to open it"
+                    return Preview(path, "binary", size, message=message)
+                image.verify()
+    except Image.DecompressionBombError:
+        return Preview(path, "binary", size, message="too many pixels, too large to draw here: download it")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        return Preview(path, "binary", size, message=f"not a readable image ({exc}): download it to open it")
+    return Preview(path, "image", size, image=content)
 
 
 def _preview(owner: _Owner, path: str, max_bytes: int) -> Preview:

@@ -7,6 +7,7 @@ down" from "that run does not exist", so every MLflow call goes through `transla
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ from mlflow.exceptions import MlflowException
 
 from registry.errors import BadInput, NotFound, RegistryError, Unreachable
 from registry.settings import Settings, mask_uri
+
+log = logging.getLogger(__name__)
 
 _CONNECTION_MARKERS = (
     "Max retries exceeded",
@@ -102,7 +105,41 @@ def configure_environment(settings: Settings) -> None:
 def make_client(settings: Settings) -> MlflowClient:
     """An MlflowClient on the configured tracking and registry URIs."""
     configure_environment(settings)
+    for uri in dict.fromkeys((settings.effective_tracking_uri, settings.effective_registry_uri)):
+        probe_database(uri, settings.http_timeout_s)
     with translate_errors(f"connect to {mask_uri(settings.effective_tracking_uri)}"):
         return MlflowClient(
             tracking_uri=settings.effective_tracking_uri, registry_uri=settings.effective_registry_uri
         )
+
+
+def probe_database(uri: str, timeout_s: float) -> None:
+    """Fail in seconds when a database tracking store does not answer.
+
+    MLflow's SQL store retries its first connection ten times with backoff (about 100 s) before it
+    says anything; one connection with a connect timeout answers the same question at once.
+    """
+    if not uri.startswith(("postgresql", "mysql", "mssql")):
+        return
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import SQLAlchemyError
+
+    timeout = {"connect_timeout": max(1, round(timeout_s))}
+    try:
+        engine = create_engine(uri, connect_args=timeout, poolclass=_null_pool())
+        with engine.connect():
+            pass
+    except (SQLAlchemyError, OSError) as exc:
+        cause = str(getattr(exc, "orig", exc)).strip().splitlines()
+        reason = cause[0] if cause else exc.__class__.__name__
+        raise Unreachable(
+            f"tracking store {mask_uri(uri)} did not answer ({reason}); is it running?"
+        ) from exc
+    except ImportError as exc:  # no driver installed for this database: MLflow will say so itself
+        log.debug("no probe for %s: %s", mask_uri(uri), exc)
+
+
+def _null_pool() -> type:
+    from sqlalchemy.pool import NullPool
+
+    return NullPool

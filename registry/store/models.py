@@ -15,6 +15,7 @@ from mlflow import MlflowClient
 
 from registry.domain.model_state import STAGE_NONE, Holders, ModelInfo, ModelState, VersionInfo
 from registry.domain.policy import ModelPolicy, resolve_policy
+from registry.errors import BadInput
 from registry.settings import Settings
 from registry.store.client import translate_errors
 from registry.store.filters import contains, name_contains_filter, name_equals_filter, name_like_filter
@@ -70,6 +71,7 @@ def _version_info(mv: Any, aliases_by_version: dict[str, list[str]]) -> VersionI
         created_ms=int(mv.creation_timestamp or 0),
         updated_ms=int(mv.last_updated_timestamp or 0),
         description=mv.description or "",
+        status_message=getattr(mv, "status_message", None) or "",
     )
 
 
@@ -81,6 +83,8 @@ def search_models(
     The server is asked for a superset (registry/store/filters.py) and the page is narrowed here, so
     `_` or `%` in the text are characters, never wildcards; a page may come back shorter than asked.
     """
+    if max_results < 1:
+        raise BadInput(f"max results {max_results}: ask for at least 1")
     with translate_errors("search registered models"):
         page = client.search_registered_models(
             filter_string=name_contains_filter(name_contains),
@@ -90,6 +94,21 @@ def search_models(
         )
     models = [_model_info(m) for m in page if contains(m.name, name_contains)]
     return ModelsPage(models, page.token or None)
+
+
+def all_model_names(client: MlflowClient, page_size: int = 1000) -> list[str]:
+    """Every registered model's name, by name, across pages."""
+    names: list[str] = []
+    token = None
+    with translate_errors("list registered models"):
+        while True:
+            page = client.search_registered_models(
+                max_results=page_size, page_token=token, order_by=["name ASC"]
+            )
+            names += [m.name for m in page]
+            token = page.token
+            if not token:
+                return names
 
 
 def get_model(client: MlflowClient, name: str) -> ModelInfo:

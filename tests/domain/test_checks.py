@@ -91,3 +91,31 @@ def test_required_tags_any_value_or_exact() -> None:
     bad = check_required_tags({"validation": "passed", "owner": ""}, {"validation": "failed"})
     assert bad is not None and not bad.passed
     assert "missing or different: validation=passed, owner" in bad.detail
+
+
+def test_a_source_run_deleted_or_missing_fails_but_a_lead_may_force_it():
+    from registry.domain.checks import check_source_run
+
+    none = check_source_run(None, None, source="s3://bucket/model/7")
+    assert (none.passed, none.overridable) == (False, True)
+    assert none.detail == "the version has no source run (registered from s3://bucket/model/7)"
+    deleted = check_source_run("r1", "FINISHED", deleted=True)
+    assert (deleted.passed, deleted.overridable, deleted.detail) == (False, True, "source run r1 was deleted")
+    assert check_source_run("r1", None).overridable
+    running = check_source_run("r1", "RUNNING")
+    assert (running.passed, running.overridable) == (False, False)
+    assert check_source_run("r1", "FINISHED").passed
+
+
+def test_a_version_not_ready_says_why():
+    from dataclasses import replace
+
+    from registry.domain.checks import check_ready
+    from registry.domain.model_state import VersionInfo
+
+    v = VersionInfo("m", "3", "READY", "None", (), {}, "r", "runs:/r/model", 0, 0)
+    assert check_ready(v).passed
+    pending = check_ready(replace(v, status="PENDING_REGISTRATION"))
+    assert not pending.passed and "still registering" in pending.detail
+    failed = check_ready(replace(v, status="FAILED_REGISTRATION", status_message="copy failed: 403"))
+    assert "registration failed" in failed.detail and "MLflow says: copy failed: 403" in failed.detail

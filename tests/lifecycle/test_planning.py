@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from registry.audit.replay import Replay
+from registry.audit.replay import Replay, SlotHistory
 from registry.domain.actors import Actor
 from registry.domain.model_state import Holders, ModelInfo, ModelState, VersionInfo
 from registry.domain.policy import Gate, ModelPolicy
@@ -90,13 +90,14 @@ def test_rollback_without_history_says_so_instead_of_guessing() -> None:
 
 
 def test_rollback_goes_to_the_previous_audited_holder() -> None:
-    history = Replay(production="2", production_stack=("1", "2"), audited=True)
+    history = Replay({"production": SlotHistory("2", ("1", "2"))}, audited=True)
     made = plan(snapshot(production="2", history=history), "rollback", None)
     assert made.version == "1" and made.allowed and made.drift == ()
 
 
 def test_drift_is_reported_from_the_snapshot() -> None:
-    made = plan(snapshot(production="3", history=Replay(production="2", audited=True)), "promote", "1")
+    history = Replay({"production": SlotHistory("2", ("2",))}, audited=True)
+    made = plan(snapshot(production="3", history=history), "promote", "1")
     assert made.drift == (
         "production: MLflow says v3, the audit log says v2 (changed outside the dashboard)",
     )

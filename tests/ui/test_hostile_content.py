@@ -116,3 +116,48 @@ def test_a_model_named_with_markup_shows_it_as_text_everywhere(hostile, open_app
     assert_inert(open_app("pages/history.py", model=model))
     overview = assert_inert(open_app("pages/overview.py"))
     assert overview is not None
+
+
+LOOKALIKES = ["\u2060", "\u200c", "\u200d", "\u200e", "\u200f", "\u00ad", "\u2061", "\ufeff"]
+
+
+@pytest.fixture
+def lookalikes(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """`iris-classifier` and copies of it that differ only by an invisible character."""
+    s = build_settings(request, "sqlite", tmp_path)
+    for name, value in {
+        "MLFLOW_TRACKING_URI": s.effective_tracking_uri,
+        "REGISTRY_AUDIT_URL": s.effective_audit_url,
+        "REGISTRY_HOME": str(tmp_path),
+        "REGISTRY_ACTOR": LEAD,
+        "REGISTRY_LEADS": LEAD,
+    }.items():
+        monkeypatch.setenv(name, value)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    client = MlflowClient(s.effective_tracking_uri)
+    exp = create_experiment(client, s, "lookalikes")
+    run_id = make_run(client, exp, "iris\u2060-run", metrics={"acc": 0.9})
+    names = ["iris-classifier", *(f"iris{c}-classifier" for c in LOOKALIKES)]
+    for name in names:
+        client.create_registered_model(name)
+        client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
+    Registry.connect(s).promote(names[1], "1", "look\u200dalike", actor=Actor("alice", "lead"))
+    return names
+
+
+def test_look_alike_names_are_marked_in_tables_and_text(lookalikes, open_app):
+    at = open_app("pages/models.py", q="iris")
+    cells = [str(v) for frame in at.dataframe for v in frame.value.astype(str).to_numpy().ravel()]
+    listed = [c for c in cells if c.startswith("iris") and c.endswith("classifier")]
+    assert len(listed) == len(lookalikes) and len(set(listed)) == len(listed)
+    for char in LOOKALIKES:
+        assert any(f"‹U+{ord(char):04X}›" in c for c in listed), hex(ord(char))
+    assert not [c for c in cells if any(ch in c for ch in LOOKALIKES)]  # nothing invisible left
+
+    page = open_app("pages/models.py", model=lookalikes[1])
+    assert "iris‹U+2060›-classifier" in assert_inert(page)
+    history = open_app("pages/history.py", model=lookalikes[1])
+    cells = [str(v) for frame in history.dataframe for v in frame.value.astype(str).to_numpy().ravel()]
+    assert any("iris‹U+2060›-classifier" in c for c in cells)
+    assert any("look‹U+200D›alike" in c for c in cells)

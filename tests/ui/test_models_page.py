@@ -112,7 +112,7 @@ def test_a_failed_gate_offers_force_to_a_lead_and_refuses_without_it(ui_registry
     assert at.checkbox(key="models.force").value is False
 
     confirm(at, "latency matters more")  # without force
-    assert any("Refused" in e and "override the gate" in e for e in texts(at, "error"))
+    assert any("Refused" in e and "override this with force" in e for e in texts(at, "error"))
     assert aliases(ui_registry, model) == {"production": "1"}
     assert at.text_area(key="models.reason").value == "latency matters more"  # still open, reason kept
 

@@ -144,7 +144,7 @@ def test_figure_escapes_store_text_that_plotly_would_render_as_html():
     )
     trace = production_figure(frame).data[0]
     assert list(trace.y) == ["&lt;b&gt;m&lt;/b&gt;"]
-    by, _action, reason, _until = trace.customdata[0]
+    by, _action, reason, _until, _origin = trace.customdata[0]
     assert "<" not in by + reason
     assert reason.startswith("&lt;a href=")
 
@@ -153,3 +153,25 @@ def test_empty_figure_says_so():
     fig = production_figure(production_intervals([], NOW))
     assert not fig.data
     assert "No production changes" in fig.layout.annotations[0].text
+
+
+def test_first_seen_and_outside_changes_are_stints_of_their_own_and_hatched():
+    """A registry adopted with v1 in production, moved to v2 by hand (webhook), then v3 through us."""
+    attempts = [
+        attempt(0, "observed", "1", actor="mlflow", reason="state when first seen"),
+        attempt(2, "outside", "2", actor="mlflow", reason="webhook model_version_alias.created: ..."),
+        attempt(5, "promote", "3"),
+        attempt(7, "outside", None, actor="mlflow", reason="noticed by the dashboard: ..."),
+    ]
+    frame = production_intervals(attempts, NOW)
+    assert list(frame["version"]) == ["1", "2", "3"]
+    assert list(frame["origin"]) == [
+        "first seen in MLflow",
+        "outside: MLflow webhook",
+        "dashboard",
+    ]
+    assert not frame["current"].any()  # the alias was removed by hand on day 7
+    assert frame.loc[2, "end"] == T0 + timedelta(days=7)
+    fig = production_figure(frame)
+    shapes = {tr.name: tuple(tr.marker.pattern.shape) for tr in fig.data}
+    assert shapes == {"m v1": ("/",), "m v2": ("/",), "m v3": ("",)}

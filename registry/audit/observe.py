@@ -1,0 +1,133 @@
+"""Meeting a registry the dashboard did not build: the adoption baseline and outside changes noticed.
+
+Teams point the dashboard at registries they built by hand. The first time the service meets a model
+it records what MLflow shows (an `observed` event, actor `mlflow`), so holders set before the
+dashboard arrived are neither flagged as drift nor lost to rollback. Afterwards, when MLflow and the
+replayed audit disagree and no change of ours is in flight, the difference was made in MLflow
+directly: it is recorded once as an `outside` event (the next read replays to MLflow's state, so a
+page view does not record it again). A webhook delivery records the same kind of event earlier and
+with MLflow's own time (registry/fronts/webhooks.py).
+
+Events claim the model's next `seq`, like the dashboard's changes: two replicas noticing the same
+thing at once cannot both record it, and a plan made before the event conflicts on apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from registry.audit.log import Attempt, AuditLog
+from registry.audit.replay import MLFLOW_ACTOR, OBSERVED, OUTSIDE, differences, replay
+from registry.domain.labels import version_label as _v
+from registry.domain.model_state import Holders, ModelState
+from registry.domain.policy import TAG_ARCHIVED
+from registry.errors import Conflict, Unreachable
+
+_TRIES = 3
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """One model as `adopt` met it: its holders now and how many events were recorded."""
+
+    model: str
+    mode: str
+    production: str | None
+    staging: str | None
+    recorded: int
+
+    @classmethod
+    def of(cls, state: ModelState, recorded: int) -> Adoption:
+        h = state.holders
+        return cls(state.model.name, state.policy.mode, h.production, h.staging, recorded)
+
+
+def observe(audit: AuditLog, state: ModelState, *, record_empty: bool = False) -> tuple[list[Attempt], int]:
+    """The model's audit attempts after recording its baseline or the outside changes MLflow shows,
+    and how many events this call recorded.
+
+    A model never met gets its baseline when something holds a slot (or always with
+    `record_empty`, as `adopt` does). When the audit log cannot be written (read-only, locked), the
+    attempts are returned as they are and the difference shows as drift instead.
+    """
+    model = state.model.name
+    attempts = audit.attempts(model)
+    recorded = 0
+    for _ in range(_TRIES):
+        events = events_to_record(attempts, state, record_empty=record_empty)
+        if not events:
+            break
+        if audit.pending_change(model) is not None:
+            break  # a change in flight explains the difference; its result will say
+        try:
+            seq = audit.last_seq(model)
+            for event in events:
+                seq += 1
+                audit.record("done", seq=seq, **event)
+                recorded += 1
+        except Conflict:
+            pass  # another replica recorded first: read again and see what is left
+        except Unreachable:
+            break
+        attempts = audit.attempts(model)
+    return attempts, recorded
+
+
+def events_to_record(
+    attempts: list[Attempt], state: ModelState, *, record_empty: bool = False
+) -> list[dict[str, Any]]:
+    """The baseline for a model never met, or one outside event per slot MLflow moved."""
+    holders = state.holders
+    base = {
+        "actor": MLFLOW_ACTOR,
+        "role": MLFLOW_ACTOR,
+        "model": state.model.name,
+        "checks": [],
+    }
+    if not attempts:
+        if not (record_empty or holders.production or holders.staging):
+            return []
+        seen = _first_seen(holders, state.policy.mode)
+        slots = ["production"] + (["staging"] if holders.staging else [])
+        return [
+            {
+                **base,
+                "action": OBSERVED,
+                "target": slot,
+                "from_version": None,
+                "to_version": getattr(holders, slot),
+                "reason": seen,
+            }
+            for slot in slots
+        ]
+    return [
+        {
+            **base,
+            "action": OUTSIDE,
+            "target": slot,
+            "from_version": audited,
+            "to_version": actual,
+            "reason": f"noticed by the dashboard: MLflow says {_v(actual)}, the audit log said {_v(audited)}",
+        }
+        for slot, (audited, actual) in differences(replay(attempts), holders).items()
+    ]
+
+
+def unavailable_versions(state: ModelState, chain: tuple[str, ...]) -> set[str]:
+    """Versions of a rollback chain that may not serve: deleted, or archived with the archive tag.
+
+    A version in stage Archived is not among them: stage mode archives the previous holder on every
+    promotion, and rolling back to it is the point.
+    """
+    gone = {v for v in chain if v not in state.versions}
+    tagged = {v.version for v in state.versions.values() if v.tags.get(TAG_ARCHIVED, "").lower() == "true"}
+    return gone | tagged
+
+
+def _first_seen(holders: Holders, mode: str) -> str:
+    text = f"state when first seen ({mode} mode): production {_v(holders.production)}"
+    text += f", staging {_v(holders.staging)}"
+    if holders.extra_production:
+        text += f"; also in stage Production: {', '.join('v' + v for v in holders.extra_production)}"
+    return text

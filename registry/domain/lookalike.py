@@ -1,0 +1,51 @@
+"""Characters that make one name look like another, shown as what they are.
+
+`iris\u2060-classifier` and `iris-classifier` print the same: a word joiner, a zero-width (non-)
+joiner, a soft hyphen, a direction mark or override has no glyph. Anyone who can name a model can
+make a copy that looks like the one in production. Every place that shows a name, tables included,
+passes it through `reveal_invisible`, which writes such a character as `‹U+2060›`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+# Every character that draws nothing, as ranges (generated from unicodedata 14.0, Python 3.11; the
+# test walks the whole Unicode range to keep this list honest): format characters (Cf: joiners,
+# direction marks and overrides, soft hyphen, BOM, tags, ...), control characters but tab and
+# newline (Cc), spaces but the plain one (Zs), and letters that draw nothing (Hangul fillers
+# U+115F, U+1160, U+3164, U+FFA0; the blank braille pattern U+2800).
+_INVISIBLE = re.compile(
+    "[\u0000-\u0008\u000b-\u001f\u007f-\u00a0\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891"
+    "\u08e2\u115f-\u1160\u1680\u180e\u2000-\u200f\u202a-\u202f\u205f-\u2064\u2066-\u206f\u2800"
+    "\u3000\u3164\ufeff\uffa0\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U00013438"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]"
+)
+
+
+def reveal_invisible(text: object) -> str:
+    """`text` with every invisible or format character written as ‹U+XXXX›."""
+    return _INVISIBLE.sub(lambda m: f"‹U+{ord(m.group(0)):04X}›", str(text))
+
+
+def reveal_in_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with invisible characters revealed in its text cells, index and column names.
+
+    Only columns holding such a character are rewritten (a 10,000-row table of plain names costs
+    one scan), and only their string cells: numbers, lists and links' other cells stay as they are.
+    """
+    out = frame
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype != object and not pd.api.types.is_string_dtype(values):
+            continue
+        if any(isinstance(v, str) and _INVISIBLE.search(v) for v in values):
+            out = out.copy() if out is frame else out
+            out[column] = values.map(lambda v: reveal_invisible(v) if isinstance(v, str) else v)
+    if any(isinstance(v, str) and _INVISIBLE.search(v) for v in (*out.columns, *out.index)):
+        out = out.copy() if out is frame else out
+        out.columns = [reveal_invisible(c) if isinstance(c, str) else c for c in out.columns]
+        out.index = out.index.map(lambda v: reveal_invisible(v) if isinstance(v, str) else v)
+    return out

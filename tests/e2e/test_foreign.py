@@ -1,0 +1,58 @@
+"""One walk in Chromium over a registry built by hand (tests/foreign_registry.py), in both modes:
+the list, a plan, promote, roll back to the hand-set holder, and the history that tells them apart."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import E2E_ACTOR, Demo
+from tests.e2e.dashboard import Dashboard
+from tests.e2e.test_lifecycle import confirm, open_dialog
+from tests.foreign_registry import build_foreign_registry
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def test_list_plan_promote_roll_back_and_history_on_a_hand_built_registry(
+    dashboard: Dashboard, demo: Demo
+) -> None:
+    ui = dashboard
+    foreign = build_foreign_registry(demo.client, many=3)
+    suffix = foreign.aliases.split()[-1]
+
+    ui.open("models", q=suffix)
+    listed = ui.table_with("production")
+    assert listed.row("model", foreign.stages)["production"] == "v2"  # stage mode's holder
+    assert listed.row("model", foreign.aliases)["production"] == "v2"
+    ui.screenshot("foreign-models")
+
+    for name, newer in ((foreign.aliases, "3"), (foreign.stages, "4")):
+        ui.open("models", model=name, version=newer)
+        expect(ui.main.get_by_text("changed outside the dashboard")).to_have_count(0)  # adopted quietly
+        dialog = open_dialog(ui, "Promote to production")
+        expect(dialog).to_contain_text(f"Promote v{newer} to production")
+        confirm(ui, dialog, "e2e: the newer one", f"{name} promoted to production: v{newer} (was v2)")
+        ui.open("models", model=name)
+        dialog = open_dialog(ui, "Roll back to v2")
+        confirm(ui, dialog, "e2e: back to the hand-set one", f"{name} rolled back to v2 (was v{newer})")
+        assert demo.client.get_registered_model(name).name == name
+        holders = [
+            v for v in demo.client.search_model_versions(f"name='{name}'") if v.current_stage == "Production"
+        ]
+        if name == foreign.stages:
+            assert [v.version for v in holders] == ["2"]
+        else:
+            assert str(demo.client.get_registered_model(name).aliases["production"]) == "2"
+
+    ui.open("history", model=foreign.aliases)
+    table = ui.table_with("origin")
+    first_seen = table.row("action", "observed")
+    assert (first_seen["actor"], first_seen["origin"], first_seen["to"]) == (
+        "mlflow",
+        "first seen in MLflow",
+        "2",
+    )
+    rolled = table.row("action", "rollback")
+    assert (rolled["actor"], rolled["origin"], rolled["to"]) == (E2E_ACTOR, "dashboard", "2")
+    ui.screenshot("foreign-history")

@@ -1,0 +1,97 @@
+"""The command line on a registry built by hand (tests/foreign_registry.py): adopt, list, promote, roll
+back and read the history as a new user would, plus the terminal's manners (stderr, one line, pipes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from registry.service import Registry
+from tests.foreign_registry import Foreign, build_foreign_registry
+from tests.test_cli import ROOT, run_cli
+
+
+@pytest.fixture
+def foreign(sqlite_settings) -> Foreign:
+    return build_foreign_registry(Registry.connect(sqlite_settings).client, many=3)
+
+
+def test_adopt_lists_every_model_once_and_is_idempotent(sqlite_settings, foreign):
+    first = run_cli(sqlite_settings, "adopt", "--json")
+    assert first.returncode == 0, first.stderr
+    adopted = {a["model"]: a for a in json.loads(first.stdout)}
+    assert set(adopted) == set(foreign.names)
+    assert adopted[foreign.stages]["production"] == "2" and adopted[foreign.stages]["mode"] == "stages"
+    assert adopted[foreign.empty]["recorded"] == 1
+    again = run_cli(sqlite_settings, "adopt")
+    assert again.returncode == 0 and again.stdout.count("already known") == len(foreign.names)
+    history = json.loads(run_cli(sqlite_settings, "history", foreign.aliases, "--json").stdout)
+    assert [(h["action"], h["actor"], h["to_version"]) for h in history] == [("observed", "mlflow", "2")]
+
+
+def test_models_shows_stage_mode_holders(sqlite_settings, foreign):
+    listed = json.loads(run_cli(sqlite_settings, "models", "--json").stdout)["models"]
+    by_name = {m["name"]: m for m in listed}
+    assert (by_name[foreign.stages]["mode"], by_name[foreign.stages]["production"]) == ("stages", "2")
+    assert by_name[foreign.stages]["staging"] == "3"
+    assert by_name[foreign.aliases]["production"] == "2"
+    text = run_cli(sqlite_settings, "models", "--search", "digits_sgd").stdout
+    assert "stages" in text and "v2" in text and "v3" in text
+
+
+@pytest.mark.parametrize("which,newer,mode", [("aliases", "3", "aliases"), ("stages", "4", "stages")])
+def test_promote_then_rollback_restores_the_hand_set_holder(sqlite_settings, foreign, which, newer, mode):
+    name = getattr(foreign, which)
+    promoted = run_cli(sqlite_settings, "promote", name, newer, "--reason", "newer")
+    assert promoted.returncode == 0, promoted.stderr
+    rolled = run_cli(sqlite_settings, "rollback", name, "--reason", "back to the hand-set one")
+    assert rolled.returncode == 0, rolled.stderr
+    assert f"rolled back to v2 (was v{newer})" in rolled.stdout
+    versions = json.loads(run_cli(sqlite_settings, "versions", name, "--json").stdout)
+    assert (versions["mode"], versions["holders"]["production"]) == (mode, "2")
+
+
+def test_a_hand_made_change_appears_in_history_json_as_outside(sqlite_settings, foreign):
+    reg = Registry.connect(sqlite_settings)
+    run_cli(sqlite_settings, "adopt")
+    reg.client.set_registered_model_alias(foreign.aliases, "production", "1")  # by hand
+    for _ in range(2):
+        plan = json.loads(run_cli(sqlite_settings, "plan", "rollback", foreign.aliases, "--json").stdout)
+    assert plan["version"] == "2" and "MLflow says v1" in plan["drift"][0]
+    history = json.loads(run_cli(sqlite_settings, "history", foreign.aliases, "--json").stdout)
+    outside = [h for h in history if h["action"] == "outside"]
+    assert [(h["actor"], h["from_version"], h["to_version"]) for h in outside] == [("mlflow", "2", "1")]
+    assert outside[0]["reason"].startswith("noticed by the dashboard")
+
+
+def test_refusals_are_one_line_on_stderr_without_a_doubled_prefix(sqlite_settings, foreign):
+    refused = run_cli(sqlite_settings, "promote", foreign.odd_sources, "2", "--reason", "try")
+    assert refused.returncode == 3 and refused.stdout == ""
+    assert refused.stderr.endswith("\n") and refused.stderr.count("\n") == 1, refused.stderr
+    assert refused.stderr.startswith("refused: ") and "refused: refused" not in refused.stderr
+    assert "was deleted" in refused.stderr and "force" in refused.stderr
+    forced = run_cli(sqlite_settings, "promote", foreign.odd_sources, "2", "--reason", "known", "--force")
+    assert forced.returncode == 0, forced.stderr
+    as_json = run_cli(sqlite_settings, "promote", foreign.odd_sources, "1", "--reason", "x", "--json")
+    assert json.loads(as_json.stdout)["error"] == "refused" and as_json.stderr.count("\n") == 1
+
+
+def test_a_closed_pipe_ends_quietly(sqlite_settings, foreign):
+    """`history --json | head`: the reader is gone before the output is written (closed here at once)."""
+    run_cli(sqlite_settings, "adopt")
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": sqlite_settings.effective_tracking_uri,
+        "REGISTRY_AUDIT_URL": sqlite_settings.effective_audit_url,
+        "REGISTRY_HOME": str(sqlite_settings.home),
+    }
+    argv = [sys.executable, "-m", "registry", "history", "--json"]
+    proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # like `head` after its lines
+    proc.wait(timeout=120)
+    assert proc.stderr.read() == b"" and proc.returncode == 141

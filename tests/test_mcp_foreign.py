@@ -1,0 +1,63 @@
+"""The MCP tools on a registry built by hand (tests/foreign_registry.py), as an assistant would use them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from registry.service import Registry
+from registry.settings import Settings
+from tests.conftest import build_settings
+from tests.foreign_registry import Foreign, build_foreign_registry
+from tests.test_mcp import LEAD, McpSession, mcp_session
+
+
+@pytest.fixture(scope="module")
+def settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return build_settings(request, "http", tmp_path_factory.mktemp("mcp-foreign"), actor=LEAD, leads_csv=LEAD)
+
+
+@pytest.fixture(scope="module")
+def foreign(settings: Settings) -> Foreign:
+    return build_foreign_registry(Registry.connect(settings).client, many=3)
+
+
+@pytest.fixture(scope="module")
+def lead(settings: Settings) -> Iterator[McpSession]:
+    with mcp_session(settings, LEAD, settings.home / "mcp-foreign.log") as session:
+        yield session
+
+
+def test_list_models_shows_modes_and_holders_stage_mode_included(lead, foreign):
+    found = {m["name"]: m for m in lead.ok("list_models", search=foreign.stages.split()[0])["models"]}
+    assert found[foreign.stages]["mode"] == "stages"
+    assert (found[foreign.stages]["production"], found[foreign.stages]["staging"]) == ("2", "3")
+    [quoted] = lead.ok("list_models", search="brien")["models"]
+    assert (quoted["name"], quoted["production"]) == (foreign.both, "2")
+
+
+@pytest.mark.parametrize("which,newer", [("aliases", "3"), ("stages", "4")])
+def test_plan_promote_rollback_and_history_restore_the_hand_set_holder(lead, foreign, which, newer):
+    name = getattr(foreign, which)
+    planned = lead.ok("plan", action="promote", model=name, version=newer)
+    assert planned["allowed"]
+    assert not [d for d in planned["drift"] if "outside" in d]  # adopting raised no warning
+    lead.ok("promote", model=name, version=newer, reason="newer", plan_token=planned["plan_token"])
+    back = lead.ok("plan", action="rollback", model=name)
+    assert back["version"] == "2"
+    lead.ok("rollback", model=name, reason="back to the hand-set one", plan_token=back["plan_token"])
+    assert lead.ok("model_versions", model=name)["holders"]["production"] == "2"
+    history = lead.ok("model_history", model=name)
+    assert [(a["action"], a["actor"]) for a in history["attempts"]][:1] == [("observed", "mlflow")]
+    assert not [d for d in history["drift"] if "outside" in d]
+
+
+def test_a_source_run_deleted_is_refused_then_forced_with_a_reason(lead, foreign):
+    planned = lead.ok("plan", action="promote", model=foreign.odd_sources, version="2")
+    [failed] = [c for c in planned["checks"] if not c["passed"]]
+    assert failed["overridable"] and "was deleted" in failed["detail"] and planned["needs_force"]
+    refused = lead.error("promote", model=foreign.odd_sources, version="2", reason="try")
+    assert refused.startswith("Error executing tool promote: refused: ") and "refused: refused" not in refused
+    done = lead.ok("promote", model=foreign.odd_sources, version="2", reason="known loss", force=True)
+    assert done["outcome"] == "done" and done["plan"]["version"] == "2"

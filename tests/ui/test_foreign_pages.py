@@ -1,0 +1,63 @@
+"""The pages under AppTest on a registry built by hand (tests/foreign_registry.py): list, plan, promote,
+roll back and read the history, in alias and stage mode, with names no test of ours would choose."""
+
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+from mlflow import MlflowClient
+
+from pages.views.shared import plain
+from tests.foreign_registry import Foreign, build_foreign_registry
+from tests.ui.test_models_page import confirm, open_dialog, texts
+
+MODELS = "pages/models.py"
+HISTORY = "pages/history.py"
+
+
+@pytest.fixture(scope="module")
+def foreign(stack) -> Foreign:
+    """Built once on the session's server; each test has an audit log of its own, so meets it anew."""
+    return build_foreign_registry(MlflowClient(stack.tracking_uri), many=3)
+
+
+def test_the_list_shows_stage_mode_holders_and_hand_set_aliases(ui_env, foreign, open_page):
+    at = open_page(MODELS, q=foreign.stages.split()[-1])  # the build's unique suffix
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("model")
+    assert table.loc[foreign.stages, "production"] == "v2"
+    assert table.loc[foreign.aliases, "production"] == "v2"
+    assert table.loc[foreign.both, "production"] == "v2"  # aliases win over a leftover stage
+
+
+@pytest.mark.parametrize("which,newer", [("aliases", "3"), ("stages", "4")])
+def test_promote_then_roll_back_to_the_hand_set_holder(ui_registry, foreign, open_page, which, newer):
+    name = getattr(foreign, which)
+    at = open_page(MODELS, model=name)
+    assert not at.exception
+    assert not [w for w in texts(at, "warning") if "changed outside" in w]  # adopting warns of nothing
+    assert at.metric[0].value == "v2"
+    confirm(open_dialog(at, "promote_production", newer), "the newer one")
+    assert at.metric[0].value == f"v{newer}" and at.metric[2].value == "v2"  # rollback target
+    at = open_page(MODELS, model=name)
+    confirm(open_dialog(at, "rollback"), "back to the hand-set one")
+    assert any(plain(f"rolled back to v2 (was v{newer})") in s for s in texts(at, "success"))
+    assert ui_registry.state(name).holders.production == "2"
+
+
+def test_history_tells_the_state_first_seen_and_outside_changes_from_the_dashboards(
+    ui_registry, foreign, open_page
+):
+    name = foreign.odd_sources
+    open_page(MODELS, model=name)  # the dashboard meets it: the baseline
+    ui_registry.client.set_registered_model_alias(name, "production", "1")  # by hand
+    at = open_page(HISTORY, model=name)
+    assert not at.exception
+    drift = [w for w in texts(at, "warning") if "MLflow says v1" in w]
+    assert len(drift) == 1 and "changed outside the dashboard" in drift[0]
+    st.cache_data.clear()  # a later visit, past the page's 30 s read cache
+    at = open_page(HISTORY, model=name)  # seen again: recorded once only
+    table = at.dataframe[0].value
+    assert list(table["action"]) == ["outside", "observed"]
+    assert list(table["origin"]) == ["outside: noticed by the dashboard", "first seen in MLflow"]
+    assert set(table["actor"]) == {"mlflow"}
