@@ -24,7 +24,7 @@ from registry.audit.observe import observe, unavailable_versions
 from registry.audit.replay import drift, replay, rollback_target
 from registry.domain.policy import ModelPolicy, resolve_policy
 from registry.domain.times import parse_time as parse_time  # the pages read it here too
-from registry.errors import RegistryError
+from registry.errors import BadInput, RegistryError
 from registry.lifecycle.actions import (
     TAG_PROMOTED_AT,
     TAG_PROMOTED_BY,
@@ -195,6 +195,8 @@ def _fill(reg: Registry, rows: list[ModelRow]) -> list[ModelRow]:
 
 
 def _search(client: MlflowClient, name_contains: str, max_results: int, page_token: str | None) -> Any:
+    if max_results < 1:  # as registry.store.models.search_models says it
+        raise BadInput(f"max results {max_results}: ask for at least 1")
     with translate_errors("search registered models"):
         return client.search_registered_models(
             filter_string=name_contains_filter(name_contains),
