@@ -51,7 +51,10 @@ def test_experiments_come_most_recently_active_first_with_their_run_counts(
     assert by_id[empty].last_run is None and by_id[empty].last_activity == by_id[empty].created
     assert not by_id[busy].runs_capped
 
-    newest = recent_runs(any_client, found, limit=2)
+    # Other modules on the shared server log runs far in the future (tests/ui/tracking_data.py), so the
+    # newest runs are asked of this test's own experiments, in the order the reader gave them.
+    ours = [e for e in found if e.experiment_id in (quiet, busy, empty)]
+    newest = recent_runs(any_client, ours, limit=2)
     assert list(newest["run_id"]) == [busy_runs[1], busy_runs[2]]
 
 
