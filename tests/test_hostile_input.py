@@ -213,7 +213,8 @@ def test_a_file_whose_listing_has_no_size_is_capped_after_download(tmp_path: Pat
         ("evil.svg", b'<svg onload="alert(1)"><script>alert(2)</script></svg>', "text"),
         ("page.html", b"<img src=x onerror=alert(1)>", "text"),
         ("fake.png", b"<script>alert(1)</script>", "text"),  # an image suffix is not enough
-        ("fake.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, "image"),
+        # a PNG signature over garbage is a corrupt image: said so, offered as a download, never drawn
+        ("fake.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, "binary"),
         ("weights.bin", b"\x00\x01\x02" * 100, "binary"),
         ("latin1.txt", "caf\xe9".encode("latin-1"), "binary"),
         ("deep.json", b"[" * 50_000 + b"]" * 50_000, "text"),  # too deep to parse: shown as text
