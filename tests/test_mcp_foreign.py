@@ -33,8 +33,9 @@ def test_list_models_shows_modes_and_holders_stage_mode_included(lead, foreign):
     found = {m["name"]: m for m in lead.ok("list_models", search=foreign.stages.split()[0])["models"]}
     assert found[foreign.stages]["mode"] == "stages"
     assert (found[foreign.stages]["production"], found[foreign.stages]["staging"]) == ("2", "3")
-    [quoted] = lead.ok("list_models", search="brien")["models"]
-    assert (quoted["name"], quoted["production"]) == (foreign.both, "2")
+    # other modules on the shared server register their own o'brien models: pick this registry's
+    quoted = {m["name"]: m for m in lead.ok("list_models", search="brien")["models"]}[foreign.both]
+    assert quoted["production"] == "2"
 
 
 @pytest.mark.parametrize("which,newer", [("aliases", "3"), ("stages", "4")])
