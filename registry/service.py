@@ -481,8 +481,8 @@ class Registry:
 
     def model_history(self, model: str) -> ModelHistory:
         reconcile(self.client, self.audit, self.settings, model)  # before reading: see lifecycle/reconcile
-        state = self.state(model)
-        attempts, _ = observe(self.audit, state)
+        seen = observe(self.audit, model, lambda: self.state(model))
+        state, attempts = seen.state, seen.attempts
         replayed = replay(attempts)
         unavailable = unavailable_versions(state, replayed.production_stack)
         return ModelHistory(
@@ -498,9 +498,8 @@ class Registry:
         met, and any outside change since; idempotent, so it may run on every deploy."""
         adopted = []
         for name in [model] if model else all_model_names(self.client):
-            state = self.state(name)
-            _, recorded = observe(self.audit, state, record_empty=True)
-            adopted.append(Adoption.of(state, recorded=recorded))
+            seen = observe(self.audit, name, partial(self.state, name), record_empty=True)
+            adopted.append(Adoption.of(seen.state, recorded=seen.recorded))
         return adopted
 
     # notifications -------------------------------------------------------------------------------

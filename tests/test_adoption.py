@@ -9,8 +9,11 @@ from __future__ import annotations
 import pytest
 
 from registry.access.identity import Actor
+from registry.audit.observe import observe
 from registry.errors import Refused
 from registry.service import Registry
+from registry.store.models import model_state
+from tests.factories import make_model
 from tests.foreign_registry import Foreign, build_foreign_registry
 
 LEAD = Actor("alice", "lead")
@@ -113,3 +116,26 @@ def test_adopt_records_every_model_once(reg, foreign):
     observed = [a for a in reg.history(foreign.empty) if a.action == "observed"]
     assert [(a.target, a.to_version) for a in observed] == [("production", None)]
     assert [a.action for a in reg.history(foreign.many)].count("observed") == 1
+
+
+def test_a_change_of_ours_landing_while_mlflow_is_read_is_not_an_outside_change(reg):
+    """Another lead's promotion finishes after this reader read MLflow and before it read the audit
+    log: MLflow's (now stale) holders differ from the audit, yet nobody changed MLflow by hand."""
+
+    name = make_model(reg.client, [{"acc": 0.8}, {"acc": 0.9}])
+    reg.promote(name, "1", "first", actor=LEAD)
+    reads = []
+
+    def read_state():
+        state = model_state(reg.client, name, reg.settings)
+        if not reads:  # the first read goes stale at once: another session promotes v2
+            reg.promote(name, "2", "second", actor=Actor("bob", "lead"))
+        reads.append(state.holders.production)
+        return state
+
+    seen = observe(reg.audit, name, read_state)
+
+    assert seen.recorded == 0 and seen.state.holders.production == "2"
+    assert reads == ["1", "2"]  # read again once the audit log had moved
+    assert [a.action for a in reg.history(name)] == ["promote", "promote"]
+    assert reg.model_history(name).drift == []

@@ -14,6 +14,7 @@ thing at once cannot both record it, and a plan made before the event conflicts 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,35 +44,50 @@ class Adoption:
         return cls(state.model.name, state.policy.mode, h.production, h.staging, recorded)
 
 
-def observe(audit: AuditLog, state: ModelState, *, record_empty: bool = False) -> tuple[list[Attempt], int]:
-    """The model's audit attempts after recording its baseline or the outside changes MLflow shows,
-    and how many events this call recorded.
+@dataclass(frozen=True)
+class Observation:
+    """A model's MLflow state and audit attempts read so that they agree in time, after recording
+    whatever baseline or outside change that showed; `seq` is the audit's last change slot then."""
 
-    A model never met gets its baseline when something holds a slot (or always with
-    `record_empty`, as `adopt` does). When the audit log cannot be written (read-only, locked), the
-    attempts are returned as they are and the difference shows as drift instead.
+    state: ModelState
+    attempts: list[Attempt]
+    seq: int
+    recorded: int
+
+
+def observe(
+    audit: AuditLog, model: str, read_state: Callable[[], ModelState], *, record_empty: bool = False
+) -> Observation:
+    """Read the model's state and audit attempts, recording its baseline or the outside changes MLflow
+    shows.
+
+    The audit's last `seq` is read before MLflow and again after the attempts: when it moved, one of
+    our own changes landed in between, MLflow's answer may predate it, and both are read again; only a
+    difference seen with the audit standing still is an outside change. A model never met gets its
+    baseline when something holds a slot (or always with `record_empty`, as `adopt` does). When the
+    audit log cannot be written (read-only, locked), the difference shows as drift instead.
     """
-    model = state.model.name
-    attempts = audit.attempts(model)
     recorded = 0
     for _ in range(_TRIES):
+        seq = audit.last_seq(model)
+        state = read_state()
+        attempts = audit.attempts(model)
+        if audit.last_seq(model) != seq:
+            continue  # a change of ours landed while MLflow was read: its answer may be stale
         events = events_to_record(attempts, state, record_empty=record_empty)
-        if not events:
-            break
-        if audit.pending_change(model) is not None:
-            break  # a change in flight explains the difference; its result will say
+        if not events or audit.pending_change(model) is not None:
+            break  # nothing to record, or a change in flight explains the difference; its result will say
         try:
-            seq = audit.last_seq(model)
             for event in events:
                 seq += 1
-                audit.record("done", seq=seq, **event)
+                audit.record("done", seq=seq, **event)  # conflicts when anyone claimed the slot first
                 recorded += 1
         except Conflict:
-            pass  # another replica recorded first: read again and see what is left
+            continue  # another replica recorded first: read again and see what is left
         except Unreachable:
             break
-        attempts = audit.attempts(model)
-    return attempts, recorded
+        return Observation(state, audit.attempts(model), seq, recorded)
+    return Observation(state, attempts, seq, recorded)
 
 
 def events_to_record(

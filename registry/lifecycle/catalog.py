@@ -22,6 +22,7 @@ from registry.access.permissions import leads_of
 from registry.audit.log import Attempt, AuditLog
 from registry.audit.observe import observe, unavailable_versions
 from registry.audit.replay import drift, replay, rollback_target
+from registry.domain.model_state import ModelState
 from registry.domain.policy import ModelPolicy, resolve_policy
 from registry.domain.times import parse_time as parse_time  # the pages read it here too
 from registry.errors import BadInput, RegistryError
@@ -371,12 +372,16 @@ def _version_row(client: MlflowClient, v: VersionInfo, read_run: bool) -> Versio
 
 def model_view(reg: Registry, name: str) -> ModelView:
     """Everything the model page shows; raises NotFound for an unknown model."""
-    state = model_state(reg.client, name, reg.settings)
+
+    def read_state() -> ModelState:
+        return model_state(reg.client, name, reg.settings)
+
     audit_problem = ""
     try:
-        attempts, _ = observe(reg.audit, state)
+        seen = observe(reg.audit, name, read_state)
+        state, attempts = seen.state, seen.attempts
     except RegistryError as exc:  # the registry still shows; rollback and drift need the audit log
-        attempts, audit_problem = [], str(exc)
+        state, attempts, audit_problem = read_state(), [], str(exc)
     replayed = replay(attempts)
     versions = list(state.versions.values())  # newest first
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:

@@ -78,12 +78,10 @@ def read_snapshot(
     """Read what planning `action` on `model` needs; the sequence number first, so a change recorded
     while the rest is read makes the snapshot stale rather than silently mixed."""
     reconcile(client, audit, settings, model)  # an unfinished attempt MLflow shows applied is settled
-    seq = audit.last_seq(model)
-    state = model_state(client, model, settings)
-    attempts, recorded = observe(audit, state)  # first meeting: baseline; MLflow moved: outside event
-    if recorded:
-        seq = audit.last_seq(model)  # our own events are part of the state this plan is made on
-    history = replay(attempts)
+    # first meeting: baseline; MLflow moved: outside event (ours are part of what this plan is made on)
+    seen = observe(audit, model, lambda: model_state(client, model, settings))
+    state, seq = seen.state, seen.seq
+    history = replay(seen.attempts)
     leads = leads_of(state.model.tags, settings.model_overrides.get(model))
     if version is None and action == "rollback":
         version = _rollback_target(state, history)

@@ -105,7 +105,7 @@ def test_oidc_shows_only_a_login_until_the_user_logs_in(oidc):
     at = run_as({"is_logged_in": False})
     assert at.button(key="auth.login").label == "Log in"
     assert any("Log in with your organisation's account" in i.value for i in at.info)
-    assert not [s for s in at.subheader if s.value in ("Stores", "Contents")]  # no page ran
+    assert not [s for s in at.subheader if s.value in ("Production", "Waiting for a decision")]  # no page ran
     assert "auth.logout" not in _keys(at)
 
 
@@ -114,7 +114,7 @@ def test_oidc_user_sees_their_name_role_and_a_logout(oidc):
     assert "Signed in as **Ada Lovelace** (ada@example.com, lead)" in captions(at)
     assert at.button(key="auth.logout").label == "Log out"
     assert "auth.login" not in _keys(at)
-    assert any(s.value == "Stores" for s in at.subheader)  # the overview rendered
+    assert any(s.value == "Production" for s in at.subheader)  # the overview rendered
 
     unverified = run_as(
         {"is_logged_in": True, "email": "ada@example.com", "email_verified": False, "sub": "7"}

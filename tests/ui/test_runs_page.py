@@ -44,6 +44,7 @@ def test_the_table_lists_the_runs_with_children_under_their_parent(ui_env, open_
 def test_an_experiment_can_be_named_in_the_url(ui_env, open_page, tracking):
     at = open_page(PAGE, experiment=tracking.experiment_name)
     assert not at.exception
+    assert not at.error, [e.value for e in at.error]
     assert at.selectbox(key="runs_experiment").value == tracking.experiment_id
     assert at.query_params["experiment"] == tracking.experiment_id
 
