@@ -67,11 +67,16 @@ class Promotion:
 
 
 def promotion_of(
-    model: str, version: str | None, tags: dict[str, str], attempts: Iterable[Attempt]
+    model: str,
+    version: str | None,
+    tags: dict[str, str],
+    attempts: Iterable[Attempt],
+    slot: str = "production",
 ) -> Promotion:
+    """Since when and by whom `version` holds `slot` (the model's primary slot)."""
     if not version:
         return Promotion()
-    if tags.get(TAG_PROMOTED_BY) and tags.get(TAG_PROMOTED_TO, "production") == "production":
+    if tags.get(TAG_PROMOTED_BY) and tags.get(TAG_PROMOTED_TO, "production") == slot:
         return Promotion(tags[TAG_PROMOTED_BY], parse_time(tags.get(TAG_PROMOTED_AT)), "tags")
     last = None
     for a in attempts:
@@ -79,7 +84,7 @@ def promotion_of(
             a.model == model
             and a.outcome == "done"
             and a.to_version == version
-            and a.target == "production"
+            and a.target == slot
             and a.action in ("promote", "rollback")
         ):
             last = a
@@ -103,6 +108,7 @@ class ModelRow:
     promotion: Promotion = field(default_factory=Promotion)
     updated_ms: int = 0
     problem: str = ""  # why part of the row could not be read (the rest still shows)
+    primary_slot: str = "production"  # what `production` holds: the model's first slot when it names its own
 
 
 @dataclass(frozen=True)
@@ -127,8 +133,9 @@ def _summary(rm: Any, settings: Settings) -> ModelRow:
         policy = resolve_policy(tags, settings.model_overrides.get(rm.name), uses_stages, bool(aliases))
     except RegistryError as exc:  # a bad policy tag must not hide the model from the list
         policy, problem = ModelPolicy(mode="aliases"), str(exc)
-    if policy.mode == "aliases":
-        production, staging = aliases.get(settings.production_alias), aliases.get(settings.staging_alias)
+    if policy.mode == "aliases":  # a model naming its own slots: its primary one serves as production
+        production = aliases.get(settings.alias_of(policy.primary_slot))
+        staging = aliases.get(settings.staging_alias) if "staging" in policy.slots else None
     else:
         production, staging = by_stage.get("Production"), by_stage.get("Staging")
     versions = [int(mv.version) for mv in latest]
@@ -142,6 +149,7 @@ def _summary(rm: Any, settings: Settings) -> ModelRow:
         key_metric=policy.key_metric,
         updated_ms=int(rm.last_updated_timestamp or 0),
         problem=problem,
+        primary_slot=policy.primary_slot,
     )
 
 
@@ -178,7 +186,7 @@ def _with_production(client: MlflowClient, row: ModelRow, attempts: Sequence[Att
         row,
         key_value=value,
         production_run=run_id,
-        promotion=promotion_of(row.name, row.production, info.tags, attempts),
+        promotion=promotion_of(row.name, row.production, info.tags, attempts, row.primary_slot),
     )
 
 
