@@ -163,3 +163,28 @@ def test_a_dead_postgresql_tracking_store_is_reported_without_a_long_retry(sqlit
     )
     done = run_cli(dead, "experiments", timeout=60)  # MLflow alone retries for about 100 s
     assert done.returncode == 5 and "did not answer" in done.stderr, done.stderr
+
+
+def test_audit_verify_exits_0_when_intact_and_4_naming_a_rewritten_row(sqlite_settings, model):
+    import sqlalchemy as sa
+
+    from registry.audit.log import events
+
+    assert run_cli(sqlite_settings, "promote", model, "1", "--reason", "first release").returncode == 0
+    intact = run_cli(sqlite_settings, "audit", "verify")
+    assert intact.returncode == 0, intact.stderr
+    assert intact.stdout.startswith("audit log intact: ") and "row(s) checked" in intact.stdout
+
+    audit = Registry.connect(sqlite_settings).audit
+    with audit.engine.begin() as conn:  # someone with the database file drops a trigger and rewrites
+        conn.execute(sa.text("DROP TRIGGER registry_audit_no_update"))
+        row = conn.execute(sa.select(events.c.id).where(events.c.reason == "first release")).scalars().first()
+        conn.execute(sa.update(events).where(events.c.id == row).values(reason="routine"))
+
+    altered = run_cli(sqlite_settings, "audit", "verify")
+    assert altered.returncode == 4 and "Traceback" not in altered.stderr
+    said = altered.stderr.splitlines()[-1]  # above it: the log's note that the triggers were recreated
+    assert said.startswith("conflict: ") and f"broken at row {row} (model {model}, at " in said
+    assert "rewritten" in altered.stdout and "missing when the log was opened" in altered.stdout
+    report = json.loads(run_cli(sqlite_settings, "audit", "verify", "--json").stdout)
+    assert not report["intact"] and report["broken"]["id"] == row and report["broken"]["model"] == model

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -44,27 +44,34 @@ _BATCH = 10_000
 
 def canonical_time(value: datetime) -> str:
     """A time as every backend reads it back: UTC, microseconds (SQLite keeps no zone)."""
-    utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    utc = value if value.tzinfo is None else value.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="microseconds")
+
+
+_AT, _FORCED, _SEQ = HASHED.index("at"), HASHED.index("forced"), HASHED.index("seq")
+_TEXT = [i for i in range(len(HASHED)) if i not in (_AT, _FORCED, _SEQ)]
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def row_hash(prev_hash: str, row: Mapping[Any, Any]) -> str:
-    """SHA-256 over the previous row's hash and this row's content, as canonical JSON of the values
-    as the database gives them back (text columns as text: SQLite stores a number there as text)."""
-    content: dict[str, Any] = {}
-    for name in HASHED:
-        value: Any = row.get(name)
-        if name == "at":
-            value = canonical_time(value)
-        elif name == "forced":
-            value = bool(value)
-        elif name == "seq":
-            value = None if value is None else int(value)
-        elif value is not None:
-            value = str(value)
-        content[name] = value
-    body = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+    """SHA-256 over the previous row's hash and this row's content."""
+    return values_hash(prev_hash, [row.get(name) for name in HASHED])
+
+
+def values_hash(prev_hash: str, values: Sequence[Any]) -> str:
+    """The same over the HASHED values in order, as the database gives them back: a JSON list with
+    the time canonical and text columns as text (SQLite stores a number given for text as text).
+    Positional, not a mapping: `verify` calls this once per row of the whole log."""
+    content = list(values)
+    content[_AT] = canonical_time(content[_AT])
+    content[_FORCED] = bool(content[_FORCED])
+    seq = content[_SEQ]
+    content[_SEQ] = None if seq is None else int(seq)
+    for i in _TEXT:
+        value = content[i]
+        if value is not None and type(value) is not str:
+            content[i] = str(value)
+    return hashlib.sha256(f"{prev_hash}\n{_encode(content)}".encode()).hexdigest()
 
 
 def lock_for_append(conn: Connection) -> None:
@@ -92,8 +99,8 @@ def head(conn: Connection, table: Table) -> str:
     rest = select(*[c[name] for name in HASHED]).order_by(c.id)
     if after is not None:
         rest = rest.where(c.id > after)
-    for row in conn.execute(rest).mappings():
-        current = row_hash(current, row)
+    for values in conn.execute(rest):
+        current = values_hash(current, values)
     return str(current)
 
 
@@ -206,45 +213,48 @@ def walk(conn: Connection, table: Table) -> Walk:
     """Recompute the chain oldest first, in batches by id (a steady memory footprint on a big log),
     up to the first break."""
     c = table.c
-    columns = [c.id, c.prev_hash, c.row_hash, *[c[name] for name in HASHED]]
+    columns = [c.id, c.model, c.prev_hash, c.row_hash, *[c[name] for name in HASHED]]
     current, started, broken = GENESIS, None, None
     rows = chained = unchained = 0
     last_id = -1
     while broken is None:
         query = select(*columns).where(c.id > last_id).order_by(c.id).limit(_BATCH)
-        batch = conn.execute(query).mappings().all()
+        batch = conn.execute(query).all()
         if not batch:
             break
         for row in batch:
             rows += 1
-            last_id = row["id"]
-            if row["row_hash"] is None and started is None:
+            last_id, model, prev, own = row[0], row[1], row[2], row[3]
+            values = row[4:]
+            if own is None and started is None:
                 unchained += 1  # written before the chain existed: rolled in, sealed by the first link
-                current = row_hash(current, row)
+                current = values_hash(current, values)
                 continue
-            problem = _problem(row, current, started is not None)
+            problem = _problem(prev, own, values, current, started is not None)
             if problem:
-                at = row["at"] if row["at"].tzinfo else row["at"].replace(tzinfo=UTC)
-                broken = Break(row["id"], row["model"], at, problem)
+                at = values[_AT]
+                broken = Break(last_id, model, at if at.tzinfo else at.replace(tzinfo=UTC), problem)
                 break
-            started = started or row["at"]
+            started = started or values[_AT]
             chained += 1
-            current = row["row_hash"]
+            current = own
     since = started.replace(tzinfo=UTC) if started and started.tzinfo is None else started
     return Walk(rows, chained, unchained, since, current, broken)
 
 
-def _problem(row: Mapping[Any, Any], current: str, started: bool) -> str | None:
+def _problem(
+    prev: str | None, own: str | None, values: Sequence[Any], current: str, started: bool
+) -> str | None:
     """What is wrong with a row whose predecessor hashes to `current`, or None."""
-    if row["row_hash"] is None:
+    if own is None:
         return "a row without a hash after the chain began (inserted by hand, or by an old version)"
-    if row["prev_hash"] != current:
+    if prev != current:
         if not started:
             return "rows written before the chain began were changed or deleted since"
         return (
             "its link does not match the row before it: a row before it was deleted or changed, "
             "or this row was inserted"
         )
-    if row_hash(current, row) != row["row_hash"]:
+    if values_hash(current, values) != own:
         return "its content does not match its hash: the row was rewritten"
     return None

@@ -206,6 +206,15 @@ def model_history(reg: Registry, model: ModelName) -> Result:
     return to_json_object(reg.model_history(model))
 
 
+def verify_audit(reg: Registry) -> Result:
+    """Whether the audit log is as it was written: `intact`, rows checked, from when the hash chain
+    vouches (`chained_since`; older rows are `unchained`), the first broken row (id, model, at, what is
+    wrong) if a row was rewritten, deleted or inserted by hand, attempts with a doubled row, and
+    warnings when the append-only triggers are missing or were found missing. Tell the user plainly
+    when it is not intact."""
+    return reg.verify_audit().as_dict()
+
+
 def plan(
     reg: Registry,
     action: Literal["promote", "archive", "rollback"],
@@ -391,6 +400,7 @@ TOOLS: tuple[tuple[Callable[..., Result], ToolAnnotations], ...] = (
     (list_models, READ),
     (model_versions, READ),
     (model_history, READ),
+    (verify_audit, READ),
     (plan, READ),
     (track_model, ADD),
     (register_model, ADD),
