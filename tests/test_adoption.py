@@ -139,3 +139,27 @@ def test_a_change_of_ours_landing_while_mlflow_is_read_is_not_an_outside_change(
     assert reads == ["1", "2"]  # read again once the audit log had moved
     assert [a.action for a in reg.history(name)] == ["promote", "promote"]
     assert reg.model_history(name).drift == []
+
+
+def test_a_change_of_ours_in_flight_when_mlflow_is_read_is_not_an_outside_change(reg):
+    """Another replica has claimed its change and is about to write MLflow; it finishes while this
+    reader reads: MLflow (read first) still shows v1, the audit (read after) says v2, yet nobody
+    changed MLflow by hand."""
+    name = make_model(reg.client, [{"acc": 0.8}, {"acc": 0.9}])
+    reg.promote(name, "1", "first", actor=LEAD)
+    claimed = reg.audit.begin(
+        actor="bob", role="lead", model=name, action="promote", target="production", from_version="1",
+        to_version="2", reason="second", checks=[], seq=reg.audit.last_seq(name) + 1,
+    )  # fmt: skip
+
+    def read_state():
+        state = model_state(reg.client, name, reg.settings)
+        reg.client.set_registered_model_alias(name, "production", "2")  # the other replica's write
+        reg.audit.finish(claimed, "done", None)  # ...and its result, before this reader reads the audit
+        return state
+
+    seen = observe(reg.audit, name, read_state)
+
+    assert seen.recorded == 0
+    assert [a.action for a in reg.history(name)] == ["promote", "promote"]
+    assert reg.model_history(name).drift == []

@@ -90,6 +90,18 @@ def start_replica(
     )
 
 
+def around_outside(history: list) -> str:
+    """Each outside event with the attempts just before it: what a failure shows, to find the race."""
+    lines = []
+    for i, a in enumerate(history):
+        if a.action == "outside":
+            for b in history[max(0, i - 4) : i + 1]:
+                done = b.finished_at and f"{b.finished_at:%H:%M:%S.%f}"
+                lines.append(f"{b.at:%H:%M:%S.%f}-{done} {b.action} {b.target}")
+                lines.append(f"  {b.from_version}>{b.to_version} {b.outcome} {b.actor} {b.reason} {b.error}")
+    return "\n".join(lines)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("backend", ["http", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -141,8 +153,9 @@ def test_concurrent_leads_keep_the_invariants(make_settings, backend: str, recor
         assert not state.holders.extra_production  # at most one version in stage Production
         replayed = replay(history)
         assert (replayed.production, replayed.staging) == (state.holders.production, state.holders.staging)
-        assert reg.model_history(model).drift == []
+        assert reg.model_history(model).drift == [], around_outside(history)
         assert not [a for a in history if a.outcome == "incomplete"]
+        assert not [a for a in history if a.action == "outside"], around_outside(history)  # no MLflow by hand
 
         by_reason = Counter(a.reason for a in history)
         expected = {s["reason"]: s["outcome"] for s in seen if s["model"] == model}

@@ -62,20 +62,23 @@ def observe(
     shows.
 
     The audit's last `seq` is read before MLflow and again after the attempts: when it moved, one of
-    our own changes landed in between, MLflow's answer may predate it, and both are read again; only a
-    difference seen with the audit standing still is an outside change. A model never met gets its
+    our own changes landed in between, MLflow's answer may predate it, and both are read again. A
+    change already claimed but unfinished before MLflow is read may finish at any moment of the reads,
+    so then nothing is recorded either: only a difference seen with the audit standing still and
+    nothing in flight is an outside change. A model never met gets its
     baseline when something holds a slot (or always with `record_empty`, as `adopt` does). When the
     audit log cannot be written (read-only, locked), the difference shows as drift instead.
     """
     recorded = 0
     for _ in range(_TRIES):
         seq = audit.last_seq(model)
+        in_flight = audit.pending_change(model) is not None
         state = read_state()
         attempts = audit.attempts(model)
         if audit.last_seq(model) != seq:
-            continue  # a change of ours landed while MLflow was read: its answer may be stale
+            continue  # a change of ours was claimed while MLflow was read: its answer may be stale
         events = events_to_record(attempts, state, record_empty=record_empty)
-        if not events or audit.pending_change(model) is not None:
+        if not events or in_flight:
             break  # nothing to record, or a change in flight explains the difference; its result will say
         try:
             for event in events:
