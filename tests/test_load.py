@@ -61,8 +61,9 @@ def act(reg: Registry, worker: str, models: list[str], actions: int, seed: int) 
             outcome = "conflict"
         except Refused:
             outcome = "refused"
-        except RegistryError:
-            outcome = "failed"
+        except RegistryError as exc:
+            seen.append({"reason": reason, "model": model, "outcome": "failed", "error": str(exc)})
+            continue
         seen.append({"reason": reason, "model": model, "outcome": outcome})
     return seen
 
