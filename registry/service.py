@@ -17,6 +17,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 if TYPE_CHECKING:
+    from registry.domain.model_specs import ParamValue  # scikit-learn: loaded only to train
     from registry.training.demo import DemoSummary  # imported when seeding: it loads scikit-learn
 
 from registry.access.identity import Actor, actor_named, configured_actor
@@ -24,7 +25,6 @@ from registry.audit.chain import Verification
 from registry.audit.log import Attempt, AuditLog
 from registry.audit.observe import Adoption, observe, unavailable_versions
 from registry.audit.replay import Replay, drift, replay, rollback_target
-from registry.domain.model_specs import ParamValue
 from registry.domain.slots import approvals_required
 from registry.errors import BadInput, RegistryError
 from registry.lifecycle import approvals, catalog

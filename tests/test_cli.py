@@ -1,42 +1,16 @@
-"""The command line: real subprocesses against a real store, checking output and exit codes."""
+"""The command line against a real store: output and exit codes (its main in-process, see tests/cli.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from registry.errors import Conflict
 from registry.fronts import cli
 from registry.service import Registry
+from tests.cli import run_cli
 from tests.factories import make_model
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_cli(
-    settings, *args: str, actor: str = "ada", timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    env = os.environ.copy()
-    env.update(
-        MLFLOW_TRACKING_URI=settings.effective_tracking_uri,
-        REGISTRY_AUDIT_URL=settings.effective_audit_url,
-        REGISTRY_HOME=str(settings.home),
-        REGISTRY_ACTOR=actor,
-        REGISTRY_LEADS="ada",
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "registry", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture
@@ -149,7 +123,7 @@ def test_bad_input_and_bad_settings_exit_2_in_one_line(sqlite_settings, monkeypa
         monkeypatch.setenv(name, value)
     if "REGISTRY_AUDIT_URL" in env:  # run_cli sets it from the settings
         settings = settings.model_copy(update={"audit_url": env["REGISTRY_AUDIT_URL"]})
-    done = run_cli(settings, *args)
+    done = run_cli(settings, *args, process=True)  # one line on a real stderr, log records included
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "unexpected" not in done.stderr, done.stderr
 

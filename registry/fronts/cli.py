@@ -22,6 +22,7 @@ from registry.audit.replay import origin_of
 from registry.domain.labels import version_label as _v
 from registry.domain.lookalike import reveal_in_frame
 from registry.errors import BadInput, Conflict, RegistryError
+from registry.fronts.listen import LOOPBACK, check_listen
 from registry.fronts.serialise import dumps
 from registry.redaction import redact
 from registry.service import Registry
@@ -333,6 +334,16 @@ def cmd_audit(reg: Registry, args: argparse.Namespace) -> Any:
     return Failed(out, f"conflict: {found.problems[0]}", EXIT_AUDIT_ALTERED)
 
 
+def _check_webhooks_port(args: argparse.Namespace) -> None:
+    if args.what == "serve":
+        check_listen("webhook receiver", args.host, args.port)
+
+
+def _check_mcp_port(args: argparse.Namespace) -> None:
+    if args.transport == "http":
+        check_listen("MCP over HTTP", LOOPBACK, args.port)
+
+
 def cmd_mcp(reg: Registry, args: argparse.Namespace) -> Any:
     from registry.fronts.mcp_server import serve
 
@@ -416,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="install: the receiver's URL as the tracking server reaches it")
     p.add_argument("--host", default="127.0.0.1", help="serve: address to bind (default loopback only)")
     p.add_argument("--port", type=int, default=8799)
+    p.set_defaults(before_connect=_check_webhooks_port)
     p = add(
         "audit",
         cmd_audit,
@@ -426,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("mcp", cmd_mcp, "serve the registry to an assistant over MCP")
     p.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     p.add_argument("--port", type=int, default=8765)
+    p.set_defaults(before_connect=_check_mcp_port)
     return parser
 
 
@@ -462,6 +475,8 @@ def _emit(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if before_connect := getattr(args, "before_connect", None):
+            before_connect(args)  # a bad --port is said at once, not after the stores answered
         reg = Registry.connect()
         out = args.func(reg, args)
     except RegistryError as exc:
