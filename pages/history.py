@@ -16,6 +16,7 @@ import streamlit as st
 
 from pages.views.columns import when
 from pages.views.events import EventFilter, distinct, events_csv, events_frame, filter_events
+from pages.views.integrity import audit_integrity
 from pages.views.shared import (
     cached_read,
     plain,
@@ -186,6 +187,8 @@ st.caption(
     "Every attempted change, whoever made it and whatever the outcome, newest first; changes made in "
     "MLflow directly are recorded too (actor `mlflow`, origin `outside`)."
 )
+with section("audit integrity"):
+    audit_integrity(st)
 frame = None
 with section("history"), st.spinner("Reading the audit log…"):
     frame = events_frame(cached_read(Registry.history))

@@ -12,6 +12,7 @@ from pages.views.catalog import candidates_frame, production_frame
 from pages.views.columns import open_link, source_run_link, when
 from pages.views.events import EVENT_COLUMNS as HISTORY_COLUMNS
 from pages.views.events import events_frame
+from pages.views.integrity import audit_integrity
 from pages.views.requests import requests_section
 from pages.views.shared import cached_read, plain, section, settings, table, through_app
 from registry.service import Registry
@@ -25,6 +26,8 @@ EVENT_COLUMNS = list(HISTORY_COLUMNS[: HISTORY_COLUMNS.index("flag") + 1])  # as
 
 st.title("MLflow Registry Dashboard")
 alerts = st.container()  # a store that does not answer is said here, above everything
+with section("audit integrity"):
+    audit_integrity(alerts)
 
 st.subheader("Production")
 with section("production"), st.spinner("Reading production versions…"):

@@ -17,13 +17,14 @@ import pandas as pd
 from mlflow import MlflowClient
 
 if TYPE_CHECKING:
+    from registry.domain.model_specs import ParamValue  # scikit-learn: loaded only to train
     from registry.training.demo import DemoSummary  # imported when seeding: it loads scikit-learn
 
 from registry.access.identity import Actor, actor_named, configured_actor
+from registry.audit.chain import Verification
 from registry.audit.log import Attempt, AuditLog
 from registry.audit.observe import Adoption, observe, rollback_targets
 from registry.audit.replay import Replay, drift, replay
-from registry.domain.model_specs import ParamValue
 from registry.domain.slots import approvals_required
 from registry.errors import BadInput, RegistryError
 from registry.lifecycle import approvals, catalog
@@ -499,6 +500,11 @@ class Registry:
     def history(self, model: str | None = None, limit: int | None = None) -> list[Attempt]:
         """Audit attempts, oldest first, for one model or all."""
         return self.audit.attempts(model, limit)
+
+    def verify_audit(self) -> Verification:
+        """Whether the audit log is as it was written: its hash chain walked, attempts with a doubled
+        row, and its append-only triggers (missing now, or found missing when it was opened)."""
+        return self.audit.verify()
 
     def model_history(self, model: str) -> ModelHistory:
         reconcile(self.client, self.audit, self.settings, model)  # before reading: see lifecycle/reconcile

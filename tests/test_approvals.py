@@ -164,7 +164,7 @@ def test_concurrent_final_approvals_apply_exactly_once(make_settings, backend):
 def test_cli_request_list_self_approval_and_approval(sqlite_settings, monkeypatch):
     import json
 
-    from tests.test_cli import run_cli
+    from tests.cli import run_cli
 
     monkeypatch.setenv("REGISTRY_ADMINS", "bob")  # run_cli makes ada the only lead
     reg = Registry.connect(sqlite_settings)

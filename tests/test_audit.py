@@ -1,14 +1,16 @@
-"""The audit log itself: append-only, durable across restarts, newest-N reads, incomplete attempts;
-on SQLite and, where it is installed, on PostgreSQL."""
+"""The audit log itself: append-only, durable across restarts, newest-N reads, incomplete attempts,
+one result per attempt, and a hash chain that `verify` walks; on SQLite and, where it is installed,
+on PostgreSQL."""
 
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
-from registry.audit.log import AuditLog
+from registry.audit.log import AuditLog, events
 from registry.errors import Conflict
 
 
@@ -89,3 +91,203 @@ def test_replicas_opening_a_new_log_at_once_all_succeed(audit_url):
         thread.join()
     assert errors == []
     assert AuditLog(audit_url).attempts() == []
+
+
+# integrity: one result per attempt, the hash chain, `verify` -----------------------------------------
+def drop_triggers(audit: AuditLog) -> None:
+    """What someone with database access does before rewriting history."""
+    names = ["registry_audit_no_update", "registry_audit_no_delete"]
+    if audit.engine.dialect.name == "postgresql":
+        names = ["registry_audit_no_change ON registry_audit", "registry_audit_no_truncate ON registry_audit"]
+    with audit.engine.begin() as conn:
+        for name in names:
+            conn.execute(sa.text(f"DROP TRIGGER {name}"))
+
+
+def row_ids(audit: AuditLog) -> list[tuple[int, str, str]]:
+    with audit.engine.connect() as conn:
+        query = sa.select(events.c.id, events.c.attempt_id, events.c.phase).order_by(events.c.id)
+        return [tuple(r) for r in conn.execute(query)]
+
+
+def three_attempts(audit: AuditLog) -> list[str]:
+    ids = [audit.begin(**intent(model=f"m{v}", to=str(v))) for v in (1, 2, 3)]
+    for attempt_id in ids:
+        audit.finish(attempt_id, "done")
+    return ids
+
+
+def test_an_untouched_log_verifies(audit):
+    three_attempts(audit)
+    found = audit.verify()
+    assert found.intact and found.problems == [] and found.warnings == []
+    assert (found.rows, found.chained, found.unchained) == (6, 6, 0)
+    assert "6 row(s) checked" in found.summary() and found.head_hash in found.as_dict()["head_hash"]
+
+
+def test_a_rewritten_reason_is_reported_naming_the_row(audit_url):
+    audit = AuditLog(audit_url)
+    three_attempts(audit)
+    drop_triggers(audit)
+    target = next(i for i, _, phase in row_ids(audit) if phase == "intent" and i > 1)
+    with audit.engine.begin() as conn:
+        conn.execute(sa.update(events).where(events.c.id == target).values(reason="nothing to see"))
+
+    found = audit.verify()
+    assert not found.intact and found.broken is not None
+    assert (found.broken.id, found.broken.model) == (target, "m2")
+    assert "rewritten" in found.problems[0] and f"row {target} (model m2" in found.problems[0]
+    assert any("missing now" in w for w in found.warnings)
+
+    reopened = AuditLog(audit_url)  # the next start recreates the triggers, and says it found them gone
+    again = reopened.verify()
+    assert again.broken == found.broken and again.triggers_missing == []
+    assert any("missing when the log was opened" in w for w in again.warnings)
+
+
+def test_a_deleted_row_is_reported(audit):
+    three_attempts(audit)
+    drop_triggers(audit)
+    rows = row_ids(audit)
+    with audit.engine.begin() as conn:
+        conn.execute(sa.delete(events).where(events.c.id == rows[2][0]))
+
+    found = audit.verify()
+    assert not found.intact and found.broken is not None
+    assert found.broken.id == rows[3][0] and "deleted" in found.broken.problem
+
+
+def test_a_row_inserted_without_its_link_is_reported(audit):
+    three_attempts(audit)
+    with audit.engine.connect() as conn:
+        last = dict(conn.execute(sa.select(events).order_by(events.c.id.desc()).limit(1)).mappings().one())
+    forged = {**last, "attempt_id": "forged", "reason": "planted", "prev_hash": None, "row_hash": None}
+    del forged["id"]
+    with audit.engine.begin() as conn:  # appending needs no dropped trigger: only the chain tells
+        conn.execute(events.insert().values(**forged))
+    found = audit.verify()
+    assert not found.intact and found.broken is not None and "without a hash" in found.broken.problem
+
+
+def test_a_second_result_row_is_refused_and_a_second_finish_keeps_the_first(audit):
+    attempt_id = audit.begin(**intent())
+    assert audit.finish(attempt_id, "failed", "boom") == "failed"
+    with audit.engine.connect() as conn:
+        result = dict(conn.execute(sa.select(events).where(events.c.phase == "result")).mappings().one())
+    del result["id"]
+    with pytest.raises(sa.exc.IntegrityError), audit.engine.begin() as conn:
+        conn.execute(events.insert().values({**result, "outcome": "done", "error": None}))
+
+    assert audit.finish(attempt_id, "done") == "failed"  # the outcome on record stands
+    assert [a.outcome for a in audit.attempts()] == ["failed"]
+    assert len(row_ids(audit)) == 2 and audit.verify().intact
+
+
+def test_concurrent_finishes_of_one_attempt_leave_one_result(audit):
+    """An apply's result racing reconcile's: whoever comes second accepts the first, no error."""
+    attempt_id = audit.begin(**intent())
+    start, errors, said = threading.Barrier(4), [], []
+
+    def finish() -> None:
+        start.wait()
+        try:
+            said.append(audit.finish(attempt_id, "done"))
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=finish) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and said == ["done"] * 4
+    assert [phase for _, _, phase in row_ids(audit)] == ["intent", "result"]
+
+
+def test_concurrent_writers_do_not_fork_the_chain(audit_url):
+    """Threads with logs of their own (as replicas) and threads sharing one log all append at once."""
+    shared = AuditLog(audit_url)
+    start, errors = threading.Barrier(6), []
+
+    def write(log: AuditLog, n: int) -> None:
+        start.wait()
+        try:
+            for i in range(8):
+                log.record("done", **intent(model=f"m{n}", to=str(i)))
+        except Exception as exc:
+            errors.append(exc)
+
+    logs = [shared, shared, shared, AuditLog(audit_url), AuditLog(audit_url), AuditLog(audit_url)]
+    threads = [threading.Thread(target=write, args=(log, n)) for n, log in enumerate(logs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    found = shared.verify()
+    assert found.intact and found.chained == found.rows == 6 * 8 * 2
+
+
+def legacy_log(url: str, rows: int = 3, doubled: bool = False) -> sa.Engine:
+    """An audit database as versions before the chain made it: no hash columns, no attempt/phase index."""
+    from registry.audit import schema
+
+    engine = sa.create_engine(url)
+    legacy = sa.MetaData()
+    old_columns = [c.copy() for c in events.columns if c.name not in ("prev_hash", "row_hash")]
+    table = sa.Table(events.name, legacy, *old_columns, sa.UniqueConstraint("model", "seq"))
+    with engine.begin() as conn:
+        legacy.create_all(conn)
+        if engine.dialect.name == "sqlite":
+            for statement in schema._sqlite_triggers(events.name):
+                conn.execute(sa.text(statement))
+        else:
+            conn.execute(sa.text(schema._PG_FUNCTION))
+            for statement in schema._pg_triggers(events.name):
+                conn.execute(sa.text(statement))
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        for n in range(rows):
+            row = {
+                **intent(to=str(n)),
+                "attempt_id": f"old{n}",
+                "phase": "intent",
+                "at": at,
+                "outcome": "pending",
+            }
+            row["checks"] = "[]"
+            conn.execute(table.insert().values(row))
+            conn.execute(table.insert().values({**row, "phase": "result", "outcome": "done"}))
+        if doubled:  # what item 7 found possible: a second result row changing an old attempt's outcome
+            conn.execute(table.insert().values({**row, "phase": "result", "outcome": "failed"}))
+    return engine
+
+
+def test_rows_from_before_the_chain_are_unchained_not_broken(audit_url):
+    legacy_log(audit_url).dispose()
+    audit = AuditLog(audit_url)  # upgraded on open: columns, index
+    before = audit.verify()
+    assert before.intact and (before.rows, before.unchained, before.chained) == (6, 6, 0)
+    assert before.warnings == []
+
+    three_attempts(audit)
+    found = audit.verify()
+    assert found.intact and (found.unchained, found.chained) == (6, 6)
+    first_chained = audit.attempts()[3].at
+    assert found.chained_since == first_chained
+    assert "6 unchained (before " in found.summary()
+
+    drop_triggers(audit)  # old rows are sealed by the first link: rewriting one now shows
+    with audit.engine.begin() as conn:
+        conn.execute(sa.update(events).where(events.c.attempt_id == "old1").values(reason="rewritten"))
+    broken = audit.verify().broken
+    assert broken is not None and broken.id == 7 and "before the chain began" in broken.problem
+
+
+def test_an_old_log_holding_a_second_result_opens_and_verify_names_it(audit_url):
+    legacy_log(audit_url, rows=2, doubled=True).dispose()
+    audit = AuditLog(audit_url)  # no crash: the index cannot be made, verify reports why
+    found = audit.verify()
+    assert not found.intact and found.broken is None
+    assert found.duplicates == ["old1 (2 result rows)"]
+    audit.record("done", **intent(model="new"))  # still writable
+    assert AuditLog(audit_url).verify().duplicates == ["old1 (2 result rows)"]

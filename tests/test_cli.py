@@ -1,42 +1,16 @@
-"""The command line: real subprocesses against a real store, checking output and exit codes."""
+"""The command line against a real store: output and exit codes (its main in-process, see tests/cli.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from registry.errors import Conflict
 from registry.fronts import cli
 from registry.service import Registry
+from tests.cli import run_cli
 from tests.factories import make_model
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_cli(
-    settings, *args: str, actor: str = "ada", timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    env = os.environ.copy()
-    env.update(
-        MLFLOW_TRACKING_URI=settings.effective_tracking_uri,
-        REGISTRY_AUDIT_URL=settings.effective_audit_url,
-        REGISTRY_HOME=str(settings.home),
-        REGISTRY_ACTOR=actor,
-        REGISTRY_LEADS="ada",
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "registry", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture
@@ -149,7 +123,7 @@ def test_bad_input_and_bad_settings_exit_2_in_one_line(sqlite_settings, monkeypa
         monkeypatch.setenv(name, value)
     if "REGISTRY_AUDIT_URL" in env:  # run_cli sets it from the settings
         settings = settings.model_copy(update={"audit_url": env["REGISTRY_AUDIT_URL"]})
-    done = run_cli(settings, *args)
+    done = run_cli(settings, *args, process=True)  # one line on a real stderr, log records included
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "unexpected" not in done.stderr, done.stderr
 
@@ -163,3 +137,28 @@ def test_a_dead_postgresql_tracking_store_is_reported_without_a_long_retry(sqlit
     )
     done = run_cli(dead, "experiments", timeout=60)  # MLflow alone retries for about 100 s
     assert done.returncode == 5 and "did not answer" in done.stderr, done.stderr
+
+
+def test_audit_verify_exits_0_when_intact_and_4_naming_a_rewritten_row(sqlite_settings, model):
+    import sqlalchemy as sa
+
+    from registry.audit.log import events
+
+    assert run_cli(sqlite_settings, "promote", model, "1", "--reason", "first release").returncode == 0
+    intact = run_cli(sqlite_settings, "audit", "verify")
+    assert intact.returncode == 0, intact.stderr
+    assert intact.stdout.startswith("audit log intact: ") and "row(s) checked" in intact.stdout
+
+    audit = Registry.connect(sqlite_settings).audit
+    with audit.engine.begin() as conn:  # someone with the database file drops a trigger and rewrites
+        conn.execute(sa.text("DROP TRIGGER registry_audit_no_update"))
+        row = conn.execute(sa.select(events.c.id).where(events.c.reason == "first release")).scalars().first()
+        conn.execute(sa.update(events).where(events.c.id == row).values(reason="routine"))
+
+    altered = run_cli(sqlite_settings, "audit", "verify")
+    assert altered.returncode == 4 and "Traceback" not in altered.stderr
+    said = altered.stderr.splitlines()[-1]  # above it: the log's note that the triggers were recreated
+    assert said.startswith("conflict: ") and f"broken at row {row} (model {model}, at " in said
+    assert "rewritten" in altered.stdout and "missing when the log was opened" in altered.stdout
+    report = json.loads(run_cli(sqlite_settings, "audit", "verify", "--json").stdout)
+    assert not report["intact"] and report["broken"]["id"] == row and report["broken"]["model"] == model

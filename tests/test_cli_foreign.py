@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from registry.service import Registry
+from tests.cli import ROOT, run_cli
 from tests.foreign_registry import Foreign, build_foreign_registry
-from tests.test_cli import ROOT, run_cli
 
 
 @pytest.fixture
@@ -69,14 +69,15 @@ def test_a_hand_made_change_appears_in_history_json_as_outside(sqlite_settings, 
 
 
 def test_refusals_are_one_line_on_stderr_without_a_doubled_prefix(sqlite_settings, foreign):
-    refused = run_cli(sqlite_settings, "promote", foreign.odd_sources, "2", "--reason", "try")
+    refused = run_cli(sqlite_settings, "promote", foreign.odd_sources, "2", "--reason", "try", process=True)
     assert refused.returncode == 3 and refused.stdout == ""
     assert refused.stderr.endswith("\n") and refused.stderr.count("\n") == 1, refused.stderr
     assert refused.stderr.startswith("refused: ") and "refused: refused" not in refused.stderr
     assert "was deleted" in refused.stderr and "force" in refused.stderr
     forced = run_cli(sqlite_settings, "promote", foreign.odd_sources, "2", "--reason", "known", "--force")
     assert forced.returncode == 0, forced.stderr
-    as_json = run_cli(sqlite_settings, "promote", foreign.odd_sources, "1", "--reason", "x", "--json")
+    args = ("promote", foreign.odd_sources, "1", "--reason", "x", "--json")
+    as_json = run_cli(sqlite_settings, *args, process=True)
     assert json.loads(as_json.stdout)["error"] == "refused" and as_json.stderr.count("\n") == 1
 
 

@@ -16,8 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from registry.access.identity import Actor
+from registry.audit.log import events
 from registry.audit.replay import replay
 from registry.errors import BadInput, Conflict, Unreachable
 from registry.lifecycle.actions import apply_plan
@@ -269,6 +271,32 @@ def test_audit_locked_after_the_intent_reports_applied_and_reconciles(
     assert history.drift == [] and history.rollback_to == "1"
     done = reg.promote(model, "3", "next change, no wait", actor=LEAD)
     assert done.outcome == "done" and holders(reg, model) == ("3", None)
+    assert_history_matches_mlflow(reg, model)
+
+
+def test_a_result_that_loses_the_race_with_reconcile_accepts_the_settled_one(
+    make_settings, audit_backend: str
+) -> None:
+    """A reader settles the attempt from MLflow's state between the change and the apply's own result
+    row: the apply ends done with no error, and the attempt has exactly one result."""
+    reg = Registry.connect(make_settings("sqlite", audit_url=audit_backend))
+    model = make_model(reg.client, [{"acc": 0.8}, {"acc": 0.9}])
+    plan = reg.plan("promote", model, "1", actor=LEAD)
+
+    def reader_settles_it_first() -> None:
+        reg.client.set_registered_model_alias(model, "production", "1")  # the change, in MLflow
+        assert reg.model_history(model).attempts[-1].outcome == "done"  # reconciled by a read
+
+    result = apply_plan(
+        reg.client, reg.audit, reg.settings, plan, "raced", actor=LEAD, before_change=reader_settles_it_first
+    )
+    assert result.outcome == "done" and not result.record_pending
+    [attempt] = reg.history(model)
+    assert attempt.outcome == "done" and "reconciled" in (attempt.error or "")
+    with reg.audit.engine.connect() as conn:
+        phases = conn.execute(sa.select(events.c.phase).where(events.c.attempt_id == attempt.attempt_id))
+        assert sorted(phases.scalars()) == ["intent", "result"]
+    assert reg.audit.verify().intact
     assert_history_matches_mlflow(reg, model)
 
 

@@ -28,9 +28,9 @@ from registry.store.artifacts import (
     safe_path,
 )
 from registry.store.runs import search_runs
+from tests.cli import run_cli
 from tests.run_data import make_run
 from tests.stack import create_experiment
-from tests.test_cli import run_cli
 
 FUZZ = settings(
     max_examples=int(os.environ.get("REGISTRY_FUZZ_EXAMPLES", "150")),

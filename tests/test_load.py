@@ -4,7 +4,8 @@ processes (replicas) promote and roll back the same models through the real HTTP
 Whatever interleaving happens, afterwards: at most one production holder per model, replaying the
 audit gives MLflow's state, change slots (seq) are claimed without gaps, and every attempt a worker
 made appears in the audit exactly once with the outcome the worker saw; in particular every Conflict
-a worker was told about is recorded as a conflict.
+a worker was told about is recorded as a conflict; and the audit's hash chain verifies (appends from
+threads and processes at once never fork it).
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ def act(reg: Registry, worker: str, models: list[str], actions: int, seed: int) 
             outcome = "conflict"
         except Refused:
             outcome = "refused"
-        except RegistryError:
-            outcome = "failed"
+        except RegistryError as exc:
+            seen.append({"reason": reason, "model": model, "outcome": "failed", "error": str(exc)})
+            continue
         seen.append({"reason": reason, "model": model, "outcome": outcome})
     return seen
 
@@ -170,3 +172,8 @@ def test_concurrent_leads_keep_the_invariants(make_settings, backend: str, recor
             seqs = sorted(seqs)
         claimed = [a for a in history if a.outcome in ("done", "failed")]
         assert seqs == list(range(1, len(claimed) + 1))  # one slot per change, no gaps, no doubles
+
+    # threads and replica processes appended at once: one unbroken chain over every row, no fork
+    chain = reg.verify_audit()
+    assert chain.intact and chain.warnings == [], chain.as_dict()
+    assert chain.chained == chain.rows and chain.unchained == 0

@@ -37,11 +37,11 @@ ROOT = Path(__file__).resolve().parents[1]
 LEAD, VIEWER = "ada", "victor"
 TOOLS = {
     "list_experiments", "search_runs", "get_best_model", "compare_runs", "list_models", "model_versions",
-    "model_history", "plan", "track_model", "register_model", "promote", "archive", "rollback",
-    "list_requests", "approve_request", "reject_request", "withdraw_request",
+    "model_history", "verify_audit", "plan", "track_model", "register_model", "promote", "archive",
+    "rollback", "list_requests", "approve_request", "reject_request", "withdraw_request",
 }  # fmt: skip
 READ_ONLY = {"list_experiments", "search_runs", "get_best_model", "compare_runs", "list_models"}
-READ_ONLY |= {"model_versions", "model_history", "plan", "list_requests"}
+READ_ONLY |= {"model_versions", "model_history", "verify_audit", "plan", "list_requests"}
 CHANGES = {"promote", "archive", "rollback"}
 
 
@@ -543,3 +543,10 @@ def test_a_promotion_that_needs_approval_is_a_request_and_self_approval_is_refus
     done = bob.approve(asked["request_id"], "checked it", actor=bob.actor("bob"))
     assert done.outcome == "done" and aliases(client, model) == {"production": "1"}
     assert lead.ok("list_requests", model=model)["requests"] == []
+
+
+def test_verify_audit_says_whether_the_log_is_as_written(lead, reg, gated_model):
+    lead.ok("promote", model=gated_model, version="1", reason="baseline for the check")
+    found = lead.ok("verify_audit")
+    assert found["intact"] and found["broken"] is None and found["problems"] == []
+    assert found["rows"] == found["chained"] == reg.audit.verify().rows >= 2

@@ -154,7 +154,7 @@ def test_a_broken_outbox_never_loses_or_undoes_the_action(make_settings, tmp_pat
 
 
 def test_cli_status_and_one_worker_pass(sqlite_settings, tmp_path, monkeypatch):
-    from tests.test_cli import run_cli
+    from tests.cli import run_cli
 
     with running_receiver(tmp_path, free_port(), secret=SECRET) as receiver:
         monkeypatch.setenv("REGISTRY_NOTIFY_URLS", receiver.url)

@@ -20,8 +20,8 @@ from registry.errors import BadInput, Refused
 from registry.lifecycle.registration import register_version
 from registry.service import Registry
 from registry.settings import load_settings
+from tests.cli import run_cli
 from tests.factories import make_model
-from tests.test_cli import run_cli
 
 ADA, BOB, ADMIN, VICTOR = "ada", "bob", "ines", "victor"  # global lead, per-model lead, admin, viewer
 

@@ -22,10 +22,10 @@ from registry.audit.log import Attempt
 from registry.fronts import webhooks
 from registry.service import Registry
 from registry.settings import Settings
+from tests.cli import run_cli
 from tests.conftest import build_settings
 from tests.factories import make_model
 from tests.stack import ServerProcess, free_port
-from tests.test_cli import run_cli
 
 LEAD = Actor("alice", "lead")
 

@@ -4,7 +4,12 @@ Rows are never updated or deleted (triggers refuse it on SQLite and PostgreSQL).
 `intent` row before it touches the registry and a `result` row after, so a crash in between leaves a
 visible incomplete attempt rather than an unrecorded change. The per-model `seq` column, unique per
 model, serializes changes across dashboard replicas: two plans made on the same state cannot both be
-applied, the second insert fails and becomes a Conflict.
+applied, the second insert fails and becomes a Conflict. One intent and one result per attempt:
+UNIQUE(attempt_id, phase), so a second result cannot change an attempt's outcome.
+
+Every row is linked into a hash chain (registry/audit/chain.py) and `verify` walks it, so rows
+rewritten or deleted with the triggers dropped are found; triggers found missing when the log is
+opened are recreated and the fact is kept in `registry_audit_notices`, itself append-only.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,84 +25,29 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    event,
-    func,
-    inspect,
-    select,
-    text,
-)
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
+from registry.audit.chain import Verification, head, lock_for_append, row_hash, walk
+from registry.audit.schema import (
+    duplicates,
+    events,
+    has_attempt_phase_index,
+    is_set_up,
+    missing_triggers,
+    set_up,
+    trigger_notices,
+)
 from registry.errors import Conflict, Unreachable
 from registry.redaction import redact
 from registry.settings import mask_uri
 
 log = logging.getLogger("registry.audit")
-metadata = MetaData()
-events = Table(
-    "registry_audit",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("attempt_id", String(36), nullable=False, index=True),
-    Column("phase", String(8), nullable=False),  # intent | result
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("actor", String(200), nullable=False),
-    Column("role", String(20), nullable=False),
-    Column("model", String(500), nullable=False, index=True),
-    Column("action", String(20), nullable=False),
-    Column("target", String(20), nullable=False),
-    Column("from_version", String(20)),
-    Column("to_version", String(20)),
-    Column("reason", Text, nullable=False, default=""),
-    Column("checks", Text, nullable=False, default="[]"),
-    Column("forced", Boolean, nullable=False, default=False),
-    Column("outcome", String(20), nullable=False),  # pending | done | refused | conflict | failed
-    Column("error", Text),
-    Column("seq", Integer),
-    UniqueConstraint("model", "seq", name="uq_registry_audit_model_seq"),
-)
+__all__ = ["OUTCOMES", "Attempt", "AuditLog", "events"]
 
 OUTCOMES = ("done", "refused", "conflict", "failed", "incomplete")
-
-_SQLITE_TRIGGERS = (
-    "CREATE TRIGGER IF NOT EXISTS registry_audit_no_update BEFORE UPDATE ON registry_audit "
-    "BEGIN SELECT RAISE(ABORT, 'registry_audit is append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS registry_audit_no_delete BEFORE DELETE ON registry_audit "
-    "BEGIN SELECT RAISE(ABORT, 'registry_audit is append-only'); END",
-)
-# PostgreSQL: an integrity error like SQLite's ABORT (not a generic P0001 that reads as "unreachable");
-# TRUNCATE skips row triggers, so it gets a statement trigger of its own. Triggers are created only
-# when missing: replacing them on every open would lock the table against every replica's writes.
-_PG_TRIGGERS = (
-    "CREATE OR REPLACE FUNCTION registry_audit_append_only() RETURNS trigger AS $$ BEGIN "
-    "RAISE EXCEPTION 'registry_audit is append-only' USING ERRCODE = 'integrity_constraint_violation'; "
-    "END; $$ LANGUAGE plpgsql",
-    "DO $$ BEGIN "
-    "IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'registry_audit_no_change' "
-    "AND tgrelid = 'registry_audit'::regclass) THEN "
-    "CREATE TRIGGER registry_audit_no_change BEFORE UPDATE OR DELETE ON registry_audit "
-    "FOR EACH ROW EXECUTE FUNCTION registry_audit_append_only(); END IF; "
-    "IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'registry_audit_no_truncate' "
-    "AND tgrelid = 'registry_audit'::regclass) THEN "
-    "CREATE TRIGGER registry_audit_no_truncate BEFORE TRUNCATE ON registry_audit "
-    "FOR EACH STATEMENT EXECUTE FUNCTION registry_audit_append_only(); END IF; "
-    "END $$",
-)
-_TRIGGERS = {"sqlite": _SQLITE_TRIGGERS, "postgresql": _PG_TRIGGERS}
-_PG_SETUP_LOCK = 0x72656769  # the advisory lock key that serializes the set-up across replicas ("regi")
 
 
 @dataclass(frozen=True)
@@ -176,11 +127,8 @@ class AuditLog:
         elif self.engine.dialect.name == "postgresql":
             event.listen(self.engine, "connect", _pg_session(timeout_s))
         with self._errors("open the audit log"), self.engine.begin() as conn:
-            if not _is_set_up(conn):  # a set-up log opens without writing: read-only, or while locked
-                _lock_for_set_up(conn)
-                metadata.create_all(conn)
-                for statement in _TRIGGERS.get(self.engine.dialect.name, ()):
-                    conn.execute(text(statement))
+            if not is_set_up(conn):  # a set-up log opens without writing: read-only, or while locked
+                set_up(conn)
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -247,7 +195,7 @@ class AuditLog:
         row = {
             "attempt_id": attempt_id,
             "phase": "intent",
-            "at": at or _utcnow(),
+            "at": _as_utc(at).astimezone(UTC) if at else _utcnow(),  # stored without zone by SQLite
             "actor": actor,
             "role": role,
             "model": model,
@@ -263,7 +211,8 @@ class AuditLog:
         }
         try:
             with self._errors("write the audit log"), self.engine.begin() as conn:
-                conn.execute(events.insert().values(**row))
+                lock_for_append(conn)
+                _append(conn, row)
         except IntegrityError as exc:
             raise Conflict(
                 f"{model}: another change was applied since this plan was made; look at the new state "
@@ -271,9 +220,22 @@ class AuditLog:
             ) from exc
         return attempt_id
 
-    def finish(self, attempt_id: str, outcome: str, error: str | None = None) -> None:
-        """Record the result of an attempt (a second row: the intent is never rewritten)."""
+    def finish(self, attempt_id: str, outcome: str, error: str | None = None) -> str:
+        """Record the result of an attempt (a second row: the intent is never rewritten); returns the
+        outcome on record.
+
+        An attempt has one result: when one is there already (reconcile settled the attempt from
+        MLflow's state while this apply's own result waited for the lock), it stands and nothing is
+        written. Under the append lock, so a result racing another is seen, never doubled.
+        """
         with self._errors("write the audit log"), self.engine.begin() as conn:
+            lock_for_append(conn)
+            recorded = conn.execute(
+                select(events.c.outcome).where(events.c.attempt_id == attempt_id, events.c.phase == "result")
+            ).scalar()
+            if recorded is not None:
+                log.info("attempt %s already has its result (%s): kept", attempt_id, recorded)
+                return str(recorded)
             intent = (
                 conn.execute(
                     select(events).where(events.c.attempt_id == attempt_id, events.c.phase == "intent")
@@ -281,14 +243,15 @@ class AuditLog:
                 .mappings()
                 .one()
             )
-            values = {k: intent[k] for k in intent if k not in ("id", "seq")}
+            values = {k: intent[k] for k in intent if k not in ("id", "seq", "prev_hash", "row_hash")}
             values.update(
                 phase="result", at=_utcnow(), outcome=outcome, error=redact(error) if error else error
             )
-            conn.execute(events.insert().values(**values))
+            _append(conn, values)
             queued = self._announce(conn, _attempt(intent, values))
         if queued and self.after_commit:
             self.after_commit()
+        return outcome
 
     def _announce(self, conn: Connection, attempt: Attempt) -> int:
         """Queue the event in a savepoint: a broken outbox must never lose or undo the audit row."""
@@ -332,6 +295,28 @@ class AuditLog:
                 results.update({r["attempt_id"]: r for r in found})
         return [_attempt(r, results.get(r["attempt_id"])) for r in rows]
 
+    def verify(self) -> Verification:
+        """Walk the hash chain, look for doubled rows and for the triggers (now, and missing at an
+        earlier open). Reads only; about a second per 100,000 rows (docs/benchmarks.md)."""
+        start = time.perf_counter()
+        with self._errors("verify the audit log"), self.engine.connect() as conn:
+            walked = walk(conn, events)
+            doubled = [] if has_attempt_phase_index(conn) else duplicates(conn)
+            missing = missing_triggers(conn)
+            noticed = trigger_notices(conn)
+        return Verification(
+            rows=walked.rows,
+            chained=walked.chained,
+            unchained=walked.unchained,
+            chained_since=walked.chained_since,
+            head_hash=walked.head,
+            broken=walked.broken,
+            duplicates=doubled,
+            triggers_missing=missing,
+            trigger_notices=noticed,
+            seconds=time.perf_counter() - start,
+        )
+
 
 def _attempt(intent: Any, result: Any | None) -> Attempt:
     return Attempt(
@@ -353,30 +338,12 @@ def _attempt(intent: Any, result: Any | None) -> Attempt:
     )
 
 
-def _is_set_up(conn: Any) -> bool:
-    """Table and triggers present (the PostgreSQL TRUNCATE trigger marks this version's set-up)."""
-    expected: tuple[str, ...]
-    if conn.dialect.name == "sqlite":
-        expected = ("registry_audit", "registry_audit_no_update", "registry_audit_no_delete")
-        query = "SELECT count(*) FROM sqlite_master WHERE name IN ({})"
-    elif conn.dialect.name == "postgresql":  # triggers on the table imply the table
-        expected = ("registry_audit_no_change", "registry_audit_no_truncate")
-        query = (
-            "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('registry_audit') AND tgname IN ({})"
-        )
-    else:
-        return bool(inspect(conn).has_table(events.name))
-    found = conn.execute(text(query.format(", ".join(f"'{name}'" for name in expected)))).scalar()
-    return bool(found == len(expected))
-
-
-def _lock_for_set_up(conn: Any) -> None:
-    """Replicas opening a new log at once race on CREATE TABLE (and CREATE FUNCTION): the first
-    takes a lock, the others wait and find everything made instead of failing on "already exists"."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_SETUP_LOCK})
-    elif conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+def _append(conn: Connection, values: dict[str, Any]) -> None:
+    """Insert a row linked to the chain's head; call it under `lock_for_append`, taken first in the
+    transaction, so no other writer links to the same head (the chain would fork)."""
+    values["prev_hash"] = head(conn, events)
+    values["row_hash"] = row_hash(values["prev_hash"], values)
+    conn.execute(events.insert().values(**values))
 
 
 def _connect_args(url: str, timeout_s: float) -> dict[str, Any]:

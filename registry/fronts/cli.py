@@ -1,7 +1,8 @@
 """`python -m registry`: the registry from a terminal, through the same guards as the dashboard.
 
 Human tables by default, `--json` for machines. Exit codes: 0 done, 2 bad input (a missing reason
-included), 3 refused by a guard, 4 conflict, 5 store unreachable; never a traceback for any of these.
+included), 3 refused by a guard, 4 conflict (also: `audit verify` found the audit log changed since it
+was written), 5 store unreachable; never a traceback for any of these.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,13 +21,27 @@ import pandas as pd
 from registry.audit.replay import origin_of
 from registry.domain.labels import version_label as _v
 from registry.domain.lookalike import reveal_in_frame
-from registry.errors import BadInput, RegistryError
+from registry.errors import BadInput, Conflict, RegistryError
+from registry.fronts.listen import LOOPBACK, check_listen
 from registry.fronts.serialise import dumps
 from registry.redaction import redact
 from registry.service import Registry
 
 EXIT_OK = 0
 EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a reader that went away
+# A log that disagrees with its own hash chain was changed after it was written: the conflict code,
+# as when the registry changed under a plan (what is there now is not what was recorded).
+EXIT_AUDIT_ALTERED = Conflict.exit_code
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A command's output when a check it ran failed: printed as usual, then `message` on stderr and
+    the exit code (no exception: `--json` still prints the whole report)."""
+
+    out: Any
+    message: str
+    exit_code: int
 
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
@@ -309,6 +325,27 @@ def cmd_webhooks(reg: Registry, args: argparse.Namespace) -> Any:
     return None
 
 
+def cmd_audit(reg: Registry, args: argparse.Namespace) -> Any:
+    """`audit verify`: walk the hash chain; exit 0 when intact, 4 when a row was changed by hand."""
+    found = reg.verify_audit()
+    lines = [f"audit log {'intact' if found.intact else 'ALTERED'}: {found.summary()}"]
+    lines += [f"error: {p}" for p in found.problems] + [f"warning: {w}" for w in found.warnings]
+    out = found if args.json else "\n".join(lines)
+    if found.intact:
+        return out
+    return Failed(out, f"conflict: {found.problems[0]}", EXIT_AUDIT_ALTERED)
+
+
+def _check_webhooks_port(args: argparse.Namespace) -> None:
+    if args.what == "serve":
+        check_listen("webhook receiver", args.host, args.port)
+
+
+def _check_mcp_port(args: argparse.Namespace) -> None:
+    if args.transport == "http":
+        check_listen("MCP over HTTP", LOOPBACK, args.port)
+
+
 def cmd_mcp(reg: Registry, args: argparse.Namespace) -> Any:
     from registry.fronts.mcp_server import serve
 
@@ -400,9 +437,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="install: the receiver's URL as the tracking server reaches it")
     p.add_argument("--host", default="127.0.0.1", help="serve: address to bind (default loopback only)")
     p.add_argument("--port", type=int, default=8799)
+    p.set_defaults(before_connect=_check_webhooks_port)
+    p = add(
+        "audit",
+        cmd_audit,
+        "`audit verify`: check the audit log's hash chain; exit 0 intact, 4 when a row was rewritten, "
+        "deleted or inserted by hand (the first such row is named)",
+    )
+    p.add_argument("what", choices=["verify"])
     p = add("mcp", cmd_mcp, "serve the registry to an assistant over MCP")
     p.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     p.add_argument("--port", type=int, default=8765)
+    p.set_defaults(before_connect=_check_mcp_port)
     return parser
 
 
@@ -439,6 +485,8 @@ def _emit(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if before_connect := getattr(args, "before_connect", None):
+            before_connect(args)  # a bad --port is said at once, not after the stores answered
         reg = Registry.connect()
         out = args.func(reg, args)
     except RegistryError as exc:
@@ -455,4 +503,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if out is None:
         return EXIT_OK
+    if isinstance(out, Failed):
+        emitted = _emit(dumps(out.out) if args.json else str(out.out))
+        say(out.message)
+        return emitted if emitted != EXIT_OK else out.exit_code
     return _emit(dumps(out) if args.json else str(out))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import socket
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
@@ -27,7 +26,8 @@ from mcp_types import ToolAnnotations
 from pydantic import Field
 
 from registry.domain.actors import Actor
-from registry.errors import BadInput, RegistryError, Unreachable
+from registry.errors import BadInput, RegistryError
+from registry.fronts.listen import LOOPBACK, check_listen
 from registry.fronts.mcp_auth import StaticTokens, caller_name, http_tokens
 from registry.fronts.serialise import to_json_object
 from registry.redaction import redact
@@ -35,7 +35,7 @@ from registry.service import Registry
 
 logger = logging.getLogger(__name__)
 
-HTTP_HOST = "127.0.0.1"
+HTTP_HOST = LOOPBACK
 Result = dict[str, Any]
 ParamValue = str | int | float | bool | None
 
@@ -213,6 +213,15 @@ def model_history(reg: Registry, model: ModelName) -> Result:
     a change made in MLflow directly, both with actor `mlflow`), the state it replays to, the version
     a rollback would return to, and any drift: holders set in MLflow outside the registry's guards."""
     return to_json_object(reg.model_history(model))
+
+
+def verify_audit(reg: Registry) -> Result:
+    """Whether the audit log is as it was written: `intact`, rows checked, from when the hash chain
+    vouches (`chained_since`; older rows are `unchained`), the first broken row (id, model, at, what is
+    wrong) if a row was rewritten, deleted or inserted by hand, attempts with a doubled row, and
+    warnings when the append-only triggers are missing or were found missing. Tell the user plainly
+    when it is not intact."""
+    return reg.verify_audit().as_dict()
 
 
 def plan(
@@ -419,6 +428,7 @@ TOOLS: tuple[tuple[Callable[..., Result], ToolAnnotations], ...] = (
     (list_models, READ),
     (model_versions, READ),
     (model_history, READ),
+    (verify_audit, READ),
     (plan, READ),
     (track_model, ADD),
     (register_model, ADD),
@@ -511,9 +521,7 @@ def serve(reg: Registry, transport: str = "stdio", port: int = 8765) -> None:
         return
     if transport != "http":
         raise BadInput(f"transport {transport!r}: use stdio or http")
-    if not 1 <= port <= 65535:
-        raise BadInput(f"--port {port}: give a port between 1 and 65535")
-    _check_port_free(port)
+    check_listen("MCP over HTTP", HTTP_HOST, port)
     tokens, made = http_tokens(reg.settings.mcp_tokens, reg.settings.actor)
     server = build_server(reg, tokens, port)
     print(f"MCP over streamable HTTP on http://{HTTP_HOST}:{port}/mcp", file=sys.stderr)
@@ -530,16 +538,3 @@ def serve(reg: Registry, transport: str = "stdio", port: int = 8765) -> None:
             file=sys.stderr,
         )
     server.run("streamable-http", host=HTTP_HOST, port=port)
-
-
-def _check_port_free(port: int) -> None:
-    """Say "port in use" in one line before uvicorn would log a traceback and exit."""
-    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        probe.bind((HTTP_HOST, port))
-    except OSError as exc:
-        raise Unreachable(
-            f"MCP over HTTP: cannot listen on {HTTP_HOST}:{port} ({exc.strerror}); choose another --port"
-        ) from exc
-    finally:
-        probe.close()

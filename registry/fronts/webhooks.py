@@ -33,6 +33,7 @@ from starlette.routing import Route
 
 from registry.audit.deliveries import EVENTS, parse_delivery, record_delivery
 from registry.errors import BadInput, Conflict, NotFound, Refused, RegistryError, Unreachable
+from registry.fronts.listen import check_listen
 from registry.service import Registry
 from registry.settings import Settings
 from registry.store.client import translate_errors
@@ -170,6 +171,8 @@ def install(reg: Registry, url: str) -> dict[str, Any]:
 def serve(reg: Registry, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
     """Serve until stopped."""
     import uvicorn
+
+    check_listen("webhook receiver", host, port)
 
     app = build_app(reg, load_secret(reg.settings))
     uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
@@ -22,7 +23,6 @@ from registry.access.identity import Actor
 from registry.access.permissions import actor_for_model, model_leads
 from registry.audit.log import AuditLog
 from registry.domain.checks import check_actor
-from registry.domain.model_specs import ParamValue, train_from_spec
 from registry.domain.policy import RESERVED_TAG_PREFIX
 from registry.errors import BadInput, Refused
 from registry.settings import Settings
@@ -33,6 +33,9 @@ from registry.training.tracking import (
     _fluent_state,  # the one guard of MLflow's process-wide state
     track_model,
 )
+
+if TYPE_CHECKING:
+    from registry.domain.model_specs import ParamValue  # scikit-learn: loaded only to train
 
 TAG_REGISTERED_BY = "registry.registered_by"
 TARGET_NEW_VERSION = "new version"
@@ -261,6 +264,8 @@ def track_from_spec(
     reserved = sorted(k for k in tags or {} if k.startswith(RESERVED_TAG_PREFIX))
     if reserved:
         raise BadInput(f"tags: names starting registry. are the registry's own ({', '.join(reserved)})")
+    from registry.domain.model_specs import train_from_spec  # scikit-learn: imported only to train
+
     trained = train_from_spec(estimator, dataset, params, test_size=test_size, seed=seed)
     tracked = track_model(
         settings,

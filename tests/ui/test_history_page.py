@@ -7,6 +7,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import streamlit as st
 from streamlit.runtime.media_file_manager import MediaFileManager
 
 from pages.views.shared import plain
@@ -134,3 +135,27 @@ def test_all_models_view_and_an_unknown_model(ui_registry, open_page):
     assert not at.exception
     assert at.dataframe[0].value.empty
     assert at.selectbox(key="history.model").value == "never-acted-on"
+
+
+def test_an_altered_audit_log_is_called_out_on_history_and_overview(ui_registry, open_page):
+    import sqlalchemy as sa
+
+    from registry.audit.log import events
+
+    model = seeded(ui_registry)
+    intact = open_page(PAGE, model=model)
+    assert not [e for e in intact.error if "Audit log" in e.value]
+    assert not [w for w in intact.warning if "Audit log" in w.value]
+
+    with ui_registry.audit.engine.begin() as conn:  # triggers dropped, a refusal turned into a reason
+        conn.execute(sa.text("DROP TRIGGER registry_audit_no_update"))
+        row = conn.execute(sa.select(events.c.id).where(events.c.reason == "I want it")).scalars().first()
+        conn.execute(sa.update(events).where(events.c.id == row).values(reason="approved by ada"))
+    st.cache_data.clear()  # the verification is cached for minutes; a test does not wait
+
+    for page in (PAGE, "pages/overview.py"):
+        at = open_page(page, model=model)
+        assert not at.exception
+        errors = [e.value for e in at.error if "Audit log altered" in e.value]
+        assert len(errors) == 1 and plain(f"broken at row {row} (model {model}, at ") in errors[0]
+        assert any("Audit log" in w.value and "triggers are missing now" in w.value for w in at.warning)
