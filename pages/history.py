@@ -187,8 +187,7 @@ st.caption(
     "Every attempted change, whoever made it and whatever the outcome, newest first; changes made in "
     "MLflow directly are recorded too (actor `mlflow`, origin `outside`)."
 )
-with section("audit integrity"):
-    audit_integrity(st)
+integrity = st.container()  # an altered audit log is said above everything, once it is checked
 frame = None
 with section("history"), st.spinner("Reading the audit log…"):
     frame = events_frame(cached_read(Registry.history))
@@ -207,3 +206,6 @@ if frame is not None:
     st.subheader("Who held production")
     with section("timeline"):
         _timeline(frame, flt)
+
+with section("audit integrity"):  # last: it walks the whole log (cached); shown at the top all the same
+    audit_integrity(integrity)

@@ -297,7 +297,7 @@ class AuditLog:
 
     def verify(self) -> Verification:
         """Walk the hash chain, look for doubled rows and for the triggers (now, and missing at an
-        earlier open). Reads only; about a second per 100,000 rows (docs/benchmarks.md)."""
+        earlier open). Reads only; 2.5–3.5 s per 100,000 rows here (docs/benchmarks.md), so pages cache it."""
         start = time.perf_counter()
         with self._errors("verify the audit log"), self.engine.connect() as conn:
             walked = walk(conn, events)
