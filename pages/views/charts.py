@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -156,6 +157,19 @@ def _style_axes(
                 y["range"] = list(found)
 
 
+def _unsmoothed(common: dict[str, Any], values: pd.Series, color: str) -> dict[str, Any]:
+    """The raw line drawn faintly behind its smoothed one, so smoothing never hides a spike."""
+    return {
+        **common,
+        "y": values.to_numpy(),
+        "mode": "lines",
+        "showlegend": False,
+        "line": {"color": color, "width": 1},
+        "opacity": RAW_OPACITY,
+        "hoverinfo": "skip",
+    }
+
+
 def _hover(label: str, key: str, smoothing: float) -> str:
     return (
         f"{plotly_text(label)}<br>{plotly_text(key)}: %{{customdata:.6g}}"
@@ -185,17 +199,7 @@ def _separate_traces(drawn: pd.DataFrame, keys: list[str], spec: ChartSpec) -> l
                 "customdata": line["value"].to_numpy(),
             }
             if spec.smooth:
-                traces.append(
-                    {
-                        **common,
-                        "y": line["value"].to_numpy(),
-                        "mode": "lines",
-                        "showlegend": False,
-                        "line": {"color": color, "width": 1},
-                        "opacity": RAW_OPACITY,
-                        "hoverinfo": "skip",
-                    }
-                )
+                traces.append(_unsmoothed(common, line["value"], color))
             traces.append(
                 {
                     **common,
@@ -372,17 +376,7 @@ def groups_line_figure(bands: pd.DataFrame, spec: ChartSpec, keys: Sequence[str]
                 }
             )
             if spec.smooth:
-                traces.append(
-                    {
-                        **common,
-                        "y": rows["center"].to_numpy(),
-                        "mode": "lines",
-                        "showlegend": False,
-                        "line": {"color": color, "width": 1},
-                        "opacity": RAW_OPACITY,
-                        "hoverinfo": "skip",
-                    }
-                )
+                traces.append(_unsmoothed(common, rows["center"], color))
             traces.append(
                 {
                     **common,
