@@ -21,6 +21,7 @@ from mlflow import MlflowClient
 from registry.access.permissions import leads_of
 from registry.audit.log import Attempt, AuditLog
 from registry.audit.observe import observe, unavailable_versions
+from registry.audit.policy_watch import policy_changes
 from registry.audit.replay import drift, replay, rollback_target
 from registry.domain.model_state import ModelState
 from registry.domain.policy import ModelPolicy, resolve_policy
@@ -331,6 +332,8 @@ class ModelView:
     # slot -> the version holding it now: production and staging (alias names in alias mode), then
     # every other alias the model has; what "How to load it" lists
     slot_holders: dict[str, str | None] = field(default_factory=dict)
+    # the model's registry.* tags changed in MLflow directly, newest first (audit/policy_watch.py)
+    policy_changes: tuple[Attempt, ...] = ()
 
     def version(self, version: str | None) -> VersionRow | None:
         return next((v for v in self.versions if v.version == version), None)
@@ -421,6 +424,7 @@ def model_view(reg: Registry, name: str) -> ModelView:
         audit_problem=audit_problem,
         leads=leads_of(state.model.tags, reg.settings.model_overrides.get(name)),
         slot_holders=_slot_holders(state.policy.mode, state.holders, versions, reg.settings),
+        policy_changes=tuple(policy_changes(attempts)),
     )
 
 
