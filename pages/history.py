@@ -29,7 +29,7 @@ from pages.views.shared import (
 )
 from pages.views.timeline import production_figure, production_intervals
 from registry.audit.log import OUTCOMES
-from registry.audit.replay import OBSERVED, OUTSIDE
+from registry.audit.replay import OBSERVED, OUTSIDE, POLICY
 from registry.domain.lookalike import reveal_invisible
 from registry.errors import NotFound
 from registry.lifecycle.actions import ACTIONS
@@ -72,14 +72,16 @@ def _filters(frame: pd.DataFrame) -> EventFilter:
         format_func=reveal_invisible,
         key="history.actor",
     )
-    actions = list(dict.fromkeys([*ACTIONS, "register", OBSERVED, OUTSIDE, *distinct(frame, "action")]))
+    known = [*ACTIONS, "register", OBSERVED, OUTSIDE, POLICY]
+    actions = list(dict.fromkeys([*known, *distinct(frame, "action")]))
     action = c_action.multiselect(
         "Action",
         actions,
         default=[a for a in query_list("action") if a in actions],
         key="history.action",
         help=f"{OBSERVED}: the state MLflow showed when the dashboard first met the model; "
-        f"{OUTSIDE}: a change made in MLflow directly (by webhook, or noticed by the dashboard)",
+        f"{OUTSIDE}: a change made in MLflow directly (by webhook, or noticed by the dashboard); "
+        f"{POLICY}: a model's registry.* policy tags changed in MLflow directly",
     )
     outcome = c_outcome.multiselect(
         "Outcome",
@@ -187,8 +189,7 @@ st.caption(
     "Every attempted change, whoever made it and whatever the outcome, newest first; changes made in "
     "MLflow directly are recorded too (actor `mlflow`, origin `outside`)."
 )
-with section("audit integrity"):
-    audit_integrity(st)
+integrity = st.container()  # an altered audit log is said above everything, once it is checked
 frame = None
 with section("history"), st.spinner("Reading the audit log…"):
     frame = events_frame(cached_read(Registry.history))
@@ -207,3 +208,6 @@ if frame is not None:
     st.subheader("Who held production")
     with section("timeline"):
         _timeline(frame, flt)
+
+with section("audit integrity"):  # last: it walks the whole log (cached); shown at the top all the same
+    audit_integrity(integrity)

@@ -53,6 +53,7 @@ REASON = "models.reason"
 FORCE = "models.force"
 VERSION = "models.version"
 _DIALOG_KEYS = (PENDING, PLAN, OUTCOME, REASON, FORCE)
+POLICY_CHANGES_SHOWN = 3  # the newest policy changes made outside the dashboard, warned about on top
 
 
 # the dialog -------------------------------------------------------------------------------------------
@@ -191,6 +192,13 @@ def _state_section(view: ModelView) -> None:
         st.text(view.description)
     for found in view.drift:
         st.warning(f"Drift: {plain(found)}", icon=":material/warning:")
+    for change in view.policy_changes[:POLICY_CHANGES_SHOWN]:
+        st.warning(
+            f"Policy changed outside the dashboard ({change.at:%Y-%m-%d %H:%M} UTC): "
+            f"{plain(change.reason.split(': ', 1)[-1])}. Who may act and what a candidate must pass "
+            "follow the new tags; check that the change was meant.",
+            icon=":material/policy:",
+        )
     if view.audit_problem:
         st.warning(
             f"Audit log unavailable, so no rollback target or drift check: {plain(view.audit_problem)}"

@@ -11,8 +11,11 @@ of an unexpected error.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+from collections.abc import Callable
+from typing import Any
 
 MASK = "***"
 # Variables whose values are secrets: a value seen verbatim in a message is masked wherever it is.
@@ -68,3 +71,33 @@ def _secret_values() -> list[str]:
     # REGISTRY_MCP_TOKENS is `actor=token,...`: each token is a secret of its own (the names are not)
     values += [p.partition("=")[2] for p in os.environ.get("REGISTRY_MCP_TOKENS", "").split(",")]
     return sorted({v.strip() for v in values if len(v.strip()) >= _MIN_SECRET_LEN}, key=len, reverse=True)
+
+
+def redact_log_records() -> None:
+    """Mask secrets in every log record this process makes, MLflow's and urllib3's included.
+
+    A logged exception quotes the URI it failed on (`log.exception(...)` in a front, a retry warning
+    in urllib3); handlers and formatters are the host's (Streamlit's, pytest's), so the records are
+    cleaned where they are made: the message with its arguments, and the traceback text, which
+    formatters reuse when set. Installed once, by `Registry` (every front connects through it).
+    """
+    global _previous_factory
+    if _previous_factory is not None:
+        return
+    _previous_factory = previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string is the logging module's to report
+            return record
+        record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return record
+
+    logging.setLogRecordFactory(factory)
+
+
+_previous_factory: Callable[..., logging.LogRecord] | None = None

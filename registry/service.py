@@ -51,6 +51,7 @@ from registry.notify.delivery import (
     notify_wiring,
     run_worker,
 )
+from registry.redaction import redact_log_records
 from registry.settings import Settings, load_settings
 from registry.store import artifacts, status, textdiff
 from registry.store.activity import ExperimentActivity, recent_runs
@@ -116,6 +117,7 @@ class Registry:
 
     @classmethod
     def connect(cls, settings: Settings | None = None) -> Registry:
+        redact_log_records()  # every front connects here: no secret in a log line either
         return cls(settings or load_settings())
 
     @cached_property

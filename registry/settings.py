@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     # that its process is presumed dead (the attempt stays `incomplete` in the history).
     change_lease_s: float = Field(default=300.0, ge=0, validation_alias="REGISTRY_CHANGE_LEASE")
     config_file: Path | None = Field(default=None, validation_alias="REGISTRY_CONFIG")
+    # Where lifecycle policy comes from: the model's registry.* tags and the config file ("tags", the
+    # config file wins), or the config file alone ("config"), for teams whose MLflow users may write
+    # tags but must not change who may act. Also `[policy] source = "config"` in the config file.
+    policy_source_env: Literal["tags", "config"] | None = Field(
+        default=None, validation_alias="REGISTRY_POLICY_SOURCE"
+    )
     production_alias: str = Field(default="production", validation_alias="REGISTRY_PRODUCTION_ALIAS")
     staging_alias: str = Field(default="staging", validation_alias="REGISTRY_STAGING_ALIAS")
     preview_max_bytes: int = Field(default=2 * 1024 * 1024, validation_alias="REGISTRY_PREVIEW_MAX_BYTES")
@@ -191,6 +197,14 @@ class Settings(BaseSettings):
     def model_overrides(self) -> dict[str, dict[str, Any]]:
         """Per-model lifecycle settings from the TOML config file (`[models."name"]` tables)."""
         return {str(k): dict(v) for k, v in self.config.get("models", {}).items()}
+
+    @property
+    def policy_locked(self) -> bool:
+        """Policy from the config file alone: the models' registry.* tags are watched but inert."""
+        source = self.policy_source_env or self.config.get("policy", {}).get("source", "tags")
+        if source not in ("tags", "config"):
+            raise BadInput(f'config file: [policy] source = {source!r}: use "tags" or "config"')
+        return source == "config"
 
     @property
     def notify_urls(self) -> tuple[str, ...]:

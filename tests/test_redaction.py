@@ -115,10 +115,12 @@ def test_a_password_in_the_tracking_uri_shows_nowhere(stack: Stack, make_setting
         assert not [s for s in statuses if PASSWORD in s.detail + s.uri]
 
         home = reg.settings.home
-        for args in (("experiments",), ("experiments", "--json"), ("history", model, "--json")):
-            done = _cli(secret_uri, home, *args)
-            assert PASSWORD not in done.stdout + done.stderr, args
-        text, as_json = _cli(secret_uri, home, "experiments"), _cli(secret_uri, home, "experiments", "--json")
+        text, as_json, history = (
+            _cli(secret_uri, home, *args)
+            for args in (("experiments",), ("experiments", "--json"), ("history", model, "--json"))
+        )
+        for done in (text, as_json, history):
+            assert PASSWORD not in done.stdout + done.stderr, done.args
         assert text.returncode == as_json.returncode == 5
         assert "alice:***@" in text.stderr
         assert "alice:***@" in json.loads(as_json.stdout.splitlines()[0])["message"]
@@ -130,3 +132,22 @@ def test_the_cli_masks_a_dead_server_password(tmp_path: Path) -> None:
     done = _cli(f"http://alice:{PASSWORD}@127.0.0.1:{free_port()}", tmp_path, "experiments")
     assert done.returncode == 5
     assert PASSWORD not in done.stdout + done.stderr and "alice:***@" in done.stderr
+
+
+def test_log_records_are_masked_message_arguments_and_traceback(caplog) -> None:
+    """A library's warning and a front's log.exception quote the URI; neither may carry the password."""
+    import logging
+
+    from registry.redaction import redact_log_records
+
+    redact_log_records()
+    uri = f"http://alice:{PASSWORD}@127.0.0.1:9"
+    with caplog.at_level(logging.WARNING):
+        logging.getLogger("urllib3.connectionpool").warning("Retrying after connection broken: %s", uri)
+        try:
+            raise ConnectionError(f"API request to {uri}/api/2.0/mlflow/experiments/search failed")
+        except ConnectionError:
+            logging.getLogger("registry.fronts").exception("unexpected error")
+    assert len(caplog.records) == 2
+    assert PASSWORD not in caplog.text and "alice:***@127.0.0.1:9" in caplog.text
+    assert "ConnectionError: API request to http://alice:***@" in caplog.text  # the traceback, masked

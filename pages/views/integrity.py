@@ -1,8 +1,8 @@
 """Whether the audit log is as it was written, said at the top of the pages that show it.
 
-The verification walks the whole hash chain (about a second per 100,000 rows, see
-bench/audit_verify.py), so it is cached for a few minutes across sessions: a rewrite shows within
-that time, and a page view never pays for it twice.
+The verification walks the whole hash chain (2.5–3.5 s per 100,000 rows on our 2-core machine,
+docs/benchmarks.md), so it is cached for a few minutes across sessions (a rewrite shows within that
+time) and the pages run it last, filling a container at their top, so nothing waits for it.
 """
 
 from __future__ import annotations

@@ -89,16 +89,22 @@ def lock_for_append(conn: Connection) -> None:
 
 
 def head(conn: Connection, table: Table) -> str:
-    """The hash the next row links to: the newest chained row's, rolled over any unchained rows
-    after it (all rows, when the log predates the chain). Call under `lock_for_append`."""
+    """The hash the next row links to: the newest row's; when that row has none (the log predates the
+    chain, or a row came in without one), the newest chained row's rolled over every row after it
+    (all rows, the first time). Call under `lock_for_append`."""
     c = table.c
+    newest = conn.execute(select(c.row_hash).order_by(c.id.desc()).limit(1)).first()
+    if newest is None:
+        return GENESIS
+    if newest.row_hash is not None:  # the usual case: one indexed read
+        return str(newest.row_hash)
     last = conn.execute(
         select(c.id, c.row_hash).where(c.row_hash.is_not(None)).order_by(c.id.desc()).limit(1)
     ).first()
-    current, after = (last.row_hash, last.id) if last else (GENESIS, None)
+    current = last.row_hash if last else GENESIS
     rest = select(*[c[name] for name in HASHED]).order_by(c.id)
-    if after is not None:
-        rest = rest.where(c.id > after)
+    if last is not None:
+        rest = rest.where(c.id > last.id)
     for values in conn.execute(rest):
         current = values_hash(current, values)
     return str(current)

@@ -37,6 +37,7 @@ from registry.audit.schema import (
     has_attempt_phase_index,
     is_set_up,
     missing_triggers,
+    policy_seen,
     set_up,
     trigger_notices,
 )
@@ -276,6 +277,23 @@ class AuditLog:
         with self._errors("read the audit log"), self.engine.connect() as conn:
             return conn.execute(query).first() is not None
 
+    def first_seen_policy(self, model: str) -> dict[str, str] | None:
+        """The model's policy tags when the service first met it; None before that."""
+        query = select(policy_seen.c.tags).where(policy_seen.c.model == model)
+        with self._errors("read the audit log"), self.engine.connect() as conn:
+            found = conn.execute(query).scalar()
+        return None if found is None else dict(json.loads(found))
+
+    def keep_first_seen_policy(self, model: str, tags: dict[str, str]) -> None:
+        """Keep the policy tags of a model met for the first time, once: another replica keeping its
+        own first is the same fact, and the row already there stays."""
+        row = {"model": model, "at": _utcnow(), "tags": json.dumps(tags, sort_keys=True)}
+        try:
+            with self._errors("write the audit log"), self.engine.begin() as conn:
+                conn.execute(policy_seen.insert().values(**row))
+        except IntegrityError:
+            pass
+
     def attempts(self, model: str | None = None, limit: int | None = None) -> list[Attempt]:
         """Attempts oldest first (the newest `limit` of them); an intent with no result is `incomplete`."""
         intents = select(events).where(events.c.phase == "intent")
@@ -297,7 +315,7 @@ class AuditLog:
 
     def verify(self) -> Verification:
         """Walk the hash chain, look for doubled rows and for the triggers (now, and missing at an
-        earlier open). Reads only; about a second per 100,000 rows (docs/benchmarks.md)."""
+        earlier open). Reads only; 2.5–3.5 s per 100,000 rows here (docs/benchmarks.md), so pages cache it."""
         start = time.perf_counter()
         with self._errors("verify the audit log"), self.engine.connect() as conn:
             walked = walk(conn, events)

@@ -15,10 +15,12 @@ thing at once cannot both record it, and a plan made before the event conflicts 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 from registry.audit.log import Attempt, AuditLog
+from registry.audit.policy_watch import known_policy, policy_event, policy_tags
 from registry.audit.replay import (
     MLFLOW_ACTOR,
     OBSERVED,
@@ -90,6 +92,7 @@ def observe(
         if audit.last_seq(model) != seq:
             continue  # a change of ours was claimed while MLflow was read: its answer may be stale
         events = events_to_record(attempts, state, record_empty=record_empty)
+        events += _policy_events(audit, state, attempts)
         if not events or in_flight:
             break  # nothing to record, or a change in flight explains the difference; its result will say
         try:
@@ -103,6 +106,19 @@ def observe(
             break
         return Observation(state, audit.attempts(model), seq, recorded)
     return Observation(state, attempts, seq, recorded)
+
+
+def _policy_events(audit: AuditLog, state: ModelState, attempts: list[Attempt]) -> list[dict[str, Any]]:
+    """A policy event when the model's policy tags differ from what the audit knows; a model met
+    for the first time has its policy tags kept as they are (nothing to differ from yet)."""
+    model = state.model.name
+    first_seen = audit.first_seen_policy(model)
+    if first_seen is None:
+        with suppress(Unreachable):  # a read-only or locked log: kept on a later read
+            audit.keep_first_seen_policy(model, policy_tags(state.model.tags))
+        return []
+    event = policy_event(model, known_policy(first_seen, attempts), state.model.tags)
+    return [] if event is None else [event]
 
 
 def events_to_record(

@@ -28,7 +28,8 @@ SLOTS = DEFAULT_SLOTS  # the slots of a model that names none
 NOT_SLOTS = ("archived", "alias", "version", "tag")  # targets of events that move no slot
 OBSERVED = "observed"  # the state MLflow showed when the service first met the model
 OUTSIDE = "outside"  # a change made in MLflow directly, not through the dashboard
-MLFLOW_ACTOR = "mlflow"  # who an observed or outside event is attributed to
+POLICY = "policy"  # a model's registry.* tags changed in MLflow directly (registry/audit/policy_watch.py)
+MLFLOW_ACTOR = "mlflow"  # who an observed, outside or policy event is attributed to
 _MOVES = ("promote", "archive", "rollback", OBSERVED, OUTSIDE)
 DASHBOARD = "dashboard"
 FIRST_SEEN = "first seen in MLflow"
@@ -40,7 +41,7 @@ def origin_of(a: Attempt) -> str:
     """Where a change was made: through the dashboard, or in MLflow directly (and how we learnt it)."""
     if a.action == OBSERVED:
         return FIRST_SEEN
-    if a.action == OUTSIDE:
+    if a.action in (OUTSIDE, POLICY):
         return OUTSIDE_WEBHOOK if a.reason.startswith("webhook") else OUTSIDE_NOTICED
     return DASHBOARD
 

@@ -68,8 +68,16 @@ notices = Table(  # facts about the log itself, found when it was opened
     Column("kind", String(40), nullable=False),
     Column("detail", Text, nullable=False, default=""),
 )
+policy_seen = Table(  # each model's policy tags when the service first met it (audit/policy_watch.py)
+    "registry_policy_seen",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(500), nullable=False, unique=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("tags", Text, nullable=False, default="{}"),
+)
 TRIGGERS_MISSING = "triggers_missing"
-APPEND_ONLY = (events.name, notices.name)
+APPEND_ONLY = (events.name, notices.name, policy_seen.name)
 _PG_SETUP_LOCK = 0x72656769  # the advisory lock key that serializes the set-up across replicas ("regi")
 
 
@@ -147,9 +155,10 @@ def is_set_up(conn: Connection) -> bool:
         query += ", ".join(f"'{table}'" for table in APPEND_ONLY) + ")"
     elif dialect == "postgresql":  # triggers on the tables imply the tables
         expected = len(APPEND_ONLY) * 2 + 1
+        tables = ", ".join(f"to_regclass('{table}')" for table in APPEND_ONLY)
         query = (
             f"SELECT count(*) + (to_regclass('{ATTEMPT_PHASE_INDEX}') IS NOT NULL)::int FROM pg_trigger "
-            f"WHERE tgrelid IN (to_regclass('{events.name}'), to_regclass('{notices.name}')) "
+            f"WHERE tgrelid IN ({tables}) "
             f"AND tgname IN ({triggers})"
         )
     else:

@@ -77,6 +77,14 @@ class ModelPolicy:
         )
 
 
+def tags_in_force(tags: Mapping[str, str], locked: bool) -> Mapping[str, str]:
+    """The model tags its policy is read from: all of them, or, with policy locked to the config
+    file (settings.policy_locked), none of the registry.* ones: they stay visible and watched."""
+    if not locked:
+        return tags
+    return {k: v for k, v in tags.items() if not k.startswith(RESERVED_TAG_PREFIX)}
+
+
 def parse_required_tags(text: str) -> dict[str, str]:
     """`"validation=passed, owner"` → {"validation": "passed", "owner": ""} (empty = any value)."""
     out: dict[str, str] = {}

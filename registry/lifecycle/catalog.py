@@ -21,6 +21,7 @@ from mlflow import MlflowClient
 from registry.access.permissions import leads_of
 from registry.audit.log import Attempt, AuditLog
 from registry.audit.observe import observe, rollback_targets
+from registry.audit.policy_watch import policy_changes
 from registry.audit.replay import Replay, drift, replay
 from registry.domain.load_uris import STAGE_SLOTS
 from registry.domain.model_state import ModelState
@@ -357,6 +358,8 @@ class ModelView:
     slot_holders: dict[str, str | None] = field(default_factory=dict)
     slots: tuple[SlotView, ...] = ()  # every managed slot, primary first as the model lists them
     primary_slot: str = "production"
+    # the model's registry.* tags changed in MLflow directly, newest first (audit/policy_watch.py)
+    policy_changes: tuple[Attempt, ...] = ()
 
     def version(self, version: str | None) -> VersionRow | None:
         return next((v for v in self.versions if v.version == version), None)
@@ -449,6 +452,7 @@ def model_view(reg: Registry, name: str) -> ModelView:
         slot_holders=_slot_holders(state, versions, reg.settings),
         slots=tuple(_slot_view(state, replayed, slot, targets, reg.settings) for slot in state.policy.slots),
         primary_slot=state.policy.primary_slot,
+        policy_changes=tuple(policy_changes(attempts)),
     )
 
 

@@ -141,3 +141,16 @@ def test_oidc_without_an_auth_section_says_what_to_configure(oidc):
 
 def _keys(at: AppTest) -> set[str]:
     return {b.key for b in at.button if b.key}
+
+
+def test_a_policy_tag_changed_in_mlflow_is_a_warning_on_the_model_page(ui_registry, open_page):
+    model = make_model(ui_registry.client, [{"acc": 0.8}], model_tags={TAG_LEADS: "bob"})
+    open_page(PAGE, model=model)  # the dashboard meets the model: its policy as first seen
+    ui_registry.client.set_registered_model_tag(model, TAG_LEADS, f"bob,{VIEWER}")  # by hand, in MLflow
+    st.cache_data.clear()  # a later visit, past the page's read cache
+
+    at = open_page(PAGE, model=model)
+    assert not at.exception
+    [warning] = [unescape(w.value) for w in at.warning if "Policy changed" in w.value]
+    assert f"registry.leads 'bob' → 'bob,{VIEWER}'" in warning
+    assert "outside the dashboard" in warning
