@@ -25,6 +25,7 @@ from registry.audit.chain import Verification
 from registry.audit.log import Attempt, AuditLog
 from registry.audit.observe import Adoption, observe, unavailable_versions
 from registry.audit.replay import Replay, drift, replay, rollback_target
+from registry.domain.policy import tags_in_force
 from registry.domain.slots import approvals_required
 from registry.errors import BadInput, RegistryError
 from registry.lifecycle import approvals, catalog
@@ -338,7 +339,7 @@ class Registry:
         """How many other leads must approve this plan: promote and rollback of a slot that asks for it."""
         if plan.action not in ("promote", "rollback"):
             return 0
-        tags = get_model(self.client, plan.model).tags
+        tags = tags_in_force(get_model(self.client, plan.model).tags, self.settings.policy_locked)
         return approvals_required(tags, self.settings.model_overrides.get(plan.model), plan.target)
 
     def requests(self, model: str | None = None, open_only: bool = True) -> list[approvals.ApprovalRequest]:

@@ -115,10 +115,12 @@ def test_a_password_in_the_tracking_uri_shows_nowhere(stack: Stack, make_setting
         assert not [s for s in statuses if PASSWORD in s.detail + s.uri]
 
         home = reg.settings.home
-        for args in (("experiments",), ("experiments", "--json"), ("history", model, "--json")):
-            done = _cli(secret_uri, home, *args)
-            assert PASSWORD not in done.stdout + done.stderr, args
-        text, as_json = _cli(secret_uri, home, "experiments"), _cli(secret_uri, home, "experiments", "--json")
+        text, as_json, history = (
+            _cli(secret_uri, home, *args)
+            for args in (("experiments",), ("experiments", "--json"), ("history", model, "--json"))
+        )
+        for done in (text, as_json, history):
+            assert PASSWORD not in done.stdout + done.stderr, done.args
         assert text.returncode == as_json.returncode == 5
         assert "alice:***@" in text.stderr
         assert "alice:***@" in json.loads(as_json.stdout.splitlines()[0])["message"]
