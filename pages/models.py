@@ -192,6 +192,13 @@ def _state_section(view: ModelView) -> None:
         st.text(view.description)
     for found in view.drift:
         st.warning(f"Drift: {plain(found)}", icon=":material/warning:")
+    if view.ignored_policy_tags:
+        st.info(
+            "Policy is locked to the config file (REGISTRY_POLICY_SOURCE=config): these tags of the "
+            "model are not in force: "
+            + plain(", ".join(f"{k}={v}" for k, v in view.ignored_policy_tags.items())),
+            icon=":material/lock:",
+        )
     for change in view.policy_changes[:POLICY_CHANGES_SHOWN]:
         st.warning(
             f"Policy changed outside the dashboard ({change.at:%Y-%m-%d %H:%M} UTC): "

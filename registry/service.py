@@ -25,6 +25,7 @@ from registry.audit.chain import Verification
 from registry.audit.log import Attempt, AuditLog
 from registry.audit.observe import Adoption, observe, rollback_targets
 from registry.audit.replay import Replay, drift, replay
+from registry.domain.policy import tags_in_force
 from registry.domain.slots import approvals_required
 from registry.errors import BadInput, RegistryError
 from registry.lifecycle import approvals, catalog
@@ -341,7 +342,7 @@ class Registry:
         """How many other leads must approve this plan: promote and rollback of a slot that asks for it."""
         if plan.action not in ("promote", "rollback"):
             return 0
-        tags = get_model(self.client, plan.model).tags
+        tags = tags_in_force(get_model(self.client, plan.model).tags, self.settings.policy_locked)
         return approvals_required(tags, self.settings.model_overrides.get(plan.model), plan.target)
 
     def requests(self, model: str | None = None, open_only: bool = True) -> list[approvals.ApprovalRequest]:
@@ -503,10 +504,16 @@ class Registry:
         """Audit attempts, oldest first, for one model or all."""
         return self.audit.attempts(model, limit)
 
-    def verify_audit(self) -> Verification:
+    def verify_audit(self, anchor: str | None = None) -> Verification:
         """Whether the audit log is as it was written: its hash chain walked, attempts with a doubled
-        row, and its append-only triggers (missing now, or found missing when it was opened)."""
-        return self.audit.verify()
+        row, and its append-only triggers (missing now, or found missing when it was opened). `anchor`
+        is a head hash kept from an earlier verify (16 hex characters at least): the chain must still
+        hold it, or it was rewritten and rehashed."""
+        if anchor is not None:
+            anchor = anchor.strip().lower()
+            if len(anchor) < 16 or len(anchor) > 64 or any(ch not in "0123456789abcdef" for ch in anchor):
+                raise BadInput("anchor: a head hash from an earlier `audit verify`, 16 to 64 hex characters")
+        return self.audit.verify(anchor)
 
     def model_history(self, model: str) -> ModelHistory:
         reconcile(self.client, self.audit, self.settings, model)  # before reading: see lifecycle/reconcile

@@ -291,3 +291,27 @@ def test_an_old_log_holding_a_second_result_opens_and_verify_names_it(audit_url)
     assert found.duplicates == ["old1 (2 result rows)"]
     audit.record("done", **intent(model="new"))  # still writable
     assert AuditLog(audit_url).verify().duplicates == ["old1 (2 result rows)"]
+
+
+def test_a_rewrite_with_every_hash_recomputed_is_caught_by_a_kept_head(audit):
+    """The chain alone cannot catch someone who rehashes everything after a rewrite; a head kept
+    from an earlier verify can."""
+    from registry.audit.chain import GENESIS, HASHED, values_hash
+
+    three_attempts(audit)
+    kept = audit.verify().head_hash
+    assert audit.verify(anchor=kept[:16]).intact
+    drop_triggers(audit)
+    with audit.engine.begin() as conn:
+        conn.execute(sa.update(events).where(events.c.id == 2).values(outcome="failed"))
+        current = GENESIS
+        rows = conn.execute(sa.select(events.c.id, *[events.c[n] for n in HASHED]).order_by(events.c.id))
+        for row in rows.all():
+            own = values_hash(current, row[1:])
+            rehashed = sa.update(events).where(events.c.id == row[0]).values(prev_hash=current, row_hash=own)
+            conn.execute(rehashed)
+            current = own
+
+    assert audit.verify().intact  # rehashed: the chain holds
+    found = audit.verify(anchor=kept)
+    assert not found.intact and found.broken is None and "head kept earlier" in found.problems[0]

@@ -148,6 +148,9 @@ def test_audit_verify_exits_0_when_intact_and_4_naming_a_rewritten_row(sqlite_se
     intact = run_cli(sqlite_settings, "audit", "verify")
     assert intact.returncode == 0, intact.stderr
     assert intact.stdout.startswith("audit log intact: ") and "row(s) checked" in intact.stdout
+    kept = json.loads(run_cli(sqlite_settings, "audit", "verify", "--json").stdout)["head_hash"]
+    assert run_cli(sqlite_settings, "audit", "verify", "--anchor", kept).returncode == 0
+    assert run_cli(sqlite_settings, "audit", "verify", "--anchor", "not-a-hash").returncode == 2
 
     audit = Registry.connect(sqlite_settings).audit
     with audit.engine.begin() as conn:  # someone with the database file drops a trigger and rewrites

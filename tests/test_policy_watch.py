@@ -10,8 +10,9 @@ import pytest
 
 from registry.access.identity import Actor
 from registry.audit.replay import POLICY
-from registry.errors import Conflict
+from registry.errors import BadInput, Conflict, Refused
 from registry.service import Registry
+from registry.settings import load_settings
 from tests.factories import make_model
 
 BOB, MALLORY = Actor("bob", "lead"), Actor("mallory", "viewer")
@@ -69,3 +70,27 @@ def test_set_changed_and_removed_policy_tags_each_say_what_they_were(reg):
     reg.client.set_registered_model_tag(model, "registry.gate.metric", "acc")
     reg.model_history(model)
     assert "registry.gate.metric set to 'acc'" in policy_events(reg, model)[-1].reason
+
+
+def test_policy_locked_to_the_config_file_ignores_the_tags_but_still_records_their_change(reg):
+    model = make_model(reg.client, [{"acc": 0.8}, {"acc": 0.9}], model_tags={"registry.leads": "bob"})
+    locked = Registry.connect(load_settings(**{**reg.settings.model_dump(), "policy_source_env": "config"}))
+    assert locked.settings.policy_locked
+
+    ada = Actor("ada", "lead")  # a global lead: the tag naming bob alone is not in force
+    locked.promote(model, "1", "leads come from registry.toml here", actor=ada)
+    reg.client.set_registered_model_tag(model, "registry.leads", "mallory")  # by hand
+    with pytest.raises(Refused):
+        locked.promote(model, "2", "a global viewer stays a viewer", actor=MALLORY)
+
+    [event] = policy_events(locked, model)
+    assert "registry.leads 'bob' → 'mallory'" in event.reason  # inert, but on record
+    assert locked.model_view(model).ignored_policy_tags == {"registry.leads": "mallory"}
+    assert reg.model_view(model).ignored_policy_tags == {}
+
+
+def test_an_unknown_policy_source_in_the_config_file_is_bad_input(tmp_path):
+    config = tmp_path / "registry.toml"
+    config.write_text('[policy]\nsource = "tag"\n')
+    with pytest.raises(BadInput, match='use "tags" or "config"'):
+        _ = load_settings(config_file=config, home=tmp_path).policy_locked

@@ -22,6 +22,7 @@ from registry.domain.actors import (
     parse_leads,
     role_for_model,
 )
+from registry.domain.policy import tags_in_force
 from registry.errors import NotFound
 from registry.settings import Settings
 from registry.store.models import get_model
@@ -43,4 +44,4 @@ def model_leads(client: MlflowClient, settings: Settings, model: str) -> frozens
         info = get_model(client, model)
     except NotFound:
         return None
-    return leads_of(info.tags, settings.model_overrides.get(model))
+    return leads_of(tags_in_force(info.tags, settings.policy_locked), settings.model_overrides.get(model))

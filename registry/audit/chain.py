@@ -11,8 +11,8 @@ models is sealed too. The price is that every insert is serialised on one lock; 
 a few per human action, and SQLite serialises its writers anyway.
 
 What a chain cannot do: someone with write access can recompute every hash after a rewrite. The
-head hash that `verify` prints is the anchor for that: kept elsewhere (a ticket, a CI log), a later
-head that does not descend from it gives the rewrite away.
+head hash that `verify` prints is the anchor for that: kept elsewhere (a ticket, a CI log), it is
+passed back as `anchor`, and a chain that no longer holds a row with that hash was rewritten.
 
 Rows written before the chain existed have no hashes. The first chained row links to a hash rolled
 over all of them, so they are sealed from that moment on, and `verify` reports them as unchained
@@ -138,10 +138,12 @@ class Verification:
     triggers_missing: list[str] = field(default_factory=list)
     trigger_notices: list[datetime] = field(default_factory=list)
     seconds: float = 0.0
+    anchor: str | None = None  # a head kept from an earlier verify, looked for in the chain
+    anchor_found: bool = True
 
     @property
     def intact(self) -> bool:
-        return self.broken is None and not self.duplicates
+        return self.broken is None and not self.duplicates and self.anchor_found
 
     @property
     def problems(self) -> list[str]:
@@ -153,6 +155,11 @@ class Verification:
             found.append(
                 "attempts with more than one intent or result row (their outcome may have been changed): "
                 + ", ".join(self.duplicates)
+            )
+        if not self.anchor_found and self.broken is None:
+            found.append(
+                f"the head kept earlier ({self.anchor}) is not in the chain: rows up to it were rewritten "
+                "and their hashes recomputed, or removed"
             )
         return found
 
@@ -180,7 +187,8 @@ class Verification:
         if self.unchained:
             before = f" (before {canonical_time(self.chained_since)[:19]} UTC)" if self.chained_since else ""
             parts.append(f"{self.unchained} unchained{before}")
-        return ", ".join(parts) + f"; head {self.head_hash[:16]}"
+        anchored = "; the kept head is in the chain" if self.anchor and self.anchor_found else ""
+        return ", ".join(parts) + anchored + f"; head {self.head_hash}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -190,6 +198,8 @@ class Verification:
             "unchained": self.unchained,
             "chained_since": self.chained_since.isoformat() if self.chained_since else None,
             "head_hash": self.head_hash,
+            "anchor": self.anchor,
+            "anchor_found": self.anchor_found if self.anchor else None,
             "broken": None
             if self.broken is None
             else {
@@ -213,14 +223,15 @@ class Walk:
     chained_since: datetime | None
     head: str
     broken: Break | None
+    anchor_found: bool
 
 
-def walk(conn: Connection, table: Table) -> Walk:
+def walk(conn: Connection, table: Table, anchor: str | None = None) -> Walk:
     """Recompute the chain oldest first, in batches by id (a steady memory footprint on a big log),
-    up to the first break."""
+    up to the first break; with `anchor` (a full hash or a prefix), also whether a row has it."""
     c = table.c
     columns = [c.id, c.model, c.prev_hash, c.row_hash, *[c[name] for name in HASHED]]
-    current, started, broken = GENESIS, None, None
+    current, started, broken, anchor_found = GENESIS, None, None, anchor is None
     rows = chained = unchained = 0
     last_id = -1
     while broken is None:
@@ -244,8 +255,9 @@ def walk(conn: Connection, table: Table) -> Walk:
             started = started or values[_AT]
             chained += 1
             current = own
+            anchor_found = anchor_found or own.startswith(anchor or "")
     since = started.replace(tzinfo=UTC) if started and started.tzinfo is None else started
-    return Walk(rows, chained, unchained, since, current, broken)
+    return Walk(rows, chained, unchained, since, current, broken, anchor_found)
 
 
 def _problem(

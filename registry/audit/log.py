@@ -313,12 +313,12 @@ class AuditLog:
                 results.update({r["attempt_id"]: r for r in found})
         return [_attempt(r, results.get(r["attempt_id"])) for r in rows]
 
-    def verify(self) -> Verification:
+    def verify(self, anchor: str | None = None) -> Verification:
         """Walk the hash chain, look for doubled rows and for the triggers (now, and missing at an
         earlier open). Reads only; 2.5–3.5 s per 100,000 rows here (docs/benchmarks.md), so pages cache it."""
         start = time.perf_counter()
         with self._errors("verify the audit log"), self.engine.connect() as conn:
-            walked = walk(conn, events)
+            walked = walk(conn, events, anchor)
             doubled = [] if has_attempt_phase_index(conn) else duplicates(conn)
             missing = missing_triggers(conn)
             noticed = trigger_notices(conn)
@@ -333,6 +333,8 @@ class AuditLog:
             triggers_missing=missing,
             trigger_notices=noticed,
             seconds=time.perf_counter() - start,
+            anchor=anchor,
+            anchor_found=walked.anchor_found,
         )
 
 

@@ -327,7 +327,7 @@ def cmd_webhooks(reg: Registry, args: argparse.Namespace) -> Any:
 
 def cmd_audit(reg: Registry, args: argparse.Namespace) -> Any:
     """`audit verify`: walk the hash chain; exit 0 when intact, 4 when a row was changed by hand."""
-    found = reg.verify_audit()
+    found = reg.verify_audit(args.anchor)
     lines = [f"audit log {'intact' if found.intact else 'ALTERED'}: {found.summary()}"]
     lines += [f"error: {p}" for p in found.problems] + [f"warning: {w}" for w in found.warnings]
     out = found if args.json else "\n".join(lines)
@@ -445,6 +445,11 @@ def build_parser() -> argparse.ArgumentParser:
         "deleted or inserted by hand (the first such row is named)",
     )
     p.add_argument("what", choices=["verify"])
+    p.add_argument(
+        "--anchor",
+        help="a head hash printed by an earlier verify and kept elsewhere: the chain must still hold it "
+        "(someone who can write the database could otherwise recompute every hash)",
+    )
     p = add("mcp", cmd_mcp, "serve the registry to an assistant over MCP")
     p.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     p.add_argument("--port", type=int, default=8765)

@@ -215,13 +215,18 @@ def model_history(reg: Registry, model: ModelName) -> Result:
     return to_json_object(reg.model_history(model))
 
 
-def verify_audit(reg: Registry) -> Result:
+def verify_audit(
+    reg: Registry,
+    anchor: Annotated[
+        str | None, Field(description="a head_hash from an earlier verify, kept elsewhere (optional)")
+    ] = None,
+) -> Result:
     """Whether the audit log is as it was written: `intact`, rows checked, from when the hash chain
     vouches (`chained_since`; older rows are `unchained`), the first broken row (id, model, at, what is
     wrong) if a row was rewritten, deleted or inserted by hand, attempts with a doubled row, and
     warnings when the append-only triggers are missing or were found missing. Tell the user plainly
     when it is not intact."""
-    return reg.verify_audit().as_dict()
+    return reg.verify_audit(anchor).as_dict()
 
 
 def plan(

@@ -21,11 +21,11 @@ from mlflow import MlflowClient
 from registry.access.permissions import leads_of
 from registry.audit.log import Attempt, AuditLog
 from registry.audit.observe import observe, rollback_targets
-from registry.audit.policy_watch import policy_changes
+from registry.audit.policy_watch import policy_changes, policy_tags
 from registry.audit.replay import Replay, drift, replay
 from registry.domain.load_uris import STAGE_SLOTS
 from registry.domain.model_state import ModelState
-from registry.domain.policy import ModelPolicy, resolve_policy
+from registry.domain.policy import ModelPolicy, resolve_policy, tags_in_force
 from registry.domain.times import parse_time as parse_time  # the pages read it here too
 from registry.errors import BadInput, RegistryError
 from registry.lifecycle.actions import (
@@ -131,7 +131,12 @@ def _summary(rm: Any, settings: Settings) -> ModelRow:
     uses_stages = "Production" in by_stage or "Staging" in by_stage
     problem = ""
     try:
-        policy = resolve_policy(tags, settings.model_overrides.get(rm.name), uses_stages, bool(aliases))
+        policy = resolve_policy(
+            tags_in_force(tags, settings.policy_locked),
+            settings.model_overrides.get(rm.name),
+            uses_stages,
+            bool(aliases),
+        )
     except RegistryError as exc:  # a bad policy tag must not hide the model from the list
         policy, problem = ModelPolicy(mode="aliases"), str(exc)
     if policy.mode == "aliases":  # a model naming its own slots: its primary one serves as production
@@ -360,6 +365,8 @@ class ModelView:
     primary_slot: str = "production"
     # the model's registry.* tags changed in MLflow directly, newest first (audit/policy_watch.py)
     policy_changes: tuple[Attempt, ...] = ()
+    # with policy locked to the config file: the model's registry.* tags, shown but not in force
+    ignored_policy_tags: dict[str, str] = field(default_factory=dict)
 
     def version(self, version: str | None) -> VersionRow | None:
         return next((v for v in self.versions if v.version == version), None)
@@ -448,11 +455,15 @@ def model_view(reg: Registry, name: str) -> ModelView:
         versions=tuple(rows),
         runs_truncated=len(versions) > MAX_VERSION_RUNS,
         audit_problem=audit_problem,
-        leads=leads_of(state.model.tags, reg.settings.model_overrides.get(name)),
+        leads=leads_of(
+            tags_in_force(state.model.tags, reg.settings.policy_locked),
+            reg.settings.model_overrides.get(name),
+        ),
         slot_holders=_slot_holders(state, versions, reg.settings),
         slots=tuple(_slot_view(state, replayed, slot, targets, reg.settings) for slot in state.policy.slots),
         primary_slot=state.policy.primary_slot,
         policy_changes=tuple(policy_changes(attempts)),
+        ignored_policy_tags=policy_tags(state.model.tags) if reg.settings.policy_locked else {},
     )
 
 

@@ -31,6 +31,7 @@ from registry.domain.checks import (
     check_source_run,
 )
 from registry.domain.model_state import ModelState, VersionInfo
+from registry.domain.policy import tags_in_force
 from registry.domain.slots import check_movers, movers_of
 from registry.errors import BadInput, NotFound
 from registry.lifecycle.modes import MODES
@@ -108,7 +109,9 @@ def read_snapshot(
     seen = observe(audit, model, lambda: model_state(client, model, settings))
     state, seq = seen.state, seen.seq
     history = replay(seen.attempts, state.policy.slots)
-    leads = leads_of(state.model.tags, settings.model_overrides.get(model))
+    leads = leads_of(
+        tags_in_force(state.model.tags, settings.policy_locked), settings.model_overrides.get(model)
+    )
     if action == "archive":
         version = archive_version(state, version, target, settings)
     if version is None and action == "rollback":
@@ -160,7 +163,13 @@ def plan_from(
         changes = MODES[state.policy.mode].changes(state, candidate, action, target, settings)
     override = settings.model_overrides.get(state.model.name)
     for slot in moved_slots(state, candidate, action, target):
-        checks.append(check_movers(actor, slot, movers_of(state.model.tags, override, slot)))
+        checks.append(
+            check_movers(
+                actor,
+                slot,
+                movers_of(tags_in_force(state.model.tags, settings.policy_locked), override, slot),
+            )
+        )
     return Plan(
         model=state.model.name,
         action=action,

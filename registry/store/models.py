@@ -14,7 +14,7 @@ from typing import Any
 from mlflow import MlflowClient
 
 from registry.domain.model_state import STAGE_NONE, Holders, ModelInfo, ModelState, VersionInfo
-from registry.domain.policy import ModelPolicy, resolve_policy
+from registry.domain.policy import ModelPolicy, resolve_policy, tags_in_force
 from registry.errors import BadInput
 from registry.settings import Settings
 from registry.store.client import translate_errors
@@ -177,7 +177,12 @@ def model_state(client: MlflowClient, name: str, settings: Settings) -> ModelSta
     model = get_model(client, name)
     versions = {v.version: v for v in list_versions(client, name, model)}
     uses_stages = any(v.stage in ("Production", "Staging") for v in versions.values())
-    policy = resolve_policy(model.tags, settings.model_overrides.get(name), uses_stages, bool(model.aliases))
+    policy = resolve_policy(
+        tags_in_force(model.tags, settings.policy_locked),
+        settings.model_overrides.get(name),
+        uses_stages,
+        bool(model.aliases),
+    )
     return ModelState(model, versions, policy, holders_of(versions, model, policy, settings))
 
 
