@@ -27,7 +27,7 @@ from registry.audit.observe import Adoption, observe, rollback_targets
 from registry.audit.replay import Replay, drift, replay
 from registry.domain.policy import tags_in_force
 from registry.domain.slots import approvals_required
-from registry.errors import BadInput, RegistryError
+from registry.errors import BadInput, Refused, RegistryError
 from registry.lifecycle import approvals, catalog
 from registry.lifecycle.actions import ActionResult, Plan, apply_plan, plan_action
 from registry.lifecycle.catalog import Candidate, ModelRow, ModelRowsPage, ModelView
@@ -514,6 +514,18 @@ class Registry:
             if len(anchor) < 16 or len(anchor) > 64 or any(ch not in "0123456789abcdef" for ch in anchor):
                 raise BadInput("anchor: a head hash from an earlier `audit verify`, 16 to 64 hex characters")
         return self.audit.verify(anchor)
+
+    def acknowledge_audit(self, reason: str, *, actor: Actor) -> Verification:
+        """An admin records that the audit log's current break (or doubled rows, or trigger notices)
+        was looked into, so `verify` and the pages stop alarming about it; kept with actor and reason,
+        listed by every later verify, and pinned to the row as it is now."""
+        if actor.role != "admin":
+            raise Refused(
+                f"{actor.name} is {actor.role}: only an admin (REGISTRY_ADMINS) may acknowledge the audit log"
+            )
+        if not reason.strip():
+            raise BadInput("a reason is required: what was found, and what was done about it")
+        return self.audit.acknowledge(actor.name, reason.strip())
 
     def model_history(self, model: str) -> ModelHistory:
         reconcile(self.client, self.audit, self.settings, model)  # before reading: see lifecycle/reconcile

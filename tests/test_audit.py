@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from registry.audit.log import AuditLog, events
-from registry.errors import Conflict
+from registry.errors import BadInput, Conflict
 
 
 def intent(model: str = "m", to: str = "1", seq: int | None = None) -> dict:
@@ -291,6 +291,8 @@ def test_an_old_log_holding_a_second_result_opens_and_verify_names_it(audit_url)
     assert found.duplicates == ["old1 (2 result rows)"]
     audit.record("done", **intent(model="new"))  # still writable
     assert AuditLog(audit_url).verify().duplicates == ["old1 (2 result rows)"]
+    looked_into = audit.acknowledge("root", "the doubled row predates the constraint; old1 was done")
+    assert looked_into.intact and looked_into.acknowledged == ["old1 (2 result rows); acknowledged"]
 
 
 def test_a_rewrite_with_every_hash_recomputed_is_caught_by_a_kept_head(audit):
@@ -315,3 +317,30 @@ def test_a_rewrite_with_every_hash_recomputed_is_caught_by_a_kept_head(audit):
     assert audit.verify().intact  # rehashed: the chain holds
     found = audit.verify(anchor=kept)
     assert not found.intact and found.broken is None and "head kept earlier" in found.problems[0]
+
+
+def test_an_acknowledged_break_stops_alarming_until_something_else_changes(audit_url):
+    audit = AuditLog(audit_url)
+    three_attempts(audit)
+    with pytest.raises(BadInput, match="nothing to acknowledge"):
+        audit.acknowledge("root", "nothing happened")
+    drop_triggers(audit)
+    rows = row_ids(audit)
+    with audit.engine.begin() as conn:
+        conn.execute(sa.update(events).where(events.c.id == rows[1][0]).values(error="tidied"))
+    audit = AuditLog(audit_url)  # triggers recreated, noted
+    assert not audit.verify().intact and audit.verify().warnings
+
+    after = audit.acknowledge("root", "INC-42: a test row edited by hand, restored from backup")
+    assert after.intact and after.warnings == [] and after.problems == []
+    assert after.chained == after.rows == 6
+    assert len(after.acknowledged) == 1 and "acknowledged by root" in after.acknowledged[0]
+    assert f"row {rows[1][0]} " in after.acknowledged[0] and "1 acknowledged break(s)" in after.summary()
+    audit.record("done", **intent(model="later"))  # the chain goes on after it
+    assert audit.verify().intact
+
+    drop_triggers(audit)  # the same row changed again: pinned, so it alarms again
+    with audit.engine.begin() as conn:
+        conn.execute(sa.update(events).where(events.c.id == rows[1][0]).values(error="tidied twice"))
+    again = audit.verify()
+    assert not again.intact and again.broken is not None and again.broken.id == rows[1][0]

@@ -9,7 +9,7 @@ import pytest
 from registry.errors import Conflict
 from registry.fronts import cli
 from registry.service import Registry
-from tests.cli import run_cli
+from tests.cli import cli_env, run_cli, run_command
 from tests.factories import make_model
 
 
@@ -165,3 +165,10 @@ def test_audit_verify_exits_0_when_intact_and_4_naming_a_rewritten_row(sqlite_se
     assert "rewritten" in altered.stdout and "missing when the log was opened" in altered.stdout
     report = json.loads(run_cli(sqlite_settings, "audit", "verify", "--json").stdout)
     assert not report["intact"] and report["broken"]["id"] == row and report["broken"]["model"] == model
+
+    lead = run_cli(sqlite_settings, "audit", "acknowledge", "--reason", "looked into it")
+    assert lead.returncode == 3 and "only an admin" in lead.stderr
+    as_admin = {**cli_env(sqlite_settings), "REGISTRY_ADMINS": "ada"}
+    done = run_command(["audit", "acknowledge", "--reason", "INC-7: restored"], as_admin)
+    assert done.returncode == 0 and "acknowledged by ada" in done.stdout, done.stderr
+    assert run_cli(sqlite_settings, "audit", "verify").returncode == 0

@@ -118,6 +118,7 @@ class Break:
     model: str
     at: datetime
     problem: str
+    fingerprint: str = ""  # the row and its links as found: an acknowledgement covers exactly this
 
     def describe(self) -> str:
         return f"row {self.id} (model {self.model}, at {canonical_time(self.at)[:19]} UTC): {self.problem}"
@@ -140,6 +141,7 @@ class Verification:
     seconds: float = 0.0
     anchor: str | None = None  # a head kept from an earlier verify, looked for in the chain
     anchor_found: bool = True
+    acknowledged: list[str] = field(default_factory=list)  # breaks an admin looked into, and why
 
     @property
     def intact(self) -> bool:
@@ -187,6 +189,8 @@ class Verification:
         if self.unchained:
             before = f" (before {canonical_time(self.chained_since)[:19]} UTC)" if self.chained_since else ""
             parts.append(f"{self.unchained} unchained{before}")
+        if self.acknowledged:
+            parts.append(f"{len(self.acknowledged)} acknowledged break(s)")
         anchored = "; the kept head is in the chain" if self.anchor and self.anchor_found else ""
         return ", ".join(parts) + anchored + f"; head {self.head_hash}"
 
@@ -209,6 +213,7 @@ class Verification:
                 "problem": self.broken.problem,
             },
             "duplicates": self.duplicates,
+            "acknowledged": self.acknowledged,
             "problems": self.problems,
             "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
@@ -224,14 +229,21 @@ class Walk:
     head: str
     broken: Break | None
     anchor_found: bool
+    acknowledged: list[Break]
 
 
-def walk(conn: Connection, table: Table, anchor: str | None = None) -> Walk:
+def walk(
+    conn: Connection, table: Table, anchor: str | None = None, accepted: Mapping[int, str] | None = None
+) -> Walk:
     """Recompute the chain oldest first, in batches by id (a steady memory footprint on a big log),
-    up to the first break; with `anchor` (a full hash or a prefix), also whether a row has it."""
+    up to the first break; with `anchor` (a full hash or a prefix), also whether a row has it.
+
+    `accepted` maps row ids to the fingerprints of breaks an admin acknowledged: such a break is
+    noted and the walk goes on from that row's own hash, so a later change still shows."""
     c = table.c
     columns = [c.id, c.model, c.prev_hash, c.row_hash, *[c[name] for name in HASHED]]
     current, started, broken, anchor_found = GENESIS, None, None, anchor is None
+    acknowledged: list[Break] = []
     rows = chained = unchained = 0
     last_id = -1
     while broken is None:
@@ -250,14 +262,25 @@ def walk(conn: Connection, table: Table, anchor: str | None = None) -> Walk:
             problem = _problem(prev, own, values, current, started is not None)
             if problem:
                 at = values[_AT]
-                broken = Break(last_id, model, at if at.tzinfo else at.replace(tzinfo=UTC), problem)
-                break
+                found = Break(
+                    last_id, model, at if at.tzinfo else at.replace(tzinfo=UTC), problem,
+                    _fingerprint(prev, own, values, current),
+                )  # fmt: skip
+                if (accepted or {}).get(last_id) != found.fingerprint:
+                    broken = found
+                    break
+                acknowledged.append(found)
+                own = own or values_hash(current, values)
             started = started or values[_AT]
             chained += 1
             current = own
             anchor_found = anchor_found or own.startswith(anchor or "")
     since = started.replace(tzinfo=UTC) if started and started.tzinfo is None else started
-    return Walk(rows, chained, unchained, since, current, broken, anchor_found)
+    return Walk(rows, chained, unchained, since, current, broken, anchor_found, acknowledged)
+
+
+def _fingerprint(prev: str | None, own: str | None, values: Sequence[Any], current: str) -> str:
+    return hashlib.sha256(f"{current}|{prev}|{own}|{values_hash(current, values)}".encode()).hexdigest()
 
 
 def _problem(

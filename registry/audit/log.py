@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +31,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
 from registry.audit.chain import Verification, head, lock_for_append, row_hash, walk
+from registry.audit.schema import acknowledge as acknowledge_in
 from registry.audit.schema import (
+    acknowledgements,
     duplicates,
     events,
     has_attempt_phase_index,
@@ -41,7 +43,7 @@ from registry.audit.schema import (
     set_up,
     trigger_notices,
 )
-from registry.errors import Conflict, Unreachable
+from registry.errors import BadInput, Conflict, Unreachable
 from registry.redaction import redact
 from registry.settings import mask_uri
 
@@ -315,13 +317,20 @@ class AuditLog:
 
     def verify(self, anchor: str | None = None) -> Verification:
         """Walk the hash chain, look for doubled rows and for the triggers (now, and missing at an
-        earlier open). Reads only; 2.5–3.5 s per 100,000 rows here (docs/benchmarks.md), so pages cache it."""
+        earlier open), leaving out what an admin acknowledged. Reads only; 2.5–3.5 s per 100,000
+        rows here (docs/benchmarks.md), so the pages cache it."""
         start = time.perf_counter()
         with self._errors("verify the audit log"), self.engine.connect() as conn:
-            walked = walk(conn, events, anchor)
-            doubled = [] if has_attempt_phase_index(conn) else duplicates(conn)
-            missing = missing_triggers(conn)
-            noticed = trigger_notices(conn)
+            found = self._verify(conn, anchor)
+        return replace(found, seconds=time.perf_counter() - start)
+
+    def _verify(self, conn: Connection, anchor: str | None) -> Verification:
+        acks = acknowledgements(conn)
+        accepted = {a.row: a.fingerprint for a in acks if a.row is not None and a.fingerprint}
+        walked = walk(conn, events, anchor, accepted)
+        doubled = [] if has_attempt_phase_index(conn) else duplicates(conn)
+        seen_doubled = {d for a in acks for d in a.duplicates}
+        by_row = {a.row: a for a in acks if a.row is not None}
         return Verification(
             rows=walked.rows,
             chained=walked.chained,
@@ -329,13 +338,38 @@ class AuditLog:
             chained_since=walked.chained_since,
             head_hash=walked.head,
             broken=walked.broken,
-            duplicates=doubled,
-            triggers_missing=missing,
-            trigger_notices=noticed,
-            seconds=time.perf_counter() - start,
+            duplicates=[d for d in doubled if d not in seen_doubled],
+            triggers_missing=missing_triggers(conn),
+            trigger_notices=trigger_notices(conn),
             anchor=anchor,
             anchor_found=walked.anchor_found,
+            acknowledged=[
+                f"{b.describe()}; acknowledged by {by_row[b.id].actor} at "
+                f"{by_row[b.id].at:%Y-%m-%d %H:%M} UTC: {by_row[b.id].reason}"
+                for b in walked.acknowledged
+            ]
+            + [f"{d}; acknowledged" for d in doubled if d in seen_doubled],
         )
+
+    def acknowledge(self, actor: str, reason: str) -> Verification:
+        """Record that `actor` looked into what `verify` reports now: its first break (pinned, so
+        any further change of that row shows again), the doubled rows and the trigger notices so
+        far. Returns the verification that follows; call again for a next break."""
+        with self._errors("write the audit log"), self.engine.begin() as conn:
+            lock_for_append(conn)  # nothing appends while the break is pinned
+            found = self._verify(conn, None)
+            if found.intact and not found.trigger_notices:
+                raise BadInput("nothing to acknowledge: the audit log verifies and no warning is pending")
+            broken = found.broken
+            acknowledge_in(
+                conn,
+                actor,
+                redact(reason),
+                row=broken.id if broken else None,
+                fingerprint=broken.fingerprint if broken else None,
+                duplicates=found.duplicates,
+            )
+        return self.verify()
 
 
 def _attempt(intent: Any, result: Any | None) -> Attempt:

@@ -8,7 +8,9 @@ existed mean someone dropped them (this code never does): the fact is kept in
 
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -77,6 +79,7 @@ policy_seen = Table(  # each model's policy tags when the service first met it (
     Column("tags", Text, nullable=False, default="{}"),
 )
 TRIGGERS_MISSING = "triggers_missing"
+ACKNOWLEDGED = "acknowledged"
 APPEND_ONLY = (events.name, notices.name, policy_seen.name)
 _PG_SETUP_LOCK = 0x72656769  # the advisory lock key that serializes the set-up across replicas ("regi")
 
@@ -233,8 +236,48 @@ def duplicates(conn: Connection, limit: int = 5) -> list[str]:
 
 
 def trigger_notices(conn: Connection) -> list[datetime]:
-    """When the triggers were found missing at an open, oldest first."""
-    found = conn.execute(
-        select(notices.c.at).where(notices.c.kind == TRIGGERS_MISSING).order_by(notices.c.id)
-    ).scalars()
+    """When the triggers were found missing at an open since the last acknowledgement, oldest first."""
+    since = conn.execute(select(func.max(notices.c.id)).where(notices.c.kind == ACKNOWLEDGED)).scalar()
+    query = select(notices.c.at).where(notices.c.kind == TRIGGERS_MISSING, notices.c.id > (since or 0))
+    found = conn.execute(query.order_by(notices.c.id)).scalars()
     return [t if t.tzinfo else t.replace(tzinfo=UTC) for t in found]
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    """An admin saying "we looked into it": the break it covers (pinned by its fingerprint, so a
+    further change of that row shows again) and the trigger notices before it."""
+
+    at: datetime
+    actor: str
+    reason: str
+    row: int | None
+    fingerprint: str | None
+    duplicates: tuple[str, ...] = ()
+
+
+def acknowledgements(conn: Connection) -> list[Acknowledgement]:
+    rows = conn.execute(
+        select(notices.c.at, notices.c.detail).where(notices.c.kind == ACKNOWLEDGED).order_by(notices.c.id)
+    ).all()
+    found = []
+    for at, detail in rows:
+        said = json.loads(detail)
+        when = at if at.tzinfo else at.replace(tzinfo=UTC)
+        pinned = said["row"], said["fingerprint"], tuple(said.get("duplicates", ()))
+        found.append(Acknowledgement(when, said["actor"], said["reason"], *pinned))
+    return found
+
+
+def acknowledge(
+    conn: Connection,
+    actor: str,
+    reason: str,
+    *,
+    row: int | None,
+    fingerprint: str | None,
+    duplicates: list[str],
+) -> None:
+    said = {"actor": actor, "reason": reason, "row": row, "fingerprint": fingerprint}
+    detail = json.dumps({**said, "duplicates": duplicates})
+    conn.execute(notices.insert().values(at=datetime.now(UTC), kind=ACKNOWLEDGED, detail=detail))

@@ -326,10 +326,15 @@ def cmd_webhooks(reg: Registry, args: argparse.Namespace) -> Any:
 
 
 def cmd_audit(reg: Registry, args: argparse.Namespace) -> Any:
-    """`audit verify`: walk the hash chain; exit 0 when intact, 4 when a row was changed by hand."""
-    found = reg.verify_audit(args.anchor)
+    """`audit verify`: walk the hash chain; exit 0 when intact, 4 when a row was changed by hand.
+    `audit acknowledge --reason`: an admin records that what verify reports was looked into."""
+    if args.what == "acknowledge":
+        found = reg.acknowledge_audit(args.reason or "", actor=reg.actor())
+    else:
+        found = reg.verify_audit(args.anchor)
     lines = [f"audit log {'intact' if found.intact else 'ALTERED'}: {found.summary()}"]
     lines += [f"error: {p}" for p in found.problems] + [f"warning: {w}" for w in found.warnings]
+    lines += [f"acknowledged: {a}" for a in found.acknowledged]
     out = found if args.json else "\n".join(lines)
     if found.intact:
         return out
@@ -444,7 +449,13 @@ def build_parser() -> argparse.ArgumentParser:
         "`audit verify`: check the audit log's hash chain; exit 0 intact, 4 when a row was rewritten, "
         "deleted or inserted by hand (the first such row is named)",
     )
-    p.add_argument("what", choices=["verify"])
+    p.add_argument(
+        "what",
+        choices=["verify", "acknowledge"],
+        help="acknowledge (admins, with --reason): the current break, doubled rows and trigger notices "
+        "were looked into; later verifies list it and alarm only about anything new",
+    )
+    p.add_argument("--reason", help="acknowledge: what was found and done")
     p.add_argument(
         "--anchor",
         help="a head hash printed by an earlier verify and kept elsewhere: the chain must still hold it "
