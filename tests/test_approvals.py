@@ -185,3 +185,26 @@ def test_cli_request_list_self_approval_and_approval(sqlite_settings, monkeypatc
     assert approved.returncode == 0, approved.stderr
     assert reg.state(model).holders.production == "1"
     assert json.loads(run_cli(sqlite_settings, "requests", "--json").stdout) == []
+
+
+def test_a_managed_challenger_needing_approval_is_requested_and_a_conflict_names_the_slot(reg):
+    model = make_model(
+        reg.client,
+        [{"acc": 0.8}, {"acc": 0.9}, {"acc": 0.95}],
+        model_tags={"registry.slots": "champion, challenger", "registry.slots.challenger.approvals": "1"},
+    )
+    reg.promote(model, "1", "baseline", actor=reg.actor("ada"))  # champion needs no approval
+    asked = reg.promote(model, "2", "candidate", actor=reg.actor("ada"), target="challenger")
+    assert asked.outcome == "requested" and reg.request(asked.request_id).target == "challenger"
+    assert (
+        "promote" in reg.request(asked.request_id).summary()
+        and "challenger" in reg.request(asked.request_id).summary()
+    )
+    done = reg.approve(asked.request_id, "fine", actor=reg.actor("bob"))
+    assert done.outcome == "done" and reg.state(model).holders.by_slot == {"champion": "1", "challenger": "2"}
+
+    stale = reg.promote(model, "3", "next candidate", actor=reg.actor("ada"), target="challenger").request_id
+    reg.client.set_registered_model_alias(model, "challenger", "1")  # by hand, meanwhile
+    with pytest.raises(Conflict, match="challenger was v2 when requested, now v1"):
+        reg.approve(stale, "fine", actor=reg.actor("cy"))
+    assert reg.state(model).holders.of("challenger") == "1"

@@ -110,3 +110,17 @@ def test_an_alias_the_model_does_not_manage_is_a_tool_error_naming_the_ones_it_d
         "Error executing tool promote: bad input: 'production' is not a slot this model manages: use one of "
         "champion, challenger (the registry.slots tag or slots = [...] in registry.toml lists them)"
     )
+
+
+def test_a_protected_challenger_refuses_the_assistant_and_the_refusal_is_audited(lead, foreign, settings):
+    reg = Registry.connect(settings)
+    reg.client.set_registered_model_tag(
+        foreign.slotted, "registry.slots.challenger.movers", "grace"
+    )  # by hand
+    text = lead.error("promote", model=foreign.slotted, version="3", reason="mine", target="challenger")
+    assert text.startswith("Error executing tool promote: refused: ")
+    assert "challenger is protected: only grace may move it, not ada" in text
+    assert str(reg.client.get_registered_model(foreign.slotted).aliases["challenger"]) == "2"
+    last = [a for a in reg.history(foreign.slotted) if a.action == "promote"][-1]
+    assert (last.actor, last.outcome, last.target, last.to_version) == ("ada", "refused", "challenger", "3")
+    reg.client.delete_registered_model_tag(foreign.slotted, "registry.slots.challenger.movers")
