@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from pages.views.catalog import models_frame, versions_frame
+from pages.views.catalog import models_frame, slots_frame, versions_frame
 from pages.views.columns import open_link, source_run_link, when
 from pages.views.plan_tables import blocking_reason, checks_frame, comparison_frame, plan_title
 from pages.views.requests import FLASH as REQUEST_FLASH
@@ -35,6 +35,7 @@ from pages.views.shared import (
 )
 from registry.domain.checks import check_actor
 from registry.domain.load_uris import load_uris
+from registry.domain.policy import TAG_SLOTS
 from registry.errors import Conflict, NotFound, RegistryError
 from registry.lifecycle.catalog import ModelView
 from registry.service import Registry
@@ -166,16 +167,18 @@ def _show_dialog(pending: dict[str, Any]) -> None:
     )
     if pending["action"] == "promote":
         title += f" to {pending['target']}"
+    elif pending["action"] == "rollback" and pending["target"] != "production":
+        title += f" {pending['target']}"
     st.dialog(title, width="large", on_dismiss=_close_dialog)(_action_dialog)(pending)
 
 
 # the model page ---------------------------------------------------------------------------------------
 def _state_section(view: ModelView) -> None:
-    cols = st.columns(4)
-    cols[0].metric("Production", f"v{view.production}" if view.production else "none")
-    cols[1].metric("Staging", f"v{view.staging}" if view.staging else "none")
-    cols[2].metric("Rollback target", f"v{view.rollback_to}" if view.rollback_to else "none")
-    cols[3].metric("Mode", view.mode)
+    cols = st.columns(len(view.slots) + 2)
+    for col, slot in zip(cols, view.slots, strict=False):
+        col.metric(plain(slot.slot.capitalize()), f"v{slot.holder}" if slot.holder else "none")
+    cols[-2].metric("Rollback target", f"v{view.rollback_to}" if view.rollback_to else "none")
+    cols[-1].metric("Mode", view.mode)
     policy = [f"gate: {view.gate}" if view.gate else "no metric gate"]
     policy.append(f"key metric: {view.key_metric}" if view.key_metric else "no key metric")
     if view.required_tags:
@@ -206,6 +209,22 @@ def _state_section(view: ModelView) -> None:
     if view.audit_problem:
         st.warning(
             f"Audit log unavailable, so no rollback target or drift check: {plain(view.audit_problem)}"
+        )
+
+
+def _slots_section(view: ModelView) -> None:
+    """Every slot the model manages: its holder, since when and by whom, and the versions that held it."""
+    table(
+        slots_frame(view),
+        hide_index=True,
+        width="stretch",
+        column_config={"since": when("since")},
+        key="models.slots",
+    )
+    if [s.slot for s in view.slots] != ["production", "staging"]:
+        st.caption(
+            f"Slots from the model's {TAG_SLOTS} tag or registry.toml; the first, "
+            f"{plain(view.primary_slot)}, is the one the metric gate and required tags guard."
         )
 
 
@@ -279,34 +298,52 @@ def _actions_section(view: ModelView) -> None:
     actor = current_actor()
     may = check_actor(actor, view.name, view.leads)
     why_not = None if may.passed else may.detail
-    no_rollback = "the history has no earlier production version that can serve; pick one to promote"
-    buttons = (
-        ("promote_production", "Promote to production", "promote", "production", version, why_not),
-        ("promote_staging", "Promote to staging", "promote", "staging", version, why_not),
-        ("archive", "Archive", "archive", "archived", version, why_not),
-        (
-            "rollback",
-            f"Roll back to v{view.rollback_to}" if view.rollback_to else "Roll back",
-            "rollback",
-            "production",
-            view.rollback_to,
-            why_not or (None if view.rollback_to else no_rollback),
-        ),
+    promotes = [
+        (f"promote_{s.slot}", f"Promote to {s.slot}", "promote", s.slot, version, why_not) for s in view.slots
+    ]
+    promotes.append(("archive", "Archive", "archive", "archived", version, why_not))
+    _buttons(view.name, promotes)
+    _buttons(view.name, [_rollback_button(view, s.slot, s.rollback_to, why_not) for s in view.slots])
+    if why_not:
+        st.info(f"Actions are disabled: {plain(why_not)}", icon=":material/lock:")
+    _version_footer(view, version, why_not)
+
+
+Button = tuple[str, str, str, str, str | None, str | None]  # key, label, action, target, version, why not
+
+
+def _rollback_button(view: ModelView, slot: str, target: str | None, why_not: str | None) -> Button:
+    """The primary slot's keeps the plain key and label ("Roll back to v2"); the others name their slot."""
+    primary = slot == view.primary_slot
+    key = "rollback" if primary else f"rollback_{slot}"
+    label = "Roll back" if primary else f"Roll back {slot}"
+    none = f"the history has no earlier {slot} version that can serve; pick one to promote"
+    return (
+        key,
+        f"{label} to v{target}" if target else label,
+        "rollback",
+        slot,
+        target,
+        why_not or (None if target else none),
     )
+
+
+def _buttons(model: str, buttons: list[Button]) -> None:
     for col, (key, label, action, target, target_version, reason) in zip(
         st.columns(len(buttons)), buttons, strict=True
     ):
         col.button(
-            label,
+            plain(label),
             key=f"models.{key}",
             disabled=reason is not None,
             help=plain(reason) if reason else None,  # a tooltip renders markdown: names in it stay text
             on_click=_open_action,
-            args=(view.name, action, target, target_version),
+            args=(model, action, target, target_version),
             width="stretch",
         )
-    if why_not:
-        st.info(f"Actions are disabled: {plain(why_not)}", icon=":material/lock:")
+
+
+def _version_footer(view: ModelView, version: str, why_not: str | None) -> None:
     row = view.version(version)
     if row:
         _description_editor(view.name, row.version, row.description, why_not)
@@ -409,6 +446,9 @@ def model_page(name: str) -> None:
     st.page_link("pages/models.py", label="All models", icon=":material/inventory_2:")
     with section("state"):
         _state_section(view)
+    st.subheader("Slots")
+    with section("slots"):
+        _slots_section(view)
     with section("requests"):
         waiting = cached_read(Registry.requests, name, ttl=10)
         if waiting or st.session_state.get(REQUEST_FLASH):

@@ -9,7 +9,7 @@ run is best, which tags are reserved, how an approved plan is applied) lives in 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, Literal
 
@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 from registry.access.identity import Actor, actor_named, configured_actor
 from registry.audit.chain import Verification
 from registry.audit.log import Attempt, AuditLog
-from registry.audit.observe import Adoption, observe, unavailable_versions
-from registry.audit.replay import Replay, drift, replay, rollback_target
+from registry.audit.observe import Adoption, observe, rollback_targets
+from registry.audit.replay import Replay, drift, replay
 from registry.domain.policy import tags_in_force
 from registry.domain.slots import approvals_required
 from registry.errors import BadInput, Refused, RegistryError
@@ -102,8 +102,9 @@ class ModelHistory:
     model: str
     attempts: list[Attempt]
     replayed: Replay
-    rollback_to: str | None
+    rollback_to: str | None  # of the primary slot
     drift: list[str]
+    rollback_targets: dict[str, str | None] = field(default_factory=dict)  # every managed slot's
 
 
 class Registry:
@@ -320,8 +321,10 @@ class Registry:
 
     # lifecycle -----------------------------------------------------------------------------------
     def plan(
-        self, action: str, model: str, version: str | None = None, *, actor: Actor, target: str = "production"
+        self, action: str, model: str, version: str | None = None, *, actor: Actor, target: str | None = None
     ) -> Plan:
+        """What `action` would do. `target`: the slot a promote or rollback moves, by slot or alias
+        name (default: the model's primary slot); for archive, a slot whose holder is archived."""
         return plan_action(
             self.client, self.audit, self.settings, action, model, version, actor=actor, target=target
         )
@@ -380,7 +383,7 @@ class Registry:
         token: str | None,
         *,
         actor: Actor,
-        target: str = "production",
+        target: str | None = None,
         force: bool = False,
     ) -> ActionResult:
         """Plan and apply in one call, or, with a token, apply the plan the user approved (or conflict).
@@ -402,19 +405,32 @@ class Registry:
         reason: str,
         *,
         actor: Actor,
-        target: str = "production",
+        target: str | None = None,
         force: bool = False,
     ) -> ActionResult:
+        """Move the slot `target` (default: the model's primary slot) to the version."""
         plan = self.plan("promote", model, version, actor=actor, target=target)
         return self.apply(plan, reason, actor=actor, force=force)
 
-    def archive(self, model: str, version: str, reason: str, *, actor: Actor) -> ActionResult:
-        return self.apply(self.plan("archive", model, version, actor=actor), reason, actor=actor)
+    def archive(
+        self, model: str, version: str | None, reason: str, *, actor: Actor, from_slot: str | None = None
+    ) -> ActionResult:
+        """Archive a version, or (`from_slot`) whichever version holds that slot."""
+        plan = self.plan("archive", model, version, actor=actor, target=from_slot)
+        return self.apply(plan, reason, actor=actor)
 
     def rollback(
-        self, model: str, reason: str, *, actor: Actor, to_version: str | None = None
+        self,
+        model: str,
+        reason: str,
+        *,
+        actor: Actor,
+        to_version: str | None = None,
+        slot: str | None = None,
     ) -> ActionResult:
-        return self.apply(self.plan("rollback", model, to_version, actor=actor), reason, actor=actor)
+        """Give `slot` (default: the primary slot) back to its previous holder, or to `to_version`."""
+        plan = self.plan("rollback", model, to_version, actor=actor, target=slot)
+        return self.apply(plan, reason, actor=actor)
 
     # metric lines --------------------------------------------------------------------------------
     def line_summaries(
@@ -465,12 +481,17 @@ class Registry:
     def state(self, model: str) -> ModelState:
         return model_state(self.client, model, self.settings)
 
+    def managed_aliases(self, model: str) -> dict[str, str]:
+        """The model's managed slots by the alias that holds each (alias -> slot)."""
+        return {self.settings.alias_of(slot): slot for slot in self.state(model).policy.slots}
+
     def versions_summary(self, model: str) -> dict[str, object]:
         """Mode, holders and every version of a model: what the CLI and MCP list as `versions`."""
         state = self.state(model)
         return {
             "model": model,
             "mode": state.policy.mode,
+            "slots": list(state.policy.slots),
             "holders": state.holders,
             "versions": list(state.versions.values()),
         }
@@ -510,14 +531,15 @@ class Registry:
         reconcile(self.client, self.audit, self.settings, model)  # before reading: see lifecycle/reconcile
         seen = observe(self.audit, model, lambda: self.state(model))
         state, attempts = seen.state, seen.attempts
-        replayed = replay(attempts)
-        unavailable = unavailable_versions(state, replayed.production_stack)
+        replayed = replay(attempts, state.policy.slots)
+        targets = rollback_targets(state, replayed)
         return ModelHistory(
             model=model,
             attempts=attempts,
             replayed=replayed,
-            rollback_to=rollback_target(replayed, state.holders.production, unavailable=unavailable),
+            rollback_to=targets.get(state.policy.primary_slot),
             drift=drift(replayed, state.holders),
+            rollback_targets=targets,
         )
 
     def adopt(self, model: str | None = None) -> list[Adoption]:

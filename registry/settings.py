@@ -170,6 +170,16 @@ class Settings(BaseSettings):
     def admins(self) -> frozenset[str]:
         return frozenset(name.strip() for name in self.admins_csv.split(",") if name.strip())
 
+    @property
+    def slot_aliases(self) -> dict[str, str]:
+        """Slots whose alias is named differently (REGISTRY_PRODUCTION_ALIAS, REGISTRY_STAGING_ALIAS);
+        every other managed slot is its own alias."""
+        return {"production": self.production_alias, "staging": self.staging_alias}
+
+    def alias_of(self, slot: str) -> str:
+        """The MLflow alias a slot moves in alias mode."""
+        return self.slot_aliases.get(slot, slot)
+
     @cached_property
     def config(self) -> dict[str, Any]:
         """The whole TOML config file (`registry.toml` or REGISTRY_CONFIG); empty when there is none."""

@@ -30,11 +30,14 @@ class Foreign:
     empty: str  # no versions
     odd_sources: str  # v1 external URI (no run), v2 run deleted, v3 MLflow 3 logged model; production→3
     many: str  # 120 versions, production→100
+    # registry.slots tag "champion, challenger" (set by hand, like the aliases): champion→1,
+    # challenger→2, and production→1 set by hand though the model does not manage production
+    slotted: str
     experiment_id: str
 
     @property
     def names(self) -> tuple[str, ...]:
-        return (self.aliases, self.stages, self.both, self.empty, self.odd_sources, self.many)
+        return (self.aliases, self.stages, self.both, self.empty, self.odd_sources, self.many, self.slotted)
 
 
 def _version(client: MlflowClient, name: str, exp: str, metrics: dict[str, float]) -> str:
@@ -59,6 +62,7 @@ def build_foreign_registry(client: MlflowClient, *, many: int = MANY_VERSIONS) -
         empty=f"empty model {tag}",
         odd_sources=f"modèle détourné ñ {tag}",
         many=f"ranker_v2 {tag}",
+        slotted=f"scorer (champion, challenger) {tag}",
         experiment_id=exp,
     )
     client.create_registered_model(f.aliases, description="made from a notebook")
@@ -97,4 +101,11 @@ def build_foreign_registry(client: MlflowClient, *, many: int = MANY_VERSIONS) -
     for _ in range(many):
         client.create_model_version(f.many, f"runs:/{run_id}/model", run_id=run_id)
     client.set_registered_model_alias(f.many, "production", str(min(many, 100)))
+
+    client.create_registered_model(f.slotted, tags={"registry.slots": "champion, challenger"})
+    for acc in (0.81, 0.83, 0.86):
+        _version(client, f.slotted, exp, {"accuracy": acc})
+    client.set_registered_model_alias(f.slotted, "champion", "1")
+    client.set_registered_model_alias(f.slotted, "challenger", "2")
+    client.set_registered_model_alias(f.slotted, "production", "1")
     return f

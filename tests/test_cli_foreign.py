@@ -96,3 +96,98 @@ def test_a_closed_pipe_ends_quietly(sqlite_settings, foreign):
     proc.stdout.close()  # like `head` after its lines
     proc.wait(timeout=120)
     assert proc.stderr.read() == b"" and proc.returncode == 141
+
+
+# managed slots: a model whose registry.slots tag (set by hand) names champion and challenger --------
+def _aliases(sqlite_settings, name: str) -> dict[str, str]:
+    aliases = Registry.connect(sqlite_settings).client.get_registered_model(name).aliases
+    return {alias: str(version) for alias, version in aliases.items()}
+
+
+def test_promote_to_challenger_then_rollback_restores_the_hand_set_challenger(sqlite_settings, foreign):
+    name = foreign.slotted
+    versions = json.loads(run_cli(sqlite_settings, "versions", name, "--json").stdout)
+    assert versions["slots"] == ["champion", "challenger"]
+    assert versions["holders"]["slots"] == {"champion": "1", "challenger": "2"}
+    promoted = run_cli(
+        sqlite_settings, "promote", name, "3", "--to", "challenger", "--reason", "new candidate"
+    )
+    assert promoted.returncode == 0, promoted.stderr
+    assert "promoted to challenger: v3 (was v2)" in promoted.stdout
+    assert _aliases(sqlite_settings, name) == {"champion": "1", "challenger": "3", "production": "1"}
+    rolled = run_cli(sqlite_settings, "rollback", name, "--slot", "challenger", "--reason", "v3 is noisy")
+    assert rolled.returncode == 0, rolled.stderr
+    assert f"{name} challenger rolled back to v2 (was v3)" in rolled.stdout
+    # the hand-set challenger is back; champion and the unmanaged production alias were never touched
+    assert _aliases(sqlite_settings, name) == {"champion": "1", "challenger": "2", "production": "1"}
+    history = json.loads(run_cli(sqlite_settings, "history", name, "--json").stdout)
+    assert [(h["action"], h["target"], h["to_version"], h["outcome"]) for h in history] == [
+        ("observed", "champion", "1", "done"),
+        ("observed", "challenger", "2", "done"),
+        ("promote", "challenger", "3", "done"),
+        ("rollback", "challenger", "2", "done"),
+    ]
+
+
+def test_an_alias_the_model_does_not_manage_is_refused_naming_the_ones_it_does(sqlite_settings, foreign):
+    for alias in ("production", "shadow"):
+        refused = run_cli(sqlite_settings, "promote", foreign.slotted, "3", "--to", alias, "--reason", "try")
+        assert refused.returncode == 2 and refused.stdout == ""
+        assert refused.stderr == (
+            f"bad input: '{alias}' is not a slot this model manages: use one of champion, challenger "
+            "(the registry.slots tag or slots = [...] in registry.toml lists them)\n"
+        )
+    assert _aliases(sqlite_settings, foreign.slotted)["production"] == "1"
+
+
+def test_archive_from_a_slot_archives_its_holder_and_leaves_the_other_slot(sqlite_settings, foreign):
+    both = run_cli(sqlite_settings, "archive", foreign.slotted, "2", "--from", "challenger", "--reason", "x")
+    assert both.returncode == 2 and "name a VERSION, or --from SLOT" in both.stderr
+    done = run_cli(sqlite_settings, "archive", foreign.slotted, "--from", "challenger", "--reason", "retired")
+    assert done.returncode == 0, done.stderr
+    assert _aliases(sqlite_settings, foreign.slotted) == {"champion": "1", "production": "1"}
+    reg = Registry.connect(sqlite_settings)
+    assert reg.client.get_model_version(foreign.slotted, "2").tags["registry.archived"] == "true"
+    empty = run_cli(sqlite_settings, "archive", foreign.slotted, "--from", "challenger", "--reason", "again")
+    assert empty.returncode == 2 and "no version holds challenger" in empty.stderr
+
+
+def test_a_protected_challenger_refuses_a_non_mover_and_the_refusal_is_audited(sqlite_settings, foreign):
+    reg = Registry.connect(sqlite_settings)
+    reg.client.set_registered_model_tag(
+        foreign.slotted, "registry.slots.challenger.movers", "grace"
+    )  # by hand
+    refused = run_cli(
+        sqlite_settings, "promote", foreign.slotted, "3", "--to", "challenger", "--reason", "mine"
+    )
+    assert refused.returncode == 3 and refused.stdout == ""
+    assert "challenger is protected: only grace may move it" in refused.stderr
+    assert _aliases(sqlite_settings, foreign.slotted)["challenger"] == "2"
+    [last] = [a for a in reg.history(foreign.slotted) if a.action == "promote"]
+    assert (last.outcome, last.target, last.to_version) == ("refused", "challenger", "3")
+    assert "challenger is protected" in last.error  # the audit says why
+    champion = run_cli(sqlite_settings, "promote", foreign.slotted, "3", "--to", "champion", "--reason", "ok")
+    assert champion.returncode == 0, champion.stderr  # champion is not protected
+
+
+def test_a_challenger_moved_by_hand_is_recorded_once_as_an_outside_change_of_challenger(
+    sqlite_settings, foreign
+):
+    reg = Registry.connect(sqlite_settings)
+    run_cli(sqlite_settings, "adopt")
+    reg.client.set_registered_model_alias(foreign.slotted, "challenger", "3")  # by hand, in MLflow
+    reg.client.set_registered_model_alias(foreign.slotted, "production", "3")  # not managed here: no event
+    for _ in range(2):
+        plan = json.loads(
+            run_cli(
+                sqlite_settings, "plan", "rollback", foreign.slotted, "--to", "challenger", "--json"
+            ).stdout
+        )
+    assert plan["target"] == "challenger" and plan["version"] == "2"
+    assert plan["drift"] == [
+        "challenger: MLflow says v3, the audit log says v2 (changed outside the dashboard; recorded "
+        + plan["drift"][0].split("recorded ")[1]
+    ]
+    history = json.loads(run_cli(sqlite_settings, "history", foreign.slotted, "--json").stdout)
+    outside = [(h["action"], h["target"], h["from_version"], h["to_version"]) for h in history[2:]]
+    assert outside == [("outside", "challenger", "2", "3")]

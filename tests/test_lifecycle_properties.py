@@ -1,7 +1,9 @@
 """A stateful property test over random action sequences, in both modes.
 
 Whatever leads and viewers do, in whatever order: at most one version holds production, replaying
-the audit log gives MLflow's state, and no version is ever deleted.
+the audit log gives MLflow's state for every managed slot (production and staging, or a model's own
+champion, challenger and shadow), a version holds one managed slot at a time, and no version is
+ever deleted.
 """
 
 from __future__ import annotations
@@ -35,30 +37,37 @@ def test_random_action_sequences_keep_the_invariants(registry_for_machine: Regis
     reg = registry_for_machine
 
     class LifecycleMachine(RuleBasedStateMachine):
-        @initialize(mode=st.sampled_from(["aliases", "stages"]))
+        @initialize(mode=st.sampled_from(["aliases", "stages", "slots"]))
         def new_model(self, mode: str) -> None:
+            tags = {"registry.mode": mode}
+            self.slots = ("production", "staging")
+            if mode == "slots":
+                tags = {"registry.mode": "aliases", "registry.slots": "champion, challenger, shadow"}
+                self.slots = ("champion", "challenger", "shadow")
             self.model = make_model(
-                reg.client,
-                [{"acc": 0.5 + i / 10} for i in range(len(VERSIONS))],
-                model_tags={"registry.mode": mode},
+                reg.client, [{"acc": 0.5 + i / 10} for i in range(len(VERSIONS))], model_tags=tags
             )
             self.mode = mode
 
         @rule(
             version=st.sampled_from(VERSIONS),
-            where=st.sampled_from(["production", "staging"]),
+            where=st.integers(min_value=0, max_value=2),
             actor=st.sampled_from(LEADS),
         )
-        def promote(self, version: str, where: str, actor: Actor) -> None:
-            self._try(lambda: reg.promote(self.model, version, "random promote", actor=actor, target=where))
+        def promote(self, version: str, where: int, actor: Actor) -> None:
+            slot = self.slots[where % len(self.slots)]
+            self._try(lambda: reg.promote(self.model, version, "random promote", actor=actor, target=slot))
 
         @rule(version=st.sampled_from(VERSIONS))
         def archive(self, version: str) -> None:
             self._try(lambda: reg.archive(self.model, version, "random archive", actor=LEADS[0]))
 
-        @rule(to=st.one_of(st.none(), st.sampled_from(VERSIONS)))
-        def rollback(self, to: str | None) -> None:
-            self._try(lambda: reg.rollback(self.model, "random rollback", actor=LEADS[1], to_version=to))
+        @rule(to=st.one_of(st.none(), st.sampled_from(VERSIONS)), which=st.integers(min_value=0, max_value=2))
+        def rollback(self, to: str | None, which: int) -> None:
+            slot = self.slots[which % len(self.slots)]
+            self._try(
+                lambda: reg.rollback(self.model, "random rollback", actor=LEADS[1], to_version=to, slot=slot)
+            )
 
         @rule(version=st.sampled_from(VERSIONS))
         def viewer_tries(self, version: str) -> None:
@@ -89,14 +98,15 @@ def test_random_action_sequences_keep_the_invariants(registry_for_machine: Regis
         @invariant()
         def audit_replay_equals_registry_state(self) -> None:
             state = reg.state(self.model)
-            replayed = replay(reg.history(self.model))
-            assert (replayed.production, replayed.staging) == (
-                state.holders.production,
-                state.holders.staging,
-            )
+            assert state.policy.slots == self.slots
+            replayed = replay(reg.history(self.model), state.policy.slots)
+            assert {slot: replayed.slot(slot).holder for slot in self.slots} == state.holders.by_slot
             assert not any(a.outcome == "incomplete" for a in reg.history(self.model))
-            if state.holders.production:
-                assert not state.versions[state.holders.production].archived
+            primary = state.holders.of(self.slots[0])
+            if primary:
+                assert not state.versions[primary].archived
+            held = [v for v in state.holders.by_slot.values() if v]
+            assert len(held) == len(set(held))  # one managed slot per version
 
     examples = 12 if reg.settings.effective_audit_url.startswith("sqlite") else 4
     LifecycleMachine.TestCase.settings = settings(

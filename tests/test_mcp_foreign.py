@@ -62,3 +62,51 @@ def test_a_source_run_deleted_is_refused_then_forced_with_a_reason(lead, foreign
     assert refused.startswith("Error executing tool promote: refused: ") and "refused: refused" not in refused
     done = lead.ok("promote", model=foreign.odd_sources, version="2", reason="known loss", force=True)
     assert done["outcome"] == "done" and done["plan"]["version"] == "2"
+
+
+def test_promote_to_challenger_and_roll_challenger_back_to_the_hand_set_holder(lead, foreign, settings):
+    name = foreign.slotted
+    client = Registry.connect(settings).client
+    versions = lead.ok("model_versions", model=name)
+    assert versions["slots"] == ["champion", "challenger"]
+    planned = lead.ok("plan", action="promote", model=name, version="3", target="challenger")
+    assert planned["allowed"] and planned["changes"] == ["alias 'challenger': v2 → v3"]
+    assert "target='challenger'" in planned["apply_with"]
+    lead.ok("promote", model=name, version="3", reason="new candidate", target="challenger",
+            plan_token=planned["plan_token"])  # fmt: skip
+    assert {a: str(v) for a, v in client.get_registered_model(name).aliases.items()} == {
+        "champion": "1",
+        "challenger": "3",
+        "production": "1",
+    }
+    back = lead.ok("plan", action="rollback", model=name, target="challenger")
+    assert (back["version"], back["target"]) == ("2", "challenger") and "slot='challenger'" in back[
+        "apply_with"
+    ]
+    done = lead.ok(
+        "rollback", model=name, slot="challenger", reason="v3 is noisy", plan_token=back["plan_token"]
+    )
+    assert done["message"].endswith("challenger rolled back to v2 (was v3)")
+    assert lead.ok("model_versions", model=name)["holders"]["slots"] == {"champion": "1", "challenger": "2"}
+    # production (set by hand, not managed by this model) was never touched
+    assert {a: str(v) for a, v in client.get_registered_model(name).aliases.items()} == {
+        "champion": "1",
+        "challenger": "2",
+        "production": "1",
+    }
+    history = lead.ok("model_history", model=name)
+    challenger = history["replayed"]["slots"]["challenger"]
+    assert (challenger["holder"], challenger["chain"], challenger["set_by_action"]) == (
+        "2",
+        ["2"],
+        "rollback",
+    )
+    assert history["rollback_targets"] == {"champion": None, "challenger": None}
+
+
+def test_an_alias_the_model_does_not_manage_is_a_tool_error_naming_the_ones_it_does(lead, foreign):
+    text = lead.error("promote", model=foreign.slotted, version="3", reason="try", target="production")
+    assert text == (
+        "Error executing tool promote: bad input: 'production' is not a slot this model manages: use one of "
+        "champion, challenger (the registry.slots tag or slots = [...] in registry.toml lists them)"
+    )

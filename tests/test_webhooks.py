@@ -164,3 +164,26 @@ def test_unsigned_forged_and_replayed_deliveries_are_refused_and_redeliveries_re
     time.sleep(1)
     assert len(outside_events(reg, model, {"tag"}, 1)) == 1
     assert post(url, b"{not json", signed(secret, b"{not json", str(uuid.uuid4())))[0] == 400
+
+
+def test_a_managed_alias_moved_by_hand_arrives_as_an_outside_change_of_its_slot(http_settings, receiver):
+    reg = Registry.connect(http_settings)
+    model = make_model(
+        reg.client, [{"acc": 0.8}, {"acc": 0.9}], model_tags={"registry.slots": "champion, challenger"}
+    )
+    reg.promote(model, "1", "first", actor=LEAD, target="challenger")  # ours: recognised, not recorded again
+    reg.client.set_registered_model_alias(model, "challenger", "2")  # by hand
+    reg.client.set_registered_model_alias(
+        model, "production", "2"
+    )  # not managed by this model: an alias event
+    found = outside_events(reg, model, {"challenger", "alias"}, 2)
+    by_target = {a.target: a for a in found}
+    assert set(by_target) == {"challenger", "alias"}, [a.reason for a in found]
+    moved = by_target["challenger"]
+    assert (moved.from_version, moved.to_version) == ("1", "2")
+    assert moved.reason == "webhook model_version_alias.created: alias 'challenger' set to v2"
+    history = reg.model_history(model)  # detection agrees: nothing more recorded for challenger
+    assert [a.target for a in history.attempts if a.action == "outside" and a.target == "challenger"] == [
+        "challenger"
+    ]
+    assert history.rollback_targets["challenger"] == "1"

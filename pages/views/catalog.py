@@ -154,3 +154,28 @@ def versions_frame(view: ModelView, limit: int = MAX_METRIC_COLUMNS) -> pd.DataF
     columns += [f"metrics.{k}" for k in metrics]
     columns += ["tags", "promoted by", "promoted at", "archived", "archived by", "archived at", "problem"]
     return pd.DataFrame(rows, columns=columns)
+
+
+_HOW = {"observed": "first seen in MLflow", "outside": "changed in MLflow directly"}
+
+
+def slots_frame(view: ModelView) -> pd.DataFrame:
+    """One row per managed slot: its holder, who moved it last and when, and its history (the
+    versions that held it, oldest first: what its rollback walks back)."""
+    rows = [
+        {
+            "slot": s.slot,
+            "alias" if view.mode == "aliases" else "stage": s.alias,
+            "holds": f"v{s.holder}" if s.holder else "none",
+            "since": s.set_at,
+            "by": s.set_by or "",
+            "how": _HOW.get(s.set_how, s.set_how),
+            "history": " → ".join(f"v{v}" for v in s.chain),
+            "rollback to": f"v{s.rollback_to}" if s.rollback_to else "",
+        }
+        for s in view.slots
+    ]
+    label = "alias" if view.mode == "aliases" else "stage"
+    return pd.DataFrame(
+        rows, columns=["slot", label, "holds", "since", "by", "how", "history", "rollback to"]
+    )

@@ -17,7 +17,7 @@ def plan_title(plan: Plan) -> str:
     if plan.action == "archive":
         return f"Archive {version}"
     if plan.action == "rollback":
-        return f"Roll back production to {version}"
+        return f"Roll back {plan.target} to {version}"
     return f"Promote {version} to {plan.target}"
 
 
@@ -37,9 +37,10 @@ def checks_frame(plan: Plan) -> pd.DataFrame:
 
 
 def comparison_frame(plan: Plan) -> pd.DataFrame:
-    """Candidate against the current production, metric by metric, with the difference."""
-    holder = plan.snapshot.production
-    current = f"production (v{holder})" if holder else "production (none)"
+    """Candidate against the primary slot's holder (production), metric by metric, with the difference."""
+    slot = plan.snapshot.primary_slot
+    holder = plan.snapshot.holders().get(slot)
+    current = f"{slot} (v{holder})" if holder else f"{slot} (none)"
     rows = [
         {"metric": m.metric, "candidate": m.candidate, current: m.current, "delta": m.delta}
         for m in plan.comparison

@@ -14,6 +14,7 @@ history only (target `alias`, `version`, `tag`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -71,18 +72,24 @@ def parse_delivery(delivery_id: str, body: dict[str, Any]) -> Delivery:
     return Delivery(delivery_id, entity, action, at if at.tzinfo else at.replace(tzinfo=UTC), data)
 
 
-def record_delivery(audit: AuditLog, settings: Settings, delivery: Delivery) -> str:
-    """Record the delivery as an outside event unless it is ours or seen before; says which."""
+def record_delivery(
+    audit: AuditLog, settings: Settings, delivery: Delivery, slots: Mapping[str, str] | None = None
+) -> str:
+    """Record the delivery as an outside event unless it is ours or seen before; says which.
+
+    `slots` maps the model's managed aliases to their slots (alias -> slot); by default production
+    and staging, as REGISTRY_PRODUCTION_ALIAS and REGISTRY_STAGING_ALIAS name them."""
+    slots = slots if slots is not None else {alias: slot for slot, alias in settings.slot_aliases.items()}
     if (delivery.entity, delivery.action) not in EVENTS:
         return "ignored: not an event the dashboard records"
     for _ in range(_TRIES):
         if audit.has_attempt(delivery.delivery_id):
             return "already recorded"
         attempts = audit.attempts(delivery.model)
-        event = _event(delivery, attempts, settings, in_flight=audit.pending_change(delivery.model))
+        event = _event(delivery, attempts, slots, in_flight=audit.pending_change(delivery.model))
         if event is None:
             return "skipped: a change made through the dashboard"
-        moves = event["target"] in ("production", "staging")
+        moves = event["target"] in slots.values()
         try:
             seq = audit.last_seq(delivery.model) + 1 if moves else None
             audit.record("done", seq=seq, at=delivery.at, attempt_id=delivery.delivery_id, **event)
@@ -92,12 +99,8 @@ def record_delivery(audit: AuditLog, settings: Settings, delivery: Delivery) -> 
     raise Conflict(f"{delivery.model}: the audit log kept moving; MLflow will deliver again")
 
 
-def _slot(alias: str, settings: Settings) -> str | None:
-    return {settings.production_alias: "production", settings.staging_alias: "staging"}.get(alias)
-
-
 def _event(
-    d: Delivery, attempts: list[Attempt], settings: Settings, in_flight: Attempt | None
+    d: Delivery, attempts: list[Attempt], slots: Mapping[str, str], in_flight: Attempt | None
 ) -> dict[str, Any] | None:
     data = d.data
     version = str(data["version"]) if data.get("version") is not None else None
@@ -105,14 +108,14 @@ def _event(
     where = f"webhook {d.entity}.{d.action}"
     if d.entity == "model_version_alias":
         alias = str(data.get("alias", ""))
-        slot = _slot(alias, settings)
+        slot = slots.get(alias)
         if slot is None:
             said = f"set to v{version}" if d.action == "created" else "removed"
             return {**base, "target": "alias", "from_version": None, "to_version": version,
                     "reason": f"{where}: alias '{alias}' {said}"}  # fmt: skip
         if in_flight is not None:
             return None  # our change is being applied: its result will say
-        holder = replay(attempts).slot(slot).holder
+        holder = replay(attempts, list(dict.fromkeys(slots.values()))).slot(slot).holder
         new = version if d.action == "created" else None
         if holder == new:
             return None  # the audit already says so: ours, or noticed before the delivery came

@@ -21,10 +21,20 @@ from typing import Any
 
 from registry.audit.log import Attempt, AuditLog
 from registry.audit.policy_watch import known_policy, policy_event, policy_tags
-from registry.audit.replay import MLFLOW_ACTOR, OBSERVED, OUTSIDE, differences, replay
+from registry.audit.replay import (
+    MLFLOW_ACTOR,
+    OBSERVED,
+    OUTSIDE,
+    Replay,
+    differences,
+    moves_a_slot,
+    replay,
+    rollback_target,
+    slot_of,
+)
 from registry.domain.labels import version_label as _v
 from registry.domain.model_state import Holders, ModelState
-from registry.domain.policy import TAG_ARCHIVED
+from registry.domain.policy import DEFAULT_SLOTS, TAG_ARCHIVED
 from registry.errors import Conflict, Unreachable
 
 _TRIES = 3
@@ -40,10 +50,12 @@ class Adoption:
     staging: str | None
     recorded: int
 
+    slots: dict[str, str | None] | None = None  # every managed slot and its holder
+
     @classmethod
     def of(cls, state: ModelState, recorded: int) -> Adoption:
         h = state.holders
-        return cls(state.model.name, state.policy.mode, h.production, h.staging, recorded)
+        return cls(state.model.name, state.policy.mode, h.production, h.staging, recorded, h.by_slot)
 
 
 @dataclass(frozen=True)
@@ -120,33 +132,38 @@ def events_to_record(
         "model": state.model.name,
         "checks": [],
     }
+    seen = _first_seen(holders, state.policy.mode)
     if not attempts:
-        if not (record_empty or holders.production or holders.staging):
+        if not (record_empty or any(holders.by_slot.values())):
             return []
-        seen = _first_seen(holders, state.policy.mode)
-        slots = ["production"] + (["staging"] if holders.staging else [])
-        return [
+        primary = state.policy.primary_slot
+        slots = [s for s, v in holders.by_slot.items() if s == primary or v]
+        return [_observed(base, slot, holders.of(slot), seen) for slot in slots]
+    named = {slot_of(a) for a in attempts if moves_a_slot(a)}
+    events = []
+    for slot, (audited, actual) in differences(replay(attempts, holders.by_slot), holders).items():
+        if slot not in DEFAULT_SLOTS and slot not in named:
+            # a slot the history never named: managed since its model's slots were configured, so
+            # what it holds is first seen now, not changed outside the dashboard
+            events.append(_observed(base, slot, actual, seen))
+            continue
+        events.append(
             {
                 **base,
-                "action": OBSERVED,
+                "action": OUTSIDE,
                 "target": slot,
-                "from_version": None,
-                "to_version": getattr(holders, slot),
-                "reason": seen,
+                "from_version": audited,
+                "to_version": actual,
+                "reason": f"noticed by the dashboard: MLflow says {_v(actual)}, "
+                f"the audit log said {_v(audited)}",
             }
-            for slot in slots
-        ]
-    return [
-        {
-            **base,
-            "action": OUTSIDE,
-            "target": slot,
-            "from_version": audited,
-            "to_version": actual,
-            "reason": f"noticed by the dashboard: MLflow says {_v(actual)}, the audit log said {_v(audited)}",
-        }
-        for slot, (audited, actual) in differences(replay(attempts), holders).items()
-    ]
+        )
+    return events
+
+
+def _observed(base: dict[str, Any], slot: str, version: str | None, seen: str) -> dict[str, Any]:
+    return {**base, "action": OBSERVED, "target": slot, "from_version": None, "to_version": version,
+            "reason": seen}  # fmt: skip
 
 
 def unavailable_versions(state: ModelState, chain: tuple[str, ...]) -> set[str]:
@@ -160,9 +177,19 @@ def unavailable_versions(state: ModelState, chain: tuple[str, ...]) -> set[str]:
     return gone | tagged
 
 
+def rollback_targets(state: ModelState, history: Replay) -> dict[str, str | None]:
+    """Each managed slot's rollback target: its previous holder that can still serve."""
+    return {
+        slot: rollback_target(
+            history, holder, slot, unavailable=unavailable_versions(state, history.slot(slot).chain)
+        )
+        for slot, holder in state.holders.by_slot.items()
+    }
+
+
 def _first_seen(holders: Holders, mode: str) -> str:
-    text = f"state when first seen ({mode} mode): production {_v(holders.production)}"
-    text += f", staging {_v(holders.staging)}"
+    text = f"state when first seen ({mode} mode): "
+    text += ", ".join(f"{slot} {_v(version)}" for slot, version in holders.by_slot.items())
     if holders.extra_production:
         text += f"; also in stage Production: {', '.join('v' + v for v in holders.extra_production)}"
     return text

@@ -1,8 +1,9 @@
 """What the audit history says about a model: the replayed state, the rollback chain, and drift.
 
 Following GTO, the audit log is the history and MLflow's aliases or stages are the current state.
-Replaying the completed events gives, per slot (`production`, `staging`), who holds it and the chain
-of versions that held it before. Three kinds of event move a slot:
+Replaying the completed events gives, per slot (`production` and `staging`, or the aliases a model
+manages, registry.domain.policy.managed_slots), who holds it and the chain of versions that held it
+before. Three kinds of event move a slot:
 - the dashboard's own changes (promote, rollback, archive);
 - `observed`: the state MLflow showed the first time the service met the model (the adoption
   baseline, actor `mlflow`), so a registry built by hand starts with its holders known;
@@ -21,8 +22,10 @@ from dataclasses import dataclass, field
 from registry.audit.log import Attempt
 from registry.domain.labels import version_label as _v
 from registry.domain.model_state import Holders
+from registry.domain.policy import DEFAULT_SLOTS
 
-SLOTS = ("production", "staging")
+SLOTS = DEFAULT_SLOTS  # the slots of a model that names none
+NOT_SLOTS = ("archived", "alias", "version", "tag")  # targets of events that move no slot
 OBSERVED = "observed"  # the state MLflow showed when the service first met the model
 OUTSIDE = "outside"  # a change made in MLflow directly, not through the dashboard
 POLICY = "policy"  # a model's registry.* tags changed in MLflow directly (registry/audit/policy_watch.py)
@@ -101,13 +104,15 @@ def moves_a_slot(a: Attempt) -> bool:
     if a.outcome != "done" or a.action not in _MOVES:
         return False
     if a.action in (OBSERVED, OUTSIDE):
-        return a.target in SLOTS
+        return bool(a.target) and a.target not in NOT_SLOTS
     return bool(a.to_version)
 
 
 def slot_of(a: Attempt) -> str:
-    """The slot an event moves: rollbacks move production; the others name it as their target."""
-    return "production" if a.action == "rollback" else a.target
+    """The slot an event moves: its target (a rollback recorded without one moved production)."""
+    if a.action == "rollback" and (not a.target or a.target in NOT_SLOTS):
+        return "production"
+    return a.target
 
 
 def replay(attempts: Iterable[Attempt], slots: Collection[str] = SLOTS) -> Replay:
@@ -171,9 +176,9 @@ def rollback_target(
 
 
 def differences(state: Replay, holders: Holders) -> dict[str, tuple[str | None, str | None]]:
-    """Slots whose holder in MLflow differs from the replayed one: slot -> (audited, actual)."""
+    """Managed slots whose holder in MLflow differs from the replayed one: slot -> (audited, actual)."""
     found = {}
-    for slot, actual in (("production", holders.production), ("staging", holders.staging)):
+    for slot, actual in holders.by_slot.items():
         audited = state.slot(slot).holder
         if audited != actual and (state.audited or actual is not None):
             found[slot] = (audited, actual)
@@ -188,7 +193,7 @@ def drift(state: Replay, holders: Holders) -> list[str]:
     """
     found = []
     unrecorded = differences(state, holders)
-    for slot in ("production", "staging"):
+    for slot in holders.by_slot:
         if slot in unrecorded and state.audited:  # never met: nothing to differ from
             audited, actual = unrecorded[slot]
             found.append(

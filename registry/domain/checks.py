@@ -99,21 +99,22 @@ def check_not_yet_archived(version: VersionInfo) -> Check:
     )
 
 
-def check_not_in_production(version: str, production: str | None) -> Check | None:
-    """Promoting to staging: a version that serves production does not go back to staging."""
+def check_not_in_production(version: str, production: str | None, slot: str = "production") -> Check | None:
+    """Promoting to another slot: a version that serves the primary slot (production) does not go
+    back to staging (or to challenger), which would leave the primary slot empty."""
     if version != production:
         return None
-    return Check("version is not in production", False, f"v{version} already serves production")
+    return Check(f"version is not in {slot}", False, f"v{version} already serves {slot}")
 
 
-def check_rollback_target(target: str | None) -> Check | None:
+def check_rollback_target(target: str | None, slot: str = "production") -> Check | None:
     """Rolling back without naming a version: the audit history must know an earlier holder."""
     if target is not None:
         return None
     return Check(
         "a rollback target exists",
         False,
-        "no earlier production version in the history (audited, first seen or outside changes) "
+        f"no earlier {slot} version in the history (audited, first seen or outside changes) "
         "that can serve; name one with --to VERSION",
     )
 
@@ -133,8 +134,10 @@ def check_gate(
     candidate: Mapping[str, float],
     current: Mapping[str, float] | None,
     current_version: str | None,
+    slot: str = "production",
 ) -> Check | None:
-    """The metric gate: None when the model configures none."""
+    """The metric gate against the holder of `slot` (the model's primary slot): None when the model
+    configures no gate."""
     if gate is None:
         return None
     name = f"metric gate: {gate.metric} ({'higher' if gate.direction == 'max' else 'lower'} is better"
@@ -142,10 +145,10 @@ def check_gate(
     if gate.metric not in candidate:
         return Check(name, False, f"the candidate's run has no metric {gate.metric}", overridable=True)
     if current is None or current_version is None:
-        return Check(name, True, "no production version to compare against", overridable=True)
+        return Check(name, True, f"no {slot} version to compare against", overridable=True)
     if gate.metric not in current:
         return Check(
-            name, True, f"production v{current_version} has no {gate.metric} to compare", overridable=True
+            name, True, f"{slot} v{current_version} has no {gate.metric} to compare", overridable=True
         )
     cand, cur = candidate[gate.metric], current[gate.metric]
     passed = gate.passes(cand, cur)
@@ -153,7 +156,7 @@ def check_gate(
     return Check(
         name,
         passed,
-        f"{gate.metric} {cand:.6g} is {verdict} production v{current_version}'s {cur:.6g}",
+        f"{gate.metric} {cand:.6g} is {verdict} {slot} v{current_version}'s {cur:.6g}",
         overridable=True,
     )
 

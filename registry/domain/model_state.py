@@ -6,6 +6,7 @@ them, so they live here with the other pure rules and can be built by hand in a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from registry.domain.policy import TAG_ARCHIVED, ModelPolicy
@@ -52,11 +53,30 @@ class VersionInfo:
 
 @dataclass(frozen=True)
 class Holders:
-    """Who holds production and staging now, read from MLflow (aliases or stages per the mode)."""
+    """Who holds each managed slot now, read from MLflow (aliases or stages per the mode).
+
+    `production` and `staging` stay fields (None when the model does not manage them), so code about
+    those two reads as before; `slots` holds every managed slot, in the model's order.
+    """
 
     production: str | None
     staging: str | None
     extra_production: tuple[str, ...] = field(default_factory=tuple)  # legacy stores: several in Production
+    slots: Mapping[str, str | None] | None = None  # None: the default pair, production and staging
+
+    @property
+    def by_slot(self) -> dict[str, str | None]:
+        """Every managed slot and its holder (None: empty)."""
+        if self.slots is None:
+            return {"production": self.production, "staging": self.staging}
+        return dict(self.slots)
+
+    def of(self, slot: str) -> str | None:
+        return self.by_slot.get(slot)
+
+    def slot_of(self, version: str) -> str | None:
+        """The managed slot a version holds, if any (the first, should a hand-set state give it two)."""
+        return next((s for s, v in self.by_slot.items() if v == version), None)
 
 
 @dataclass(frozen=True)

@@ -149,10 +149,8 @@ def cmd_versions(reg: Registry, args: argparse.Namespace) -> Any:
         }
         for v in state.versions.values()
     ]
-    holders = state.holders
-    head = f"{args.model} ({state.policy.mode} mode): production={_v(holders.production)}"
-    head += f" staging={_v(holders.staging)}"
-    return head + "\n" + _table(rows)
+    held = " ".join(f"{slot}={_v(holder)}" for slot, holder in state.holders.by_slot.items())
+    return f"{args.model} ({state.policy.mode} mode): {held}\n" + _table(rows)
 
 
 def _render_plan(plan: Any) -> str:
@@ -195,11 +193,15 @@ def cmd_promote(reg: Registry, args: argparse.Namespace) -> Any:
 
 
 def cmd_archive(reg: Registry, args: argparse.Namespace) -> Any:
-    return _result(args, reg.archive(args.model, args.version, args.reason, actor=reg.actor()))
+    if (args.version is None) == (args.from_slot is None):
+        raise BadInput("archive: name a VERSION, or --from SLOT to archive whichever version holds it")
+    done = reg.archive(args.model, args.version, args.reason, actor=reg.actor(), from_slot=args.from_slot)
+    return _result(args, done)
 
 
 def cmd_rollback(reg: Registry, args: argparse.Namespace) -> Any:
-    return _result(args, reg.rollback(args.model, args.reason, actor=reg.actor(), to_version=args.to))
+    done = reg.rollback(args.model, args.reason, actor=reg.actor(), to_version=args.to, slot=args.slot)
+    return _result(args, done)
 
 
 def cmd_history(reg: Registry, args: argparse.Namespace) -> Any:
@@ -392,23 +394,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["promote", "archive", "rollback"])
     p.add_argument("model")
     p.add_argument("version", nargs="?")
-    p.add_argument("--to", default="production", choices=["production", "staging"])
-    p = add("promote", cmd_promote, "promote a version to production or staging")
+    p.add_argument(
+        "--to", metavar="SLOT", help="promote, rollback: the slot (default: production, or the model's first)"
+    )
+    p = add("promote", cmd_promote, "move a slot (production, staging, or an alias the model manages)")
     p.add_argument("model")
     p.add_argument("version")
     p.add_argument("--reason", required=True)
-    p.add_argument("--to", default="production", choices=["production", "staging"])
+    p.add_argument(
+        "--to",
+        metavar="ALIAS",
+        help="a slot the model manages: production (default), staging, or its registry.slots",
+    )
     p.add_argument(
         "--force", action="store_true", help="pass a failing metric gate (leads only, with a reason)"
     )
-    p = add("archive", cmd_archive, "archive a version (nothing is deleted)")
+    p = add("archive", cmd_archive, "archive a version (nothing is deleted), or --from SLOT its holder")
     p.add_argument("model")
-    p.add_argument("version")
+    p.add_argument("version", nargs="?")
     p.add_argument("--reason", required=True)
-    p = add("rollback", cmd_rollback, "give production back to the previous holder, or to --to VERSION")
+    p.add_argument("--from", dest="from_slot", metavar="SLOT", help="archive the version holding this slot")
+    p = add("rollback", cmd_rollback, "give a slot back to its previous holder, or to --to VERSION")
     p.add_argument("model")
     p.add_argument("--reason", required=True)
     p.add_argument("--to", help="an earlier version")
+    p.add_argument("--slot", help="the slot to roll back (default: production, or the model's first)")
     p = add("history", cmd_history, "the audit history, of one model or all")
     p.add_argument("model", nargs="?")
     p = add("requests", cmd_requests, "approval requests waiting for a decision (--all: closed ones too)")

@@ -51,6 +51,14 @@ CHANGE = ToolAnnotations(
 Experiment = Annotated[str, Field(description="experiment name or id")]
 ModelName = Annotated[str, Field(description="registered model name")]
 Version = Annotated[str, Field(description="version number, e.g. '3'")]
+Slot = Annotated[
+    str | None,
+    Field(
+        description="the slot (alias) to move: production, staging, or an alias the model manages "
+        "(model_versions lists them as `slots`); default: the model's first slot, production unless it "
+        "manages others"
+    ),
+]
 Reason = Annotated[
     str, Field(description="why, in the user's words; required, it goes into the audit history")
 ]
@@ -194,7 +202,8 @@ def list_models(
 
 def model_versions(reg: Registry, model: ModelName) -> Result:
     """Every version of a model with its aliases, stage, status, archived flag and source run, the
-    model's lifecycle mode (aliases or stages) and who holds production and staging now."""
+    model's lifecycle mode (aliases or stages), the slots it manages (`slots`: production and
+    staging, or its own aliases such as champion and challenger) and who holds each now."""
     return reg.versions_summary(model)
 
 
@@ -228,8 +237,12 @@ def plan(
         str | None, Field(description="the version to act on; for rollback, optional (default: previous)")
     ] = None,
     target: Annotated[
-        Literal["production", "staging"], Field(description="promote only: where to")
-    ] = "production",
+        str | None,
+        Field(
+            description="promote and rollback: the slot (alias) to move, default the model's first slot; "
+            "archive: a slot whose holder to archive when no version is given"
+        ),
+    ] = None,
 ) -> Result:
     """Say what an action would change and run every check, without changing anything: changes,
     checks (pass/fail, which the user should see), candidate metrics against production,
@@ -238,13 +251,13 @@ def plan(
     made = reg.plan(action, model, version, actor=_actor(reg), target=target)
     args = f"model={model!r}, reason=<the user's reason>, plan_token=<plan_token>"
     if action == "promote":
-        args += f", version={made.version!r}, target={target!r}" + (
+        args += f", version={made.version!r}, target={made.target!r}" + (
             ", force=True" if made.needs_force else ""
         )
     elif action == "archive":
         args += f", version={made.version!r}"
-    elif made.version:
-        args += f", to_version={made.version!r}"
+    else:
+        args += f", slot={made.target!r}" + (f", to_version={made.version!r}" if made.version else "")
     return {**made.as_dict(), "plan_token": reg.plan_token(made), "apply_with": f"{action}({args})"}
 
 
@@ -317,7 +330,7 @@ def promote(
     model: ModelName,
     version: Version,
     reason: Reason,
-    target: Literal["production", "staging"] = "production",
+    target: Slot = None,
     force: Annotated[
         bool,
         Field(
@@ -327,7 +340,9 @@ def promote(
     ] = False,
     plan_token: PlanToken = None,
 ) -> Result:
-    """Promote a version to production (or staging): in alias mode the alias moves to it, in stage
+    """Promote a version to a slot: production by default, staging, or any alias the model manages
+    (its registry.slots, e.g. champion, challenger; another alias is bad input naming them). In
+    alias mode the alias moves to it, in stage
     mode it changes stage and the previous production version is archived. Guards: the actor must
     be a lead, a reason is required, the version must be READY, not archived, from a FINISHED run,
     carry the required tags and pass the metric gate against production (force passes the gate and
@@ -340,12 +355,22 @@ def promote(
 
 
 def archive(
-    reg: Registry, model: ModelName, version: Version, reason: Reason, plan_token: PlanToken = None
+    reg: Registry,
+    model: ModelName,
+    reason: Reason,
+    version: Annotated[str | None, Field(description="the version; or give from_slot instead")] = None,
+    from_slot: Annotated[
+        str | None, Field(description="archive whichever version holds this slot (alias)")
+    ] = None,
+    plan_token: PlanToken = None,
 ) -> Result:
-    """Archive a version: its aliases are removed and it is tagged archived (alias mode) or moved to
-    stage Archived; nothing is deleted. Leads only, reason required, audited. Call plan first."""
+    """Archive a version, or the holder of `from_slot`: its aliases are removed and it is tagged
+    archived (alias mode) or moved to stage Archived; nothing is deleted. Leads only, reason
+    required, audited. Call plan first."""
+    if (version is None) == (from_slot is None):
+        raise BadInput("archive: give a version, or from_slot to archive whichever version holds it")
     return to_json_object(
-        reg.apply_approved("archive", model, version, reason, plan_token, actor=_actor(reg))
+        reg.apply_approved("archive", model, version, reason, plan_token, actor=_actor(reg), target=from_slot)
     )
 
 
@@ -354,15 +379,18 @@ def rollback(
     model: ModelName,
     reason: Reason,
     to_version: Annotated[
-        str | None, Field(description="an earlier version; default: the previous production holder")
+        str | None, Field(description="an earlier version; default: the slot's previous holder")
     ] = None,
     plan_token: PlanToken = None,
+    slot: Slot = None,
 ) -> Result:
-    """Give production back to the version that held it before the current one (by the history:
-    the dashboard's changes, the state first seen and changes made in MLflow directly), or to
-    `to_version`. Same guards as promote, leads only, reason required, audited.
-    Call plan with action 'rollback' first."""
-    done = reg.apply_approved("rollback", model, to_version, reason, plan_token, actor=_actor(reg))
+    """Give a slot (production by default, or any alias the model manages) back to the version that
+    held it before the current one (by the history of that slot: the dashboard's changes, the state
+    first seen and changes made in MLflow directly), or to `to_version`. Same guards as promote,
+    leads only, reason required, audited. Call plan with action 'rollback' first."""
+    done = reg.apply_approved(
+        "rollback", model, to_version, reason, plan_token, actor=_actor(reg), target=slot
+    )
     return to_json_object(done)
 
 

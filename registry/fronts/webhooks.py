@@ -99,7 +99,13 @@ def build_app(reg: Registry, secret: str) -> Starlette:
             except ValueError as exc:
                 raise BadInput(f"delivery body is not JSON: {exc}") from exc
             delivery = parse_delivery(delivery_id, payload)
-            said = await run_in_threadpool(record_delivery, reg.audit, reg.settings, delivery)
+            slots = None
+            if delivery.entity == "model_version_alias":  # which of the model's aliases are slots
+                try:
+                    slots = await run_in_threadpool(reg.managed_aliases, delivery.model)
+                except NotFound:  # deleted since: its aliases went with it; the defaults will do
+                    slots = None
+            said = await run_in_threadpool(record_delivery, reg.audit, reg.settings, delivery, slots)
         except RegistryError as exc:
             status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 500)
             return JSONResponse({"error": exc.kind, "message": str(exc)}, status_code=status)

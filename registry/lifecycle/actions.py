@@ -61,11 +61,14 @@ def plan_action(
     version: str | None = None,
     *,
     actor: Actor,
-    target: str = "production",
+    target: str | None = None,
 ) -> Plan:
-    """Read the model and describe the action: changes, checks, candidate against production."""
+    """Read the model and describe the action: changes, checks, candidate against production.
+
+    `target` is the slot a promote or rollback moves (by slot or alias name; default: the model's
+    primary slot, production unless it manages others) or, for archive, the slot whose holder goes."""
     check_request(action, target)
-    snap = read_snapshot(client, audit, settings, model, action, version)
+    snap = read_snapshot(client, audit, settings, model, action, version, target)
     return plan_from(snap, cast(Action, action), version, actor=actor, target=target, settings=settings)
 
 
@@ -134,7 +137,7 @@ def apply_plan(
         plan.model,
         plan.version,
         actor=actor,
-        target=plan.target if plan.action == "promote" else "production",
+        target=plan.target,
     )
     if fresh.snapshot != plan.snapshot or fresh.audit_seq != plan.audit_seq:
         message = _conflict_message(plan, fresh)
@@ -210,15 +213,17 @@ def _in_flight_message(attempt: Attempt, lease_s: float) -> str:
 
 
 def _conflict_message(plan: Plan, fresh: Plan) -> str:
-    now = f"production is {_v(fresh.snapshot.production)}, staging is {_v(fresh.snapshot.staging)}"
+    now = ", ".join(f"{slot} is {_v(holder)}" for slot, holder in fresh.snapshot.holders().items())
     return f"{plan.model} changed since the plan was made (now {now}); review the new state and plan again"
 
 
 def _done_message(plan: Plan) -> str:
     if plan.action == "archive":
         return f"{plan.model} v{plan.version} archived"
-    verb = "rolled back to" if plan.action == "rollback" else f"promoted to {plan.target}:"
-    return f"{plan.model} {verb} v{plan.version} (was {_v(plan.from_version)})"
+    if plan.action == "rollback":
+        slot = "" if plan.target == "production" else f" {plan.target}"
+        return f"{plan.model}{slot} rolled back to v{plan.version} (was {_v(plan.from_version)})"
+    return f"{plan.model} promoted to {plan.target}: v{plan.version} (was {_v(plan.from_version)})"
 
 
 def _perform(client: MlflowClient, settings: Settings, plan: Plan, actor: Actor, reason: str) -> None:

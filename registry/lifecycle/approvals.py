@@ -302,10 +302,14 @@ def approve(reg: Registry, request_id: str, reason: str, *, actor: Actor) -> App
 
 def conflict_message(req: ApprovalRequest, fresh: Plan) -> str:
     was, now = req.snapshot, _snap(fresh)
+    was_by, now_by = dict(was.get("slots") or []), dict(now.get("slots") or [])
+    for key in ("production", "staging"):
+        was_by.setdefault(key, was.get(key))
+        now_by.setdefault(key, now.get(key))
     said = [
-        f"{key} was {_v(was.get(key))} when requested, now {_v(now.get(key))}"
-        for key in ("production", "staging")
-        if was.get(key) != now.get(key)
+        f"{key} was {_v(was_by.get(key))} when requested, now {_v(now_by.get(key))}"
+        for key in dict.fromkeys([*was_by, *now_by])
+        if was_by.get(key) != now_by.get(key)
     ] or ["another change was recorded since the request"]
     return (
         f"{req.model} changed since request {req.id} was made ({'; '.join(said)}): nothing was applied; "

@@ -20,9 +20,10 @@ from mlflow import MlflowClient
 
 from registry.access.permissions import leads_of
 from registry.audit.log import Attempt, AuditLog
-from registry.audit.observe import observe, unavailable_versions
+from registry.audit.observe import observe, rollback_targets
 from registry.audit.policy_watch import policy_changes, policy_tags
-from registry.audit.replay import drift, replay, rollback_target
+from registry.audit.replay import Replay, drift, replay
+from registry.domain.load_uris import STAGE_SLOTS
 from registry.domain.model_state import ModelState
 from registry.domain.policy import ModelPolicy, resolve_policy, tags_in_force
 from registry.domain.times import parse_time as parse_time  # the pages read it here too
@@ -67,11 +68,16 @@ class Promotion:
 
 
 def promotion_of(
-    model: str, version: str | None, tags: dict[str, str], attempts: Iterable[Attempt]
+    model: str,
+    version: str | None,
+    tags: dict[str, str],
+    attempts: Iterable[Attempt],
+    slot: str = "production",
 ) -> Promotion:
+    """Since when and by whom `version` holds `slot` (the model's primary slot)."""
     if not version:
         return Promotion()
-    if tags.get(TAG_PROMOTED_BY) and tags.get(TAG_PROMOTED_TO, "production") == "production":
+    if tags.get(TAG_PROMOTED_BY) and tags.get(TAG_PROMOTED_TO, "production") == slot:
         return Promotion(tags[TAG_PROMOTED_BY], parse_time(tags.get(TAG_PROMOTED_AT)), "tags")
     last = None
     for a in attempts:
@@ -79,7 +85,7 @@ def promotion_of(
             a.model == model
             and a.outcome == "done"
             and a.to_version == version
-            and a.target == "production"
+            and a.target == slot
             and a.action in ("promote", "rollback")
         ):
             last = a
@@ -103,6 +109,7 @@ class ModelRow:
     promotion: Promotion = field(default_factory=Promotion)
     updated_ms: int = 0
     problem: str = ""  # why part of the row could not be read (the rest still shows)
+    primary_slot: str = "production"  # what `production` holds: the model's first slot when it names its own
 
 
 @dataclass(frozen=True)
@@ -132,8 +139,9 @@ def _summary(rm: Any, settings: Settings) -> ModelRow:
         )
     except RegistryError as exc:  # a bad policy tag must not hide the model from the list
         policy, problem = ModelPolicy(mode="aliases"), str(exc)
-    if policy.mode == "aliases":
-        production, staging = aliases.get(settings.production_alias), aliases.get(settings.staging_alias)
+    if policy.mode == "aliases":  # a model naming its own slots: its primary one serves as production
+        production = aliases.get(settings.alias_of(policy.primary_slot))
+        staging = aliases.get(settings.staging_alias) if "staging" in policy.slots else None
     else:
         production, staging = by_stage.get("Production"), by_stage.get("Staging")
     versions = [int(mv.version) for mv in latest]
@@ -147,6 +155,7 @@ def _summary(rm: Any, settings: Settings) -> ModelRow:
         key_metric=policy.key_metric,
         updated_ms=int(rm.last_updated_timestamp or 0),
         problem=problem,
+        primary_slot=policy.primary_slot,
     )
 
 
@@ -183,7 +192,7 @@ def _with_production(client: MlflowClient, row: ModelRow, attempts: Sequence[Att
         row,
         key_value=value,
         production_run=run_id,
-        promotion=promotion_of(row.name, row.production, info.tags, attempts),
+        promotion=promotion_of(row.name, row.production, info.tags, attempts, row.primary_slot),
     )
 
 
@@ -316,6 +325,21 @@ class VersionRow:
 
 
 @dataclass(frozen=True)
+class SlotView:
+    """One managed slot on the model page: its alias (or stage), holder, and the chain of versions
+    that held it (oldest first, from the audit), with the version a rollback of it would restore."""
+
+    slot: str
+    alias: str
+    holder: str | None
+    chain: tuple[str, ...] = ()
+    rollback_to: str | None = None
+    set_by: str | None = None  # who last moved it ("mlflow" for a change made in MLflow directly)
+    set_at: datetime | None = None
+    set_how: str = ""  # promote, rollback, observed, outside, ...
+
+
+@dataclass(frozen=True)
 class ModelView:
     """A model's page in one read: policy, holders, drift, rollback target and every version."""
 
@@ -337,6 +361,8 @@ class ModelView:
     # slot -> the version holding it now: production and staging (alias names in alias mode), then
     # every other alias the model has; what "How to load it" lists
     slot_holders: dict[str, str | None] = field(default_factory=dict)
+    slots: tuple[SlotView, ...] = ()  # every managed slot, primary first as the model lists them
+    primary_slot: str = "production"
     # the model's registry.* tags changed in MLflow directly, newest first (audit/policy_watch.py)
     policy_changes: tuple[Attempt, ...] = ()
     # with policy locked to the config file: the model's registry.* tags, shown but not in force
@@ -346,7 +372,14 @@ class ModelView:
         return next((v for v in self.versions if v.version == version), None)
 
     def role_of(self, version: str) -> str:
-        return "production" if version == self.production else "staging" if version == self.staging else ""
+        """The managed slots a version holds ("production", "champion, shadow"), else ""."""
+        if not self.slots:
+            held = {"production": self.production, "staging": self.staging}
+            return next((slot for slot, holder in held.items() if holder == version), "")
+        return ", ".join(s.slot for s in self.slots if s.holder == version)
+
+    def slot(self, name: str) -> SlotView | None:
+        return next((s for s in self.slots if s.slot == name), None)
 
 
 def _version_row(client: MlflowClient, v: VersionInfo, read_run: bool) -> VersionRow:
@@ -392,7 +425,8 @@ def model_view(reg: Registry, name: str) -> ModelView:
         state, attempts = seen.state, seen.attempts
     except RegistryError as exc:  # the registry still shows; rollback and drift need the audit log
         state, attempts, audit_problem = read_state(), [], str(exc)
-    replayed = replay(attempts)
+    replayed = replay(attempts, state.policy.slots)
+    targets = rollback_targets(state, replayed) if not audit_problem else {}
     versions = list(state.versions.values())  # newest first
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         rows = list(
@@ -416,15 +450,7 @@ def model_view(reg: Registry, name: str) -> ModelView:
         required_tags=dict(state.policy.required_tags),
         production=state.holders.production,
         staging=state.holders.staging,
-        rollback_to=(
-            rollback_target(
-                replayed,
-                state.holders.production,
-                unavailable=unavailable_versions(state, replayed.production_stack),
-            )
-            if not audit_problem
-            else None
-        ),
+        rollback_to=targets.get(state.policy.primary_slot),
         drift=tuple(drift(replayed, state.holders)) if not audit_problem else (),
         versions=tuple(rows),
         runs_truncated=len(versions) > MAX_VERSION_RUNS,
@@ -433,21 +459,39 @@ def model_view(reg: Registry, name: str) -> ModelView:
             tags_in_force(state.model.tags, reg.settings.policy_locked),
             reg.settings.model_overrides.get(name),
         ),
-        slot_holders=_slot_holders(state.policy.mode, state.holders, versions, reg.settings),
+        slot_holders=_slot_holders(state, versions, reg.settings),
+        slots=tuple(_slot_view(state, replayed, slot, targets, reg.settings) for slot in state.policy.slots),
+        primary_slot=state.policy.primary_slot,
         policy_changes=tuple(policy_changes(attempts)),
         ignored_policy_tags=policy_tags(state.model.tags) if reg.settings.policy_locked else {},
     )
 
 
+def _slot_view(
+    state: ModelState, replayed: Replay, slot: str, targets: dict[str, str | None], settings: Settings
+) -> SlotView:
+    history = replayed.slot(slot)
+    last = history.set_by
+    alias = settings.alias_of(slot) if state.policy.mode == "aliases" else STAGE_SLOTS.get(slot, slot)
+    return SlotView(
+        slot=slot,
+        alias=alias,
+        holder=state.holders.of(slot),
+        chain=history.chain,
+        rollback_to=targets.get(slot),
+        set_by=last.actor if last else None,
+        set_at=(last.finished_at or last.at) if last else None,
+        set_how=last.action if last else "",
+    )
+
+
 def _slot_holders(
-    mode: str, holders: Any, versions: Sequence[VersionInfo], settings: Settings
+    state: ModelState, versions: Sequence[VersionInfo], settings: Settings
 ) -> dict[str, str | None]:
-    if mode != "aliases":
-        return {"production": holders.production, "staging": holders.staging}
-    slots: dict[str, str | None] = {
-        settings.production_alias: holders.production,
-        settings.staging_alias: holders.staging,
-    }
+    """What "How to load it" lists: every managed slot (by alias, or stage), then any other alias."""
+    if state.policy.mode != "aliases":
+        return state.holders.by_slot
+    slots = {settings.alias_of(slot): holder for slot, holder in state.holders.by_slot.items()}
     for v in versions:
         for alias in v.aliases:
             slots.setdefault(alias, v.version)

@@ -32,7 +32,9 @@ class LifecycleMode(Protocol):
 
 
 class AliasMode:
-    """Production and staging are aliases; an archived version carries `registry.archived=true`."""
+    """Every managed slot is an alias (production and staging as REGISTRY_PRODUCTION_ALIAS and
+    REGISTRY_STAGING_ALIAS name them); an archived version carries `registry.archived=true`. A version
+    holds one managed slot at a time: moving it to another frees the one it held, as replay expects."""
 
     def changes(
         self, state: ModelState, v: VersionInfo, action: str, target: str, settings: Settings
@@ -42,11 +44,12 @@ class AliasMode:
             return [f"v{v.version}: tag {TAG_ARCHIVED}=true"] + [
                 f"alias '{a}' removed from v{v.version}" for a in v.aliases
             ]
-        alias = settings.production_alias if target == "production" else settings.staging_alias
-        current = h.production if target == "production" else h.staging
-        out = [f"alias '{alias}': {_v(current)} → v{v.version}"]
-        if target == "production" and h.staging == v.version:
-            out.append(f"alias '{settings.staging_alias}' removed from v{v.version}")
+        out = [f"alias '{settings.alias_of(target)}': {_v(h.of(target))} → v{v.version}"]
+        out += [
+            f"alias '{settings.alias_of(slot)}' removed from v{v.version}"
+            for slot, holder in h.by_slot.items()
+            if slot != target and holder == v.version
+        ]
         if v.archived:
             out.append(f"v{v.version}: tag {TAG_ARCHIVED} removed")
         return out
@@ -60,14 +63,15 @@ class AliasMode:
             return
         if plan.snapshot.version_archived:
             client.delete_model_version_tag(name, v, TAG_ARCHIVED)
-        alias = settings.production_alias if plan.target == "production" else settings.staging_alias
-        client.set_registered_model_alias(name, alias, v)
-        if plan.target == "production" and plan.snapshot.staging == v:
-            client.delete_registered_model_alias(name, settings.staging_alias)
+        client.set_registered_model_alias(name, settings.alias_of(plan.target), v)
+        for slot, holder in plan.snapshot.holders().items():
+            if slot != plan.target and holder == v:
+                client.delete_registered_model_alias(name, settings.alias_of(slot))
 
 
 class StageMode:
-    """Production, Staging and Archived are MLflow stages; promoting archives the previous holder."""
+    """Production, Staging and Archived are MLflow stages (the only slots of a stage-mode model);
+    promoting archives the previous holder."""
 
     def changes(
         self, state: ModelState, v: VersionInfo, action: str, target: str, settings: Settings

@@ -14,7 +14,7 @@ from registry.domain.checks import Check
 from registry.domain.policy import Mode
 
 Action = Literal["promote", "archive", "rollback"]
-Target = Literal["production", "staging", "archived"]
+Target = str  # a slot the model manages (production, staging, champion, ...), or "archived"
 ACTIONS: tuple[Action, ...] = ("promote", "archive", "rollback")
 
 
@@ -27,6 +27,17 @@ class Snapshot:
     version_stage: str | None
     version_aliases: tuple[str, ...]
     version_archived: bool | None
+    slots: tuple[tuple[str, str | None], ...] = ()  # every managed slot and its holder
+
+    def holders(self) -> dict[str, str | None]:
+        """Every managed slot's holder (a snapshot from before slots were listed: the default pair)."""
+        return dict(self.slots) if self.slots else {"production": self.production, "staging": self.staging}
+
+    @property
+    def primary_slot(self) -> str:
+        """The slot the candidate is compared against (as registry.domain.policy says)."""
+        held = self.holders()
+        return "production" if "production" in held else next(iter(held), "production")
 
 
 @dataclass(frozen=True)

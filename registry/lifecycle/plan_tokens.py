@@ -75,8 +75,19 @@ def approved_plan(fresh: Plan, token: str) -> Plan:
         version_stage=snap["version_stage"],
         version_aliases=tuple(snap["version_aliases"]),
         version_archived=snap["version_archived"],
+        slots=tuple((str(slot), holder) for slot, holder in snap.get("slots", [])),
     )
     return dataclasses.replace(fresh, snapshot=snapshot, audit_seq=body["audit_seq"])
+
+
+def _valid_slots(slots: Any) -> bool:
+    return isinstance(slots, list) and all(
+        isinstance(pair, list)
+        and len(pair) == 2
+        and isinstance(pair[0], str)
+        and (pair[1] is None or isinstance(pair[1], str))
+        for pair in slots
+    )
 
 
 def _valid(body: dict[str, Any]) -> bool:
@@ -90,7 +101,8 @@ def _valid(body: dict[str, Any]) -> bool:
         and isinstance(body["audit_seq"], int)
         and not isinstance(body["audit_seq"], bool)
         and isinstance(snap, dict)
-        and set(snap) == {f.name for f in dataclasses.fields(Snapshot)}
+        and set(snap) | {"slots"} == {f.name for f in dataclasses.fields(Snapshot)}
+        and _valid_slots(snap.get("slots", []))
         and all(text(snap[k]) for k in ("production", "staging", "version_stage"))
         and isinstance(snap["version_aliases"], list)
         and all(isinstance(a, str) for a in snap["version_aliases"])

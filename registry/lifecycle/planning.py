@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import cast
 
 from mlflow import MlflowClient
 
@@ -36,7 +35,7 @@ from registry.domain.policy import tags_in_force
 from registry.domain.slots import check_movers, movers_of
 from registry.errors import BadInput, NotFound
 from registry.lifecycle.modes import MODES
-from registry.lifecycle.plan import ACTIONS, Action, MetricComparison, Plan, Snapshot, Target
+from registry.lifecycle.plan import ACTIONS, Action, MetricComparison, Plan, Snapshot
 from registry.lifecycle.reconcile import reconcile
 from registry.settings import Settings
 from registry.store.client import translate_errors
@@ -65,16 +64,43 @@ class PlanningSnapshot:
     runs: Mapping[str, RunFacts] = field(default_factory=dict)  # version -> its source run
 
 
-def check_request(action: str, target: str) -> None:
-    """Refuse an unknown action or target before anything is read."""
+def check_request(action: str, target: str | None) -> None:
+    """Refuse an unknown action before anything is read (which slots a model has is read with it)."""
     if action not in ACTIONS:
         raise BadInput(f"unknown action {action!r}: use one of {', '.join(ACTIONS)}")
-    if action == "promote" and target not in ("production", "staging"):
-        raise BadInput(f"promote to {target!r}: use 'production' or 'staging'")
+
+
+def slot_for(state: ModelState, action: str, target: str | None, settings: Settings) -> str:
+    """The slot an action moves: the one named (by slot or alias), else the model's primary slot.
+    Archiving moves no slot of its own (`archived`)."""
+    if action == "archive":
+        return "archived"
+    if target is None:
+        return state.policy.primary_slot
+    return state.policy.slot_named(target, settings.slot_aliases)
+
+
+def archive_version(
+    state: ModelState, version: str | None, target: str | None, settings: Settings
+) -> str | None:
+    """The version an archive acts on: the one named, else (archiving from a slot) the slot's holder."""
+    if version is not None or target in (None, "archived"):
+        return version
+    slot = state.policy.slot_named(target, settings.slot_aliases)
+    holder = state.holders.of(slot)
+    if holder is None:
+        raise BadInput(f"{state.model.name}: no version holds {slot}, so there is nothing to archive from it")
+    return holder
 
 
 def read_snapshot(
-    client: MlflowClient, audit: AuditLog, settings: Settings, model: str, action: str, version: str | None
+    client: MlflowClient,
+    audit: AuditLog,
+    settings: Settings,
+    model: str,
+    action: str,
+    version: str | None,
+    target: str | None = None,
 ) -> PlanningSnapshot:
     """Read what planning `action` on `model` needs; the sequence number first, so a change recorded
     while the rest is read makes the snapshot stale rather than silently mixed."""
@@ -82,15 +108,18 @@ def read_snapshot(
     # first meeting: baseline; MLflow moved: outside event (ours are part of what this plan is made on)
     seen = observe(audit, model, lambda: model_state(client, model, settings))
     state, seq = seen.state, seen.seq
-    history = replay(seen.attempts)
+    history = replay(seen.attempts, state.policy.slots)
     leads = leads_of(
         tags_in_force(state.model.tags, settings.policy_locked), settings.model_overrides.get(model)
     )
+    if action == "archive":
+        version = archive_version(state, version, target, settings)
     if version is None and action == "rollback":
-        version = _rollback_target(state, history)
+        version = _rollback_target(state, history, slot_for(state, action, target, settings))
     wanted = [str(version).removeprefix("v")] if version is not None else []
-    if action != "archive" and state.holders.production:
-        wanted.append(state.holders.production)
+    primary = state.holders.of(state.policy.primary_slot)
+    if action != "archive" and primary:
+        wanted.append(primary)
     runs = {v: _run_facts(client, state.versions[v]) for v in dict.fromkeys(wanted) if v in state.versions}
     return PlanningSnapshot(state, seq, history, leads, runs)
 
@@ -101,24 +130,24 @@ def plan_from(
     version: str | None,
     *,
     actor: Actor,
-    target: str,
+    target: str | None,
     settings: Settings,
 ) -> Plan:
-    """The plan of `action` on the snapshot's model: changes, every check, candidate against production."""
+    """The plan of `action` on the snapshot's model: changes, every check, candidate against the
+    primary slot's holder (production, unless the model manages other slots)."""
     state = snap.state
     checks: list[Check | None] = [check_actor(actor, state.model.name, snap.leads)]
     actor = actor_for_model(actor, snap.leads)
-    if action == "rollback":
-        target = "production"
-        if version is None:
-            version = _rollback_target(state, snap.history)
-            checks.append(check_rollback_target(version))
-    elif action == "archive":
-        target = "archived"
+    if action == "archive":
+        version = archive_version(state, version, target, settings)
+    target = slot_for(state, action, target, settings)
+    if action == "rollback" and version is None:
+        version = _rollback_target(state, snap.history, target)
+        checks.append(check_rollback_target(version, target))
     candidate = None if version is None and action == "rollback" else _version(state, version)
     comparison: tuple[MetricComparison, ...] = ()
     changes: list[str] = []
-    from_version = state.holders.staging if target == "staging" else state.holders.production
+    from_version = state.holders.of(target)
     if candidate is not None:
         facts = snap.runs.get(candidate.version, RunFacts())
         checks += [
@@ -144,7 +173,7 @@ def plan_from(
     return Plan(
         model=state.model.name,
         action=action,
-        target=cast(Target, target),  # promote's target is checked by check_request
+        target=target,
         version=candidate.version if candidate else None,
         from_version=from_version,
         mode=state.policy.mode,
@@ -164,28 +193,29 @@ def moved_slots(state: ModelState, candidate: VersionInfo | None, action: str, t
         return [target]
     if candidate is None:
         return []
-    held = (("production", state.holders.production), ("staging", state.holders.staging))
-    return [slot for slot, holder in held if holder == candidate.version]
+    return [slot for slot, holder in state.holders.by_slot.items() if holder == candidate.version]
 
 
 def _serving_checks(
     snap: PlanningSnapshot, candidate: VersionInfo, facts: RunFacts, action: str, target: str
 ) -> list[Check | None]:
-    """Promote and rollback: the candidate may take the role, and (to production) pass gate and tags."""
+    """Promote and rollback: the candidate may take the slot, and (to the primary slot, production
+    unless the model manages others) pass the metric gate and the required tags."""
     state = snap.state
-    holder = state.holders.production if target == "production" else state.holders.staging
+    primary = state.policy.primary_slot
     checks: list[Check | None] = [check_not_archived(candidate)] if action == "promote" else []
-    checks.append(check_not_holder(candidate.version, holder, target))
-    if target == "staging":
-        checks.append(check_not_in_production(candidate.version, state.holders.production))
-    if action == "promote" and target == "production":
+    checks.append(check_not_holder(candidate.version, state.holders.of(target), target))
+    if target != primary:
+        checks.append(check_not_in_production(candidate.version, state.holders.of(primary), primary))
+    if action == "promote" and target == primary:
         current = _production_facts(snap)
         checks.append(
             check_gate(
                 state.policy.gate,
                 facts.metrics,
                 current.metrics if current else None,
-                state.holders.production if current else None,
+                state.holders.of(primary) if current else None,
+                primary,
             )
         )
         checks.append(check_required_tags(state.policy.required_tags, {**facts.tags, **candidate.tags}))
@@ -206,17 +236,17 @@ def _comparison(snap: PlanningSnapshot, facts: RunFacts) -> tuple[MetricComparis
 
 
 def _production_facts(snap: PlanningSnapshot) -> RunFacts | None:
-    """Production's source run; None when no version holds production."""
-    holder = snap.state.holders.production
+    """The primary slot's holder's source run; None when no version holds it."""
+    holder = snap.state.holders.of(snap.state.policy.primary_slot)
     if not holder or holder not in snap.state.versions:
         return None
     return snap.runs.get(holder, RunFacts())
 
 
-def _rollback_target(state: ModelState, history: Replay) -> str | None:
-    """The previous production holder that can still serve (not deleted, not archived by tag)."""
-    unavailable = unavailable_versions(state, history.production_stack)
-    return rollback_target(history, state.holders.production, unavailable=unavailable)
+def _rollback_target(state: ModelState, history: Replay, slot: str) -> str | None:
+    """The slot's previous holder that can still serve (not deleted, not archived by tag)."""
+    unavailable = unavailable_versions(state, history.slot(slot).chain)
+    return rollback_target(history, state.holders.of(slot), slot, unavailable=unavailable)
 
 
 def _version(state: ModelState, version: str | None) -> VersionInfo:
@@ -236,6 +266,7 @@ def _snapshot(state: ModelState, version: VersionInfo | None) -> Snapshot:
         version_stage=version.stage if version else None,
         version_aliases=version.aliases if version else (),
         version_archived=version.archived if version else None,
+        slots=tuple(state.holders.by_slot.items()),
     )
 
 

@@ -39,8 +39,7 @@ def applied_in_mlflow(attempt: Attempt, state: ModelState) -> bool:
         return bool(info and info.archived)
     if attempt.action not in ("promote", "rollback"):
         return False
-    holder = state.holders.staging if attempt.target == "staging" else state.holders.production
-    return holder == version
+    return state.holders.of(attempt.target) == version
 
 
 def reconcile(client: MlflowClient, audit: AuditLog, settings: Settings, model: str) -> Attempt | None:

@@ -148,20 +148,27 @@ def get_version(client: MlflowClient, name: str, version: str) -> VersionInfo:
 def holders_of(
     versions: dict[str, VersionInfo], model: ModelInfo, policy: ModelPolicy, settings: Settings
 ) -> Holders:
-    """Production and staging holders under the model's mode."""
+    """The holders of the model's managed slots under its mode."""
     if policy.mode == "aliases":
+        by_slot = {slot: model.aliases.get(settings.alias_of(slot)) for slot in policy.slots}
         return Holders(
-            production=model.aliases.get(settings.production_alias),
-            staging=model.aliases.get(settings.staging_alias),
+            production=by_slot.get("production"),
+            staging=by_slot.get("staging"),
+            slots=by_slot,
         )
     production = sorted(
         (v for v in versions.values() if v.stage == "Production"), key=lambda v: -int(v.version)
     )
     staging = sorted((v for v in versions.values() if v.stage == "Staging"), key=lambda v: -int(v.version))
+    by_stage = {
+        "production": production[0].version if production else None,
+        "staging": staging[0].version if staging else None,
+    }
     return Holders(
-        production=production[0].version if production else None,
-        staging=staging[0].version if staging else None,
+        production=by_stage["production"],
+        staging=by_stage["staging"],
         extra_production=tuple(v.version for v in production[1:]),
+        slots={slot: by_stage[slot] for slot in policy.slots},
     )
 
 

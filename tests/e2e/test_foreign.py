@@ -56,3 +56,27 @@ def test_list_plan_promote_roll_back_and_history_on_a_hand_built_registry(
     rolled = table.row("action", "rollback")
     assert (rolled["actor"], rolled["origin"], rolled["to"]) == (E2E_ACTOR, "dashboard", "2")
     ui.screenshot("foreign-history")
+
+
+def test_a_model_managing_champion_and_challenger_moves_and_rolls_back_challenger(
+    dashboard: Dashboard, demo: Demo
+) -> None:
+    """The slots a model's hand-set registry.slots tag names: each with its holder and history, promote
+    and roll back per slot; the hand-set production alias, which it does not manage, is left alone."""
+    ui = dashboard
+    name = build_foreign_registry(demo.client, many=3).slotted
+
+    ui.open("models", model=name, version="3")
+    slots = ui.table_with("rollback to")
+    assert (slots.row("slot", "champion")["holds"], slots.row("slot", "challenger")["holds"]) == ("v1", "v2")
+    dialog = open_dialog(ui, "Promote to challenger")
+    expect(dialog).to_contain_text("Promote v3 to challenger")
+    confirm(ui, dialog, "e2e: a new candidate", f"{name} promoted to challenger: v3 (was v2)")
+    ui.open("models", model=name)
+    challenger = ui.table_with("rollback to").row("slot", "challenger")
+    assert (challenger["holds"], challenger["history"], challenger["rollback to"]) == ("v3", "v2 → v3", "v2")
+    dialog = open_dialog(ui, "Roll back challenger to v2")
+    confirm(ui, dialog, "e2e: back to the hand-set one", f"{name} challenger rolled back to v2 (was v3)")
+    aliases = {a: str(v) for a, v in demo.client.get_registered_model(name).aliases.items()}
+    assert aliases == {"champion": "1", "challenger": "2", "production": "1"}
+    ui.screenshot("slots")

@@ -106,7 +106,87 @@ def test_drift_is_reported_from_the_snapshot() -> None:
 def test_bad_requests_are_refused_before_reading() -> None:
     with pytest.raises(BadInput, match="unknown action"):
         check_request("delete", "production")
-    with pytest.raises(BadInput, match="promote to 'archived'"):
-        check_request("promote", "archived")
+    with pytest.raises(
+        BadInput, match="'archived' is not a slot this model manages: use one of production, staging"
+    ):
+        plan(snapshot(), "promote", "2", target="archived")
     with pytest.raises(NotFound, match="no version 9"):
         plan(snapshot(), "promote", "9")
+
+
+# managed slots: any alias ------------------------------------------------------------------------------
+def slotted(holders: dict[str, str | None], tags: dict[str, str] | None = None, history: Replay | None = None,
+            gate: Gate | None = None) -> PlanningSnapshot:  # fmt: skip
+    """A model managing champion and challenger (its registry.slots tag), holders as given."""
+    aliases = {a: v for a, v in holders.items() if v}
+    versions = {
+        v: VersionInfo("m", v, "READY", "None", tuple(a for a, x in aliases.items() if x == v), {}, f"run{v}",
+                       "", 0, 0)
+        for v in ("1", "2", "3")
+    }  # fmt: skip
+    state = ModelState(
+        ModelInfo("m", "", {"registry.slots": "champion, challenger", **(tags or {})}, aliases, 0, 0),
+        versions,
+        ModelPolicy("aliases", gate=gate, slots=("champion", "challenger")),
+        Holders(None, None, slots=holders),
+    )
+    runs = {v: RunFacts(f"run{v}", "FINISHED", {"acc": float(v) / 10}, {}) for v in versions}
+    return PlanningSnapshot(state, 7, history or Replay(), None, runs)
+
+
+def test_promote_to_a_managed_alias_moves_only_that_alias_and_gates_only_the_first_slot() -> None:
+    snap = slotted({"champion": "1", "challenger": "2"}, gate=Gate("acc"))
+    made = plan(snap, "promote", "3", target="challenger")
+    assert made.allowed and made.target == "challenger" and made.from_version == "2"
+    assert made.changes == ("alias 'challenger': v2 → v3",)
+    assert not any(c.name.startswith("metric gate") for c in made.checks)  # the gate guards champion
+    assert dict(made.snapshot.slots) == {"champion": "1", "challenger": "2"}
+    to_champion = plan(snap, "promote", "3", target=None)  # the first listed slot by default
+    assert to_champion.target == "champion" and any(
+        c.name.startswith("metric gate") for c in to_champion.checks
+    )
+    [gate] = [c for c in to_champion.checks if c.name.startswith("metric gate")]
+    assert "champion v1" in gate.detail
+
+
+def test_the_challenger_promoted_to_champion_leaves_challenger_and_champion_never_goes_back() -> None:
+    snap = slotted({"champion": "1", "challenger": "2"})
+    made = plan(snap, "promote", "2", target="champion")
+    assert made.changes == ("alias 'champion': v1 → v2", "alias 'challenger' removed from v2")
+    back = plan(snap, "promote", "1", target="challenger")
+    assert [c.detail for c in back.blocking] == ["v1 already serves champion"]
+
+
+def test_an_alias_the_model_does_not_manage_is_bad_input_naming_the_ones_it_does() -> None:
+    with pytest.raises(
+        BadInput, match="'production' is not a slot this model manages: use one of champion, challenger"
+    ):
+        plan(slotted({"champion": "1", "challenger": None}), "promote", "2", target="production")
+
+
+def test_rollback_of_a_slot_walks_its_own_chain() -> None:
+    history = Replay({"challenger": SlotHistory("3", ("2", "3")), "champion": SlotHistory("1", ("1",))}, True)
+    made = plan(
+        slotted({"champion": "1", "challenger": "3"}, history=history), "rollback", None, target="challenger"
+    )
+    assert made.target == "challenger" and made.version == "2" and made.from_version == "3"
+    assert made.changes == ("alias 'challenger': v3 → v2",)
+    none = plan(
+        slotted({"champion": "1", "challenger": "3"}, history=history), "rollback", None, target="champion"
+    )
+    assert next(c.detail for c in none.blocking).startswith("no earlier champion version in the history")
+
+
+def test_archive_from_a_slot_archives_its_holder() -> None:
+    made = plan(slotted({"champion": "1", "challenger": "2"}), "archive", None, target="challenger")
+    assert made.target == "archived" and made.version == "2"
+    assert made.changes == ("v2: tag registry.archived=true", "alias 'challenger' removed from v2")
+    with pytest.raises(BadInput, match="no version holds challenger"):
+        plan(slotted({"champion": "1", "challenger": None}), "archive", None, target="challenger")
+
+
+def test_a_protected_challenger_fails_the_movers_check_for_anyone_else() -> None:
+    snap = slotted({"champion": "1", "challenger": "2"}, tags={"registry.slots.challenger.movers": "grace"})
+    made = plan(snap, "promote", "3", target="challenger")
+    assert [c.detail for c in made.blocking] == ["challenger is protected: only grace may move it, not ada"]
+    assert plan(snap, "promote", "3", target="champion").allowed  # champion is not protected

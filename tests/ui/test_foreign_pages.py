@@ -9,6 +9,7 @@ from mlflow import MlflowClient
 
 from pages.views.shared import plain
 from tests.foreign_registry import Foreign, build_foreign_registry
+from tests.ui.conftest import frame_with
 from tests.ui.test_models_page import confirm, open_dialog, texts
 
 MODELS = "pages/models.py"
@@ -61,3 +62,34 @@ def test_history_tells_the_state_first_seen_and_outside_changes_from_the_dashboa
     assert list(table["action"]) == ["outside", "observed"]
     assert list(table["origin"]) == ["outside: noticed by the dashboard", "first seen in MLflow"]
     assert set(table["actor"]) == {"mlflow"}
+
+
+def test_a_model_managing_champion_and_challenger_shows_each_slot_and_moves_challenger(
+    ui_registry, foreign, open_page
+):
+    name = foreign.slotted
+    at = open_page(MODELS, model=name)
+    assert not at.exception
+    assert [(m.label, m.value) for m in at.metric][:2] == [("Champion", "v1"), ("Challenger", "v2")]
+    slots = frame_with(at, "rollback to").set_index("slot")
+    assert list(slots.index) == ["champion", "challenger"]
+    assert (slots.loc["champion", "holds"], slots.loc["challenger", "holds"]) == ("v1", "v2")
+    assert slots.loc["challenger", "how"] == "first seen in MLflow"
+    load = frame_with(at, "URI").set_index("slot")
+    assert (
+        load.loc["champion", "URI"] == f"models:/{name}@champion"
+        and load.loc["challenger", "serves now"] == "v2"
+    )
+    assert "promote_production" not in [b.key.removeprefix("models.") for b in at.button]  # not managed here
+
+    confirm(open_dialog(at, "promote_challenger", "3"), "a new candidate")
+    slots = frame_with(at, "rollback to").set_index("slot")
+    assert slots.loc["challenger", "holds"] == "v3" and slots.loc["challenger", "history"] == "v2 → v3"
+    assert slots.loc["challenger", "rollback to"] == "v2" and slots.loc["champion", "holds"] == "v1"
+    assert at.button(key="models.rollback_challenger").label == "Roll back challenger to v2"
+
+    confirm(open_dialog(at, "rollback_challenger"), "back to the hand-set one")
+    assert any(plain(f"{name} challenger rolled back to v2 (was v3)") in s for s in texts(at, "success"))
+    holders = ui_registry.state(name).holders
+    assert holders.by_slot == {"champion": "1", "challenger": "2"}
+    assert str(ui_registry.client.get_registered_model(name).aliases["production"]) == "1"  # never touched
