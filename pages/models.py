@@ -146,7 +146,7 @@ def _action_dialog(pending: dict[str, Any]) -> None:
         st.markdown("**Checks**")
         table(checks_frame(plan), hide_index=True, width="stretch")
         if plan.comparison:
-            st.markdown("**Candidate against production**")
+            st.markdown(f"**Candidate against {plain(plan.snapshot.primary_slot)}**")
             table(comparison_frame(plan), hide_index=True, width="stretch")
     st.text_area("Reason (required; it goes into the audit history)", key=REASON)
     if plan.needs_force and plan.actor.may_change_registry:  # the plan's actor: their role for this model

@@ -164,7 +164,7 @@ def _render_plan(plan: Any) -> str:
         mark = "PASS" if c.passed else ("FAIL (force may override)" if c.overridable else "FAIL")
         lines.append(f"  [{mark}] {c.name}: {c.detail}")
     if plan.comparison:
-        lines.append("candidate vs production:")
+        lines.append(f"candidate vs {plan.snapshot.primary_slot}:")
         for m in plan.comparison[:10]:
             lines.append(f"  {m.metric}: {m.candidate} vs {m.current}")
     for d in plan.drift:
