@@ -48,7 +48,7 @@ def check_compare(ui: Dashboard, demo: Demo) -> None:
 def check_models(ui: Dashboard, demo: Demo) -> None:
     assert ui.title() == "iris-classifier"
     ui.expect_text("Rollback target")
-    assert ui.table_with("holds").column("version") == ["v4", "v3", "v2", "v1"]
+    assert ui.table_with("run status").column("version") == ["v4", "v3", "v2", "v1"]
 
 
 def check_history(ui: Dashboard, demo: Demo) -> None:
