@@ -31,7 +31,7 @@ from pages.views.timeline import production_figure, production_intervals
 from registry.audit.log import OUTCOMES
 from registry.audit.replay import OBSERVED, OUTSIDE, POLICY
 from registry.domain.lookalike import reveal_invisible
-from registry.errors import NotFound
+from registry.errors import NotFound, RegistryError
 from registry.lifecycle.actions import ACTIONS
 from registry.service import Registry
 
@@ -161,7 +161,23 @@ def _table(shown: pd.DataFrame) -> None:
     )
 
 
+def _slot(flt: EventFilter) -> str:
+    """The slot the timeline follows: production, or for one model any slot it manages (its first by
+    default, as its registry.slots lists them)."""
+    if len(flt.models) != 1:
+        return "production"
+    try:
+        slots = list(dict.fromkeys(cached_read(Registry.managed_aliases, flt.models[0]).values()))
+    except RegistryError:  # the model is gone from MLflow: its history still shows production
+        return "production"
+    if not slots:
+        return "production"
+    first = slots.index("production") if "production" in slots else 0
+    return str(st.selectbox("Slot", slots, index=first, key="history.slot"))
+
+
 def _timeline(frame: pd.DataFrame, flt: EventFilter) -> None:
+    slot = _slot(flt)
     scope = filter_events(frame, EventFilter(models=flt.models))  # the chart needs every done attempt
     models = list(dict.fromkeys(scope["model"])) if not scope.empty else []
     attempts = cached_read(Registry.history, flt.models[0] if flt.models else None)
@@ -169,10 +185,10 @@ def _timeline(frame: pd.DataFrame, flt: EventFilter) -> None:
         keep = set(models[:MAX_CHART_MODELS])
         attempts = [a for a in attempts if a.model in keep]
         st.caption(f"The {MAX_CHART_MODELS} most recently active models; pick a model to see another.")
-    intervals = production_intervals(attempts, datetime.now(UTC))
-    st.plotly_chart(production_figure(intervals), key="history.chart")
+    intervals = production_intervals(attempts, datetime.now(UTC), slot)
+    st.plotly_chart(production_figure(intervals, slot), key="history.chart")
     if not intervals.empty:
-        with st.expander("Production intervals as a table"):
+        with st.expander(f"{slot.capitalize()} intervals as a table"):
             table(
                 intervals,
                 hide_index=True,
@@ -205,7 +221,7 @@ if frame is not None:
                 "No registry actions recorded yet. Promote a version on the Models page to start the history."
             )
         _table(shown)
-    st.subheader("Who held production")
+    st.subheader("Who held production" if len(flt.models) != 1 else "Who held each slot")
     with section("timeline"):
         _timeline(frame, flt)
 

@@ -1,4 +1,5 @@
-"""Which version held production, when, and who put it there: intervals from the audit history.
+"""Which version held production (or another slot), when, and who put it there: intervals from the
+audit history.
 
 The audit log is the history (see registry/audit/replay.py): folding its completed attempts gives, per
 model, a sequence of production holders. Each holder's interval starts when the attempt that made it
@@ -24,16 +25,18 @@ INTERVAL_COLUMNS = ("model", "version", "start", "end", "by", "action", "origin"
 _RECORDED_ELSEWHERE = (OBSERVED, OUTSIDE)  # their `at` is when MLflow changed, or when it was seen
 
 
-def _moves_production(a: Attempt) -> bool:
-    return a.action in ("promote", "rollback", *_RECORDED_ELSEWHERE) and a.target == "production"
+def _moves(a: Attempt, slot: str) -> bool:
+    return a.action in ("promote", "rollback", *_RECORDED_ELSEWHERE) and a.target == slot
 
 
 def _when(a: Attempt) -> datetime:
     return a.at if a.action in _RECORDED_ELSEWHERE else (a.finished_at or a.at)
 
 
-def production_intervals(attempts: Iterable[Attempt], now: datetime) -> pd.DataFrame:
-    """One row per (model, version) stint in production, oldest first within each model.
+def production_intervals(
+    attempts: Iterable[Attempt], now: datetime, slot: str = "production"
+) -> pd.DataFrame:
+    """One row per (model, version) stint in production (or `slot`), oldest first within each model.
 
     Columns: model, version, start, end, by (who made it the holder), action (promote, rollback,
     observed or outside), origin (as the history names it), reason, current (True while it still holds
@@ -41,7 +44,7 @@ def production_intervals(attempts: Iterable[Attempt], now: datetime) -> pd.DataF
     conflicting, failed and incomplete attempts changed nothing.
     """
     done = sorted(
-        (a for a in attempts if a.outcome == "done" and (a.to_version or _moves_production(a))),
+        (a for a in attempts if a.outcome == "done" and (a.to_version or _moves(a, slot))),
         key=_when,
     )
     open_: dict[str, dict[str, object]] = {}
@@ -49,12 +52,12 @@ def production_intervals(attempts: Iterable[Attempt], now: datetime) -> pd.DataF
     for a in done:
         when = _when(a)
         held = open_.get(a.model)
-        if a.action == "archive" or (_moves_production(a) and not a.to_version):  # archived, or removed
+        if a.action == "archive" or (_moves(a, slot) and not a.to_version):  # archived, or removed
             if held and (held["version"] == a.to_version or not a.to_version):
                 rows.append({**held, "end": when, "current": False})
                 del open_[a.model]
             continue
-        if not _moves_production(a) or (held and held["version"] == a.to_version):
+        if not _moves(a, slot) or (held and held["version"] == a.to_version):
             continue
         if held:
             rows.append({**held, "end": when, "current": False})
@@ -80,15 +83,16 @@ def _naive_utc(times: pd.Series) -> pd.Series:
     return times.dt.tz_convert("UTC").dt.tz_localize(None)
 
 
-def production_figure(intervals: pd.DataFrame) -> go.Figure:
-    """A Gantt-style chart: one row per model, one bar per production stint, labelled with the version.
+def production_figure(intervals: pd.DataFrame, slot: str = "production") -> go.Figure:
+    """A Gantt-style chart: one row per model, one bar per stint in production (or `slot`), labelled
+    with the version.
 
     Plotly renders a subset of HTML in labels and hover text, so model names, actors and reasons (all
     store content) are HTML-escaped; Plotly shows the entities as the original characters.
     """
     fig = go.Figure()
     if intervals.empty:
-        fig.add_annotation(text="No production changes recorded yet", showarrow=False, x=0.5, y=0.5)
+        fig.add_annotation(text=f"No {slot} changes recorded yet", showarrow=False, x=0.5, y=0.5)
         fig.update_xaxes(visible=False)
         fig.update_yaxes(visible=False)
         return fig
@@ -109,7 +113,7 @@ def production_figure(intervals: pd.DataFrame) -> go.Figure:
                         html.escape(str(r.by)),
                         html.escape(str(r.action)),
                         html.escape(str(r.reason)),
-                        "still in production" if r.current else f"until {r.end:%Y-%m-%d %H:%M} UTC",
+                        f"still in {slot}" if r.current else f"until {r.end:%Y-%m-%d %H:%M} UTC",
                         html.escape(str(r.origin)),
                     ]
                     for r in stints.itertuples()
@@ -130,6 +134,6 @@ def production_figure(intervals: pd.DataFrame) -> go.Figure:
         yaxis={"title": "", "autorange": "reversed"},
         height=max(220, 60 + 40 * intervals["model"].nunique()),
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        title="Production holder over time",
+        title=f"{slot.capitalize()} holder over time",
     )
     return fig

@@ -93,3 +93,15 @@ def test_a_model_managing_champion_and_challenger_shows_each_slot_and_moves_chal
     holders = ui_registry.state(name).holders
     assert holders.by_slot == {"champion": "1", "challenger": "2"}
     assert str(ui_registry.client.get_registered_model(name).aliases["production"]) == "1"  # never touched
+
+
+def test_history_follows_each_managed_slot_of_one_model(ui_registry, foreign, open_page):
+    open_page(MODELS, model=foreign.slotted)  # the dashboard meets it: champion v1, challenger v2
+    at = open_page(HISTORY, model=foreign.slotted)
+    assert not at.exception
+    picker = at.selectbox(key="history.slot")
+    assert (picker.options, picker.value) == (["champion", "challenger"], "champion")
+    assert list(frame_with(at, "current")["version"]) == ["1"]
+    picker.select("challenger")
+    at.run()
+    assert not at.exception and list(frame_with(at, "current")["version"]) == ["2"]

@@ -175,3 +175,21 @@ def test_first_seen_and_outside_changes_are_stints_of_their_own_and_hatched():
     fig = production_figure(frame)
     shapes = {tr.name: tuple(tr.marker.pattern.shape) for tr in fig.data}
     assert shapes == {"m v1": ("/",), "m v2": ("/",), "m v3": ("",)}
+
+
+def test_another_slot_has_its_own_stints_and_title():
+    attempts = [
+        attempt(1, "observed", "1", target="champion"),
+        attempt(1, "observed", "2", target="challenger"),
+        attempt(2, "promote", "3", target="challenger"),
+        attempt(3, "rollback", "2", target="challenger"),
+    ]
+    challenger = production_intervals(attempts, NOW, "challenger")
+    assert list(challenger["version"]) == ["2", "3", "2"] and list(challenger["current"]) == [
+        False,
+        False,
+        True,
+    ]
+    assert list(production_intervals(attempts, NOW, "champion")["version"]) == ["1"]
+    assert production_intervals(attempts, NOW).empty  # nothing moved production
+    assert production_figure(challenger, "challenger").layout.title.text == "Challenger holder over time"
