@@ -9,16 +9,21 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import E2E_ACTOR, Demo
 from tests.e2e.dashboard import Dashboard
 from tests.e2e.test_lifecycle import confirm, open_dialog
-from tests.foreign_registry import build_foreign_registry
+from tests.foreign_registry import Foreign, build_foreign_registry
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
+@pytest.fixture(scope="module")
+def foreign(demo: Demo) -> Foreign:
+    """Built once: the demo store is the session's, and every model added shows on the other pages' lists."""
+    return build_foreign_registry(demo.client, many=3)
+
+
 def test_list_plan_promote_roll_back_and_history_on_a_hand_built_registry(
-    dashboard: Dashboard, demo: Demo
+    dashboard: Dashboard, demo: Demo, foreign: Foreign
 ) -> None:
     ui = dashboard
-    foreign = build_foreign_registry(demo.client, many=3)
     suffix = foreign.aliases.split()[-1]
 
     ui.open("models", q=suffix)
@@ -59,12 +64,12 @@ def test_list_plan_promote_roll_back_and_history_on_a_hand_built_registry(
 
 
 def test_a_model_managing_champion_and_challenger_moves_and_rolls_back_challenger(
-    dashboard: Dashboard, demo: Demo
+    dashboard: Dashboard, demo: Demo, foreign: Foreign
 ) -> None:
     """The slots a model's hand-set registry.slots tag names: each with its holder and history, promote
     and roll back per slot; the hand-set production alias, which it does not manage, is left alone."""
     ui = dashboard
-    name = build_foreign_registry(demo.client, many=3).slotted
+    name = foreign.slotted
 
     ui.open("models", model=name, version="3")
     slots = ui.table_with("rollback to")
