@@ -8,6 +8,7 @@ run is best, which tags are reserved, how an approved plan is applied) lives in 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
@@ -93,6 +94,8 @@ from registry.store.summaries import (
     summaries_frame,
 )
 from registry.store.textdiff import TextDiff
+
+PING_RETRY_S = 1.0  # a store that fails its ping is asked once more after this long
 
 
 @dataclass(frozen=True)
@@ -202,11 +205,17 @@ class Registry:
         return reader_for(self.client, self.settings.effective_tracking_uri)
 
     def ping(self) -> str | None:
-        """None when the tracking store answers, else why not."""
-        try:
-            reach(self.client)
-        except RegistryError as exc:
-            return str(exc)
+        """None when the tracking store answers, else why not. One failure is tried again after a
+        moment: a busy store's one error (its database locked for a write, a dropped connection)
+        must not stop every page behind the "does not answer" banner."""
+        for retries_left in (1, 0):
+            try:
+                reach(self.client)
+                return None
+            except RegistryError as exc:
+                if not retries_left:
+                    return str(exc)
+                time.sleep(PING_RETRY_S)
         return None
 
     def experiment_runs(
