@@ -54,11 +54,16 @@ def ui_registry(ui_env: Settings) -> Registry:
     return Registry.connect(ui_env)
 
 
+STORE_DOWN = "The tracking store does not answer"  # the connection banner (pages/views/shared.py)
+
+
 @pytest.fixture
 def open_page() -> Callable[..., AppTest]:
     """`open_page("pages/models.py", model="m")`: run the app on a page with query params set."""
 
-    def open_(page: str = "pages/overview.py", timeout: float = 60, **query: str) -> AppTest:
+    def open_(
+        page: str = "pages/overview.py", timeout: float = 60, store_down_ok: bool = False, **query: str
+    ) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=timeout)
         for key, value in query.items():
             at.query_params[key] = value
@@ -68,6 +73,8 @@ def open_page() -> Callable[..., AppTest]:
             for key, value in query.items():
                 at.query_params[key] = value
             at.run()
+        down = [e.value for e in at.error if STORE_DOWN in e.value]
+        assert store_down_ok or not down, f"{page}: the test's tracking store did not answer: {down}"
         return at
 
     return open_

@@ -97,7 +97,7 @@ def test_a_password_in_the_tracking_uri_shows_nowhere_on_the_page(ui_env, open_p
     st.cache_data.clear()
     st.cache_resource.clear()
 
-    at = open_page()
+    at = open_page(store_down_ok=True)
 
     assert not at.exception
     shown = [e.value for e in (*at.error, *at.warning, *at.info, *at.markdown, *at.caption)]
