@@ -30,16 +30,23 @@ RECONCILED = (
 
 
 def applied_in_mlflow(attempt: Attempt, state: ModelState) -> bool:
-    """Whether MLflow's state shows the attempt's change in place."""
+    """Whether MLflow's state shows the attempt's whole change in place.
+
+    A change is several MLflow calls (registry/lifecycle/modes.py): the target alias is set, then the
+    version's other managed aliases are removed; an archive tags the version, then removes its
+    aliases. Half way, the apply is still running: settling it then would let a reader record the
+    other alias's removal, made a moment later by that apply, as a change made outside the dashboard.
+    """
     version = attempt.to_version
     if not version:
         return False
+    others = [holder for slot, holder in state.holders.by_slot.items() if slot != attempt.target]
     if attempt.action == "archive":
         info = state.versions.get(version)
-        return bool(info and info.archived)
+        return bool(info and info.archived) and version not in state.holders.by_slot.values()
     if attempt.action not in ("promote", "rollback"):
         return False
-    return state.holders.of(attempt.target) == version
+    return state.holders.of(attempt.target) == version and version not in others
 
 
 def reconcile(client: MlflowClient, audit: AuditLog, settings: Settings, model: str) -> Attempt | None:
