@@ -81,11 +81,13 @@ def receiver(http_settings: Settings) -> Iterator[tuple[str, str]]:
 def outside_events(
     reg: Registry, model: str, targets: set[str], wanted: int, timeout_s: float = 30
 ) -> list[Attempt]:
-    """The model's outside events on those targets, once there are `wanted` of them (or time is up)."""
+    """The model's outside events on those targets, once there are `wanted` of them and every target
+    has one (a late delivery of an earlier change must not stand in for one still on its way)."""
     deadline = time.monotonic() + timeout_s
     while True:
         found = [a for a in reg.history(model) if a.action == "outside" and a.target in targets]
-        if len(found) >= wanted or time.monotonic() > deadline:
+        complete = len(found) >= wanted and {a.target for a in found} == targets
+        if complete or time.monotonic() > deadline:
             return found
         time.sleep(0.3)
 
