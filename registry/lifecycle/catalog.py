@@ -36,7 +36,7 @@ from registry.lifecycle.actions import (
 from registry.settings import Settings
 from registry.store.client import translate_errors
 from registry.store.filters import contains, name_contains_filter
-from registry.store.models import VersionInfo, model_state, source_run_id
+from registry.store.models import VersionInfo, model_state, source_run_id, version_info
 
 
 class Registry(Protocol):
@@ -160,19 +160,7 @@ def _summary(rm: Any, settings: Settings) -> ModelRow:
 
 
 def _version_info(mv: Any) -> VersionInfo:
-    return VersionInfo(
-        model=mv.name,
-        version=str(mv.version),
-        status=str(mv.status),
-        stage=str(mv.current_stage or "None"),
-        aliases=tuple(mv.aliases or ()),
-        tags=dict(mv.tags or {}),
-        run_id=mv.run_id or None,
-        source=mv.source or "",
-        created_ms=int(mv.creation_timestamp or 0),
-        updated_ms=int(mv.last_updated_timestamp or 0),
-        description=mv.description or "",
-    )
+    return version_info(mv, mv.aliases or ())
 
 
 def _with_production(client: MlflowClient, row: ModelRow, attempts: Sequence[Attempt]) -> ModelRow:

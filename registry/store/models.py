@@ -8,6 +8,7 @@ and are joined onto versions here, in one place.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,13 +59,17 @@ def _model_info(rm: Any) -> ModelInfo:
 
 def _version_info(mv: Any, aliases_by_version: dict[str, list[str]]) -> VersionInfo:
     """MLflow's ModelVersion (an untyped entity) as our typed VersionInfo, aliases joined."""
-    version = str(mv.version)
+    return version_info(mv, sorted(aliases_by_version.get(str(mv.version), [])))
+
+
+def version_info(mv: Any, aliases: Sequence[str]) -> VersionInfo:
+    """MLflow's ModelVersion (an untyped entity) as our typed VersionInfo, with these aliases."""
     return VersionInfo(
         model=mv.name,
-        version=version,
+        version=str(mv.version),
         status=str(mv.status),
         stage=str(mv.current_stage or STAGE_NONE),
-        aliases=tuple(sorted(aliases_by_version.get(version, []))),
+        aliases=tuple(aliases),
         tags=dict(mv.tags or {}),
         run_id=mv.run_id or None,
         source=mv.source or "",
