@@ -370,8 +370,11 @@ def whole_parallel(runs: pd.DataFrame, metrics: list[str]) -> None:
 
 st.title("Experiments & runs")
 chosen_experiment: ExperimentInfo | None = None
-with section("Experiments"):
-    chosen_experiment = pick_experiment(experiments_at_a_glance())
+most_active: str | None = None
+with section("All experiments"):  # the overview failing must not hide the experiment a link names
+    most_active = experiments_at_a_glance()
+with section("Experiment"):
+    chosen_experiment = pick_experiment(most_active)
 if chosen_experiment is not None:
     st.caption(
         f"Experiment **{plain(chosen_experiment.name)}** · id {plain(chosen_experiment.experiment_id)} · "

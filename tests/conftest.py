@@ -41,9 +41,10 @@ def _test_environment() -> Iterator[None]:
                 mp.delenv(field.validation_alias, raising=False)
         for name, value in FAKE_AWS.items():
             mp.setenv(name, value)
-        mp.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        # the dashboard's own retry (one, at once): a busy test server's one 500 is retried as in use
+        mp.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(Settings.model_fields["http_retries"].default))
         mp.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-        mp.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
+        mp.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
         mp.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         yield
 

@@ -6,6 +6,7 @@ the dashboard's variables for the test and clear Streamlit's caches, which live 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,10 +57,24 @@ def ui_registry(ui_env: Settings) -> Registry:
 
 # The connection banner (pages/views/shared.py), and a section's own error when a read failed
 STORE_DOWN = ("The tracking store does not answer", "did not answer", "timed out")
+UNREACHABLE_ICON = ":material/power_off:"  # pages/views/shared.show_error's mark for Unreachable
+
+
+def server_errors(folder: Path, lines: int = 30) -> str:
+    """The last error lines of the session's MLflow server log: a failure under load then says what
+    the server itself saw (a 500's cause), not only what the page showed."""
+    log = folder / "mlflow-server.log"
+    if not log.exists():
+        return "(no server log)"
+    said = [line for line in log.read_text(errors="replace").splitlines() if _ERROR_LINE.search(line)]
+    return "mlflow server log, error lines:\n" + "\n".join(said[-lines:] or ["(none)"])
+
+
+_ERROR_LINE = re.compile(r"Error|Exception|Traceback|\b5\d\d\b|locked")
 
 
 @pytest.fixture
-def open_page() -> Callable[..., AppTest]:
+def open_page(stack) -> Callable[..., AppTest]:
     """`open_page("pages/models.py", model="m")`: run the app on a page with query params set."""
 
     def open_(
@@ -74,8 +89,12 @@ def open_page() -> Callable[..., AppTest]:
             for key, value in query.items():
                 at.query_params[key] = value
             at.run()
-        down = [e.value for e in at.error if any(said in e.value for said in STORE_DOWN)]
-        assert store_down_ok or not down, f"{page}: the test's tracking store did not answer: {down}"
+        down = [
+            e.value for e in at.error if e.icon == UNREACHABLE_ICON or any(s in e.value for s in STORE_DOWN)
+        ]
+        assert store_down_ok or not down, (
+            f"{page}: the test's stores did not answer: {down}\n{server_errors(stack.tmpdir)}"
+        )
         return at
 
     return open_

@@ -7,6 +7,8 @@ import json
 import pandas as pd
 from mlflow import MlflowClient
 
+from registry.errors import Unreachable
+from registry.store.readers import ClientReader
 from tests.run_data import make_run
 from tests.stack import unique_name
 from tests.ui.tracking_data import (  # noqa: F401
@@ -83,6 +85,28 @@ def test_order_by_a_metric_on_the_server(ui_env, open_page, tracking):
     # accuracy ascending: plain 0.5, then parent 0.8 (its child 0.7 follows it), then 0.9
     assert ids == [tracking.plain, tracking.parent, tracking.child, tracking.other]
     assert at.query_params["order"] == "metrics.accuracy ASC"
+
+
+def test_when_the_overview_of_all_experiments_fails_the_linked_experiment_still_shows(
+    ui_env, open_page, tracking, monkeypatch
+):
+    """Seen in CI: the overview reads every experiment (one search each over HTTP), one read failed
+    on a busy server, and the page lost its runs table too. The overview's failure is injected here,
+    in our own reader: a real server cannot be made to fail that one call on demand."""
+
+    def overview_fails(self):
+        raise Unreachable("search runs: http://tracking answered with server errors")
+
+    monkeypatch.setattr(ClientReader, "experiment_activity", overview_fails)
+    at = open_page(PAGE, store_down_ok=True, experiment=tracking.experiment_id)
+
+    assert not at.exception
+    assert [unescape(e.value) for e in at.error] == [
+        "All experiments: search runs: http://tracking answered with server errors"
+    ]
+    assert sorted(runs_table(at).value["run_id"]) == sorted(
+        [tracking.parent, tracking.child, tracking.other, tracking.plain]
+    )
 
 
 def test_the_url_restores_filter_order_and_columns(ui_env, open_page, tracking):
