@@ -7,7 +7,7 @@ the dashboard's variables for the test and clear Streamlit's caches, which live 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,20 @@ from tests.conftest import TEST_ACTOR
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 LEAD = TEST_ACTOR
 VIEWER = "vera"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _components_scanned_once() -> Iterator[None]:
+    """Each AppTest scans every installed distribution's metadata for Streamlit components (about a
+    second of CPU each, a few under load; the suite builds hundreds). A real server scans once at
+    start, and the installed packages do not change during the session: scan once here too."""
+    from streamlit.components.v2 import manifest_scanner
+
+    scan = manifest_scanner.scan_component_manifests
+    found = scan()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(manifest_scanner, "scan_component_manifests", lambda max_workers=None: list(found))
+        yield
 
 
 @pytest.fixture
