@@ -69,6 +69,21 @@ def test_rows_come_with_holders_key_metric_and_who_promoted(reg):
     assert frame.loc[0, "open"] == model_link(aliased)
 
 
+def test_a_model_naming_its_own_slots_lists_its_first_slots_holder_by_that_slots_name(local):
+    """Set by hand: the registry.slots tag and the champion alias; the list must not call v1 production."""
+    name = make_model(
+        local.client, [{"acc": 0.7}, {"acc": 0.9}], model_tags={"registry.slots": "champion, challenger"}
+    )
+    local.client.set_registered_model_alias(name, "champion", "1")
+    local.client.set_registered_model_alias(name, "challenger", "2")
+
+    [row] = model_rows(local, name).rows
+
+    assert (row.production, row.primary_slot, row.staging) == ("1", "champion", None)
+    assert list(models_frame([row])["production"]) == ["v1 (champion)"]
+    assert list(production_frame([row])["version"]) == ["v1 (champion)"]
+
+
 def test_rows_page_through_the_search(local):
     prefix = unique("paged")
     for suffix in "abc":

@@ -41,6 +41,8 @@ def test_models_shows_stage_mode_holders(sqlite_settings, foreign):
     assert by_name[foreign.aliases]["production"] == "2"
     text = run_cli(sqlite_settings, "models", "--search", "digits_sgd").stdout
     assert "stages" in text and "v2" in text and "v3" in text
+    assert by_name[foreign.slotted]["serving_slot"] == "champion"
+    assert "v1 (champion)" in run_cli(sqlite_settings, "models", "--search", "scorer").stdout
 
 
 @pytest.mark.parametrize("which,newer,mode", [("aliases", "3", "aliases"), ("stages", "4", "stages")])

@@ -35,7 +35,9 @@ def test_list_models_shows_modes_and_holders_stage_mode_included(lead, foreign):
     assert (found[foreign.stages]["production"], found[foreign.stages]["staging"]) == ("2", "3")
     # other modules on the shared server register their own o'brien models: pick this registry's
     quoted = {m["name"]: m for m in lead.ok("list_models", search="brien")["models"]}[foreign.both]
-    assert quoted["production"] == "2"
+    assert quoted["production"] == "2" and quoted["serving_slot"] == "production"
+    slotted = {m["name"]: m for m in lead.ok("list_models", search="scorer")["models"]}[foreign.slotted]
+    assert (slotted["production"], slotted["serving_slot"]) == ("1", "champion")
 
 
 @pytest.mark.parametrize("which,newer", [("aliases", "3"), ("stages", "4")])

@@ -13,12 +13,15 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from registry.access.identity import Actor
+from registry.audit.deliveries import Delivery, parse_delivery, record_delivery
 from registry.audit.log import Attempt
+from registry.audit.replay import replay
 from registry.fronts import webhooks
 from registry.service import Registry
 from registry.settings import Settings
@@ -189,3 +192,33 @@ def test_a_managed_alias_moved_by_hand_arrives_as_an_outside_change_of_its_slot(
         "challenger"
     ]
     assert history.rollback_targets["challenger"] == "1"
+
+
+def _alias_delivery(model: str, alias: str, version: str, at: datetime) -> Delivery:
+    """A delivery as MLflow sends it for `set_registered_model_alias` (mlflow/webhooks/types.py)."""
+    body = {
+        "entity": "model_version_alias",
+        "action": "created",
+        "timestamp": at.isoformat(),
+        "data": {"name": model, "alias": alias, "version": version},
+    }
+    return parse_delivery(uuid.uuid4().hex, body)
+
+
+def test_a_late_delivery_of_an_earlier_alias_change_does_not_move_the_slot_back(sqlite_settings):
+    """MLflow delivers from a thread pool: production→v1 can arrive after production→v2. Taken in
+    arrival order, the history said v1 held production while MLflow said v2 (seen in CI)."""
+    reg = Registry.connect(sqlite_settings)
+    model, t1 = "late-delivery", datetime.now(UTC) - timedelta(seconds=30)
+    first, second = (
+        _alias_delivery(model, "production", v, t1 + timedelta(seconds=s)) for v, s in (("1", 0), ("2", 1))
+    )
+
+    assert record_delivery(reg.audit, reg.settings, second) == "recorded"
+    assert record_delivery(reg.audit, reg.settings, first) == "recorded"
+
+    attempts = reg.audit.attempts(model)
+    assert replay(attempts, ["production"]).slot("production").holder == "2"
+    late = next(a for a in attempts if a.attempt_id == first.delivery_id)
+    assert (late.target, late.to_version, late.outcome) == ("alias", "1", "done")
+    assert late.at == t1 and "arrived after" in late.reason

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
+from registry.domain.labels import holder_label
 from registry.domain.times import parse_time
 from registry.lifecycle.actions import TAG_ARCHIVED_AT, TAG_ARCHIVED_BY, TAG_PROMOTED_AT, TAG_PROMOTED_BY
 from registry.lifecycle.catalog import Candidate, ModelRow, ModelView
@@ -43,7 +44,7 @@ def models_frame(rows: Sequence[ModelRow]) -> pd.DataFrame:
             {
                 "model": r.name,
                 "open": model_link(r.name),
-                "production": f"v{r.production}" if r.production else "",
+                "production": holder_label(r.production, r.primary_slot),
                 "staging": f"v{r.staging}" if r.staging else "",
                 "key metric": r.key_metric or "",
                 "value": r.key_value,
@@ -82,7 +83,7 @@ def production_frame(rows: Sequence[ModelRow]) -> pd.DataFrame:
             {
                 "model": r.name,
                 "open": model_link(r.name),
-                "version": f"v{r.production}",
+                "version": holder_label(r.production, r.primary_slot),
                 "key metric": r.key_metric or "",
                 "value": r.key_value,
                 "since": r.promotion.at,

@@ -9,7 +9,8 @@ our provenance tags while our change of that version is recent.
 
 An alias that names a slot (the production or staging alias) moves the slot, like a change noticed
 by detection (registry/audit/observe.py); any other alias, a version and a tag are recorded for the
-history only (target `alias`, `version`, `tag`).
+history only (target `alias`, `version`, `tag`). So is a slot's alias change that arrives after a
+later change of that slot was recorded: MLflow sends deliveries from a thread pool, out of order.
 """
 
 from __future__ import annotations
@@ -115,12 +116,19 @@ def _event(
                     "reason": f"{where}: alias '{alias}' {said}"}  # fmt: skip
         if in_flight is not None:
             return None  # our change is being applied: its result will say
-        holder = replay(attempts, list(dict.fromkeys(slots.values()))).slot(slot).holder
+        state = replay(attempts, list(dict.fromkeys(slots.values()))).slot(slot)
         new = version if d.action == "created" else None
-        if holder == new:
-            return None  # the audit already says so: ours, or noticed before the delivery came
         said = f"set to v{version}" if new else "removed"
-        return {**base, "target": slot, "from_version": holder, "to_version": new,
+        if state.set_by is not None and d.at < state.set_by.at:
+            # MLflow delivers from a thread pool: a later change of the slot came first. The earlier
+            # one happened and stays in the history, but moving the slot now would undo the later.
+            later = f"{state.set_by.at:%Y-%m-%d %H:%M:%S} UTC"
+            return {**base, "target": "alias", "from_version": None, "to_version": version,
+                    "reason": f"{where}: alias '{alias}' {said}; arrived after the later change "
+                              f"of {slot} at {later}, so it moves nothing"}  # fmt: skip
+        if state.holder == new:
+            return None  # the audit already says so: ours, or noticed before the delivery came
+        return {**base, "target": slot, "from_version": state.holder, "to_version": new,
                 "reason": f"{where}: alias '{alias}' {said}"}  # fmt: skip
     if d.entity == "model_version":
         tags = data.get("tags") or {}

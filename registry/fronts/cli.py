@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from registry.audit.replay import origin_of
+from registry.domain.labels import holder_label
 from registry.domain.labels import version_label as _v
 from registry.domain.lookalike import reveal_in_frame
 from registry.errors import BadInput, Conflict, RegistryError
@@ -103,6 +104,7 @@ def cmd_models(reg: Registry, args: argparse.Namespace) -> Any:
             "name": r.name,
             "mode": r.mode,
             "production": r.production,
+            "serving_slot": r.primary_slot,
             "staging": r.staging,
             "latest_version": r.latest_version,
             "problem": r.problem,
@@ -111,7 +113,14 @@ def cmd_models(reg: Registry, args: argparse.Namespace) -> Any:
     ]
     if args.json:
         return {"models": rows, "next_page_token": page.next_page_token}
-    shown = [{**row, "production": _v(row["production"]), "staging": _v(row["staging"])} for row in rows]
+    shown = [
+        {
+            **row,
+            "production": holder_label(row["production"], row["serving_slot"], "none"),
+            "staging": _v(row["staging"]),
+        }
+        for row in rows
+    ]
     return _table(shown, ["name", "mode", "production", "staging", "problem"])
 
 

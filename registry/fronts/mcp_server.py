@@ -184,7 +184,9 @@ def list_models(
     reg: Registry, search: str = "", max_results: Annotated[int, Field(ge=1, le=500)] = 100
 ) -> Result:
     """Registered models whose name contains `search`, with their lifecycle mode (aliases or stages)
-    and who holds production and staging (an alias, or the stage in stage mode)."""
+    and who holds production and staging (an alias, or the stage in stage mode). A model that names
+    its own slots (registry.slots, e.g. champion) has its first slot's holder as `production` and
+    that slot's name as `serving_slot`."""
     page = reg.model_rows(search, max_results=max_results)
     return {
         "models": [
@@ -192,6 +194,7 @@ def list_models(
                 "name": r.name,
                 "mode": r.mode,
                 "production": r.production,
+                "serving_slot": r.primary_slot,
                 "staging": r.staging,
                 "latest_version": r.latest_version,
             }

@@ -84,7 +84,7 @@ def server_errors(folder: Path, lines: int = 30) -> str:
     return "mlflow server log, error lines:\n" + "\n".join(said[-lines:] or ["(none)"])
 
 
-_ERROR_LINE = re.compile(r"Error|Exception|Traceback|\b5\d\d\b|locked")
+_ERROR_LINE = re.compile(r'Error|Exception|Traceback|locked|HTTP/1\.1" 5\d\d')
 
 
 @pytest.fixture
