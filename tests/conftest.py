@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 
 from registry.settings import Settings, load_settings
 from registry.store.client import make_client
+from tests.demo_store import DemoStore, shared_demo
 from tests.pg import PgStack, Postgres, running_pg_stack, running_postgres, skip_unless_available
 from tests.stack import FAKE_AWS, Stack, running_stack
 
@@ -68,6 +69,12 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = SqlAlchemyStore(f"sqlite:///{db}", (folder / "artifacts").as_uri())
     store.engine.dispose()
     return db
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path) -> DemoStore:
+    """The demo trained once per session, shared by the xdist workers (tests/demo_store.py)."""
+    return shared_demo(tmp_path_factory, _sqlite_template)
 
 
 SettingsFactory = Callable[..., Settings]

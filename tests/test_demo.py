@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +17,10 @@ from mlflow.entities import Run
 from sklearn.datasets import load_diabetes, load_iris, load_wine
 
 from registry.errors import BadInput
-from registry.settings import Settings, load_settings
+from registry.settings import Settings
 from registry.store.client import make_client
 from registry.training.demo import DEMO_EXPERIMENTS, DEMO_MODELS, DemoSummary, seed_demo, seed_history
+from tests.demo_store import DemoStore, embedded_settings
 
 pytestmark = pytest.mark.slow
 
@@ -36,21 +36,12 @@ class Seeded:
     progress: list[tuple[float, str]]
 
 
-def settings_in(home: Path) -> Settings:
-    return load_settings(
-        tracking_uri=f"sqlite:///{home}/mlflow.db", home=home, audit_url=f"sqlite:///{home}/audit.db"
-    )
-
-
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    """Seeding trains ~20 models: once per module, without the promotion history (tested on a copy)."""
-    settings = settings_in(tmp_path_factory.mktemp("demo"))
-    progress: list[tuple[float, str]] = []
-    summary = seed_demo(
-        settings, progress=lambda fraction, message: progress.append((fraction, message)), with_history=False
-    )
-    yield Seeded(settings, make_client(settings), summary, progress)
+def seeded(demo_store: DemoStore) -> Seeded:
+    """The session's demo (tests/demo_store.py: trained once, without the promotion history, which
+    is tested on a copy). These tests only read it: the browser tests serve the same store."""
+    settings = demo_store.settings
+    return Seeded(settings, make_client(settings), demo_store.summary, demo_store.progress)
 
 
 def runs_in(client: MlflowClient, experiment: str) -> list[Run]:
@@ -208,7 +199,7 @@ def test_the_promotion_history_gives_rollback_a_target(seeded: Seeded, tmp_path:
     shutil.copyfile(
         Path(seeded.settings.effective_tracking_uri.removeprefix("sqlite:///")), tmp_path / "mlflow.db"
     )
-    registry = Registry.connect(settings_in(tmp_path))
+    registry = Registry.connect(embedded_settings(tmp_path))
     seed_history(registry)
 
     iris = registry.client.get_registered_model("iris-classifier")

@@ -1,8 +1,9 @@
 """Browser tests: the real app (`streamlit run app.py`) over the seeded demo, driven in Chromium.
 
-Once per session: the demo is trained into the HTTP test stack (its promotion history goes to an
-audit database of our own), the dashboard starts as a child process pointed at both, and Debian's
-Chromium starts headless. Each test gets a fresh browser context, so a fresh Streamlit session.
+Once per session: the demo, trained once for all workers (tests/demo_store.py), is served by an
+`mlflow server` of its own (its promotion history goes to an audit database of our own), the
+dashboard starts as a child process pointed at both, and Debian's Chromium starts headless. Each
+test gets a fresh browser context, so a fresh Streamlit session.
 
 Without /usr/bin/chromium the directory is skipped, unless REGISTRY_REQUIRE_BROWSER=1 (CI installs
 Chromium, so there a missing browser is a failure, not a skip). Screenshots for the docs go to
@@ -23,11 +24,13 @@ import pytest
 from mlflow import MlflowClient
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
+from registry.service import Registry
 from registry.settings import Settings, load_settings
 from registry.store.client import make_client
-from registry.training.demo import DEMO_EXPERIMENTS, seed_demo
+from registry.training.demo import DEMO_EXPERIMENTS, seed_history
+from tests.demo_store import DemoStore
 from tests.e2e.dashboard import Dashboard
-from tests.stack import ServerProcess, Stack, child_env, free_port
+from tests.stack import ServerProcess, Stack, child_env, free_port, start_mlflow_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -83,37 +86,46 @@ class Demo:
 
 
 @pytest.fixture(scope="session")
-def demo(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Demo:
-    """Train the demo into the test stack once (~30 s); its audit history is the app's audit log."""
+def demo(demo_store: DemoStore, stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The session's trained demo (tests/demo_store.py) behind an `mlflow server` of its own, on a
+    copy of its database, new runs' artifacts proxied to the session's S3; then its promotion
+    history, through the service, into an audit log of our own (the app's). The demo's own runs
+    keep their artifacts where they were trained: local files, which the app reads directly."""
     home = tmp_path_factory.mktemp("e2e-home")
-    settings = load_settings(
-        tracking_uri=stack.tracking_uri,
-        s3_endpoint_url=stack.s3_endpoint_url,
-        home=home,
-        audit_url=f"sqlite:///{home / 'audit.db'}",
-        actor=E2E_ACTOR,
-        leads_csv=E2E_ACTOR,
-    )
-    client = make_client(settings)
-    summary = seed_demo(settings, client)
-    if summary.already_seeded:
-        pytest.fail("the demo was already in the test stack: its audit history is not in our audit log")
-    runs = {}
-    for name, experiment_id in summary.experiments.items():
-        for run in client.search_runs([experiment_id], max_results=1000):
-            runs[(name, run.info.run_name)] = run.info.run_id
-    assert set(summary.experiments) == set(DEMO_EXPERIMENTS)
-    return Demo(settings, client, summary.experiments, runs)
+    folder = home / "server"
+    demo_store.copy_database(folder / "mlflow.db")
+    server, uri, _ = start_mlflow_server(folder, stack.s3_endpoint_url, stack.bucket, artifacts_prefix="e2e")
+    try:
+        server.wait_until_answers(f"{uri}/health", timeout_s=60)
+        settings = load_settings(
+            tracking_uri=uri,
+            s3_endpoint_url=stack.s3_endpoint_url,
+            home=home,
+            audit_url=f"sqlite:///{home / 'audit.db'}",
+            actor=E2E_ACTOR,
+            leads_csv=E2E_ACTOR,
+        )
+        client = make_client(settings)
+        seed_history(Registry(settings, client=client))
+        experiments = demo_store.summary.experiments
+        assert set(experiments) == set(DEMO_EXPERIMENTS)
+        runs = {}
+        for name, experiment_id in experiments.items():
+            for run in client.search_runs([experiment_id], max_results=1000):
+                runs[(name, run.info.run_name)] = run.info.run_id
+        yield Demo(settings, client, experiments, runs)
+    finally:
+        server.stop()
 
 
 @contextmanager
-def serving_dashboard(demo: Demo, stack: Stack, log_name: str = "streamlit.log") -> Iterator[str]:
+def serving_dashboard(demo: Demo, log_name: str = "streamlit.log") -> Iterator[str]:
     """`streamlit run app.py` in its own process group, on the demo's stores; yields its URL."""
     port = free_port()
     settings = demo.settings
     env = child_env(
-        MLFLOW_TRACKING_URI=stack.tracking_uri,
-        MLFLOW_S3_ENDPOINT_URL=stack.s3_endpoint_url,
+        MLFLOW_TRACKING_URI=settings.effective_tracking_uri,
+        MLFLOW_S3_ENDPOINT_URL=settings.s3_endpoint_url or "",
         REGISTRY_AUDIT_URL=settings.effective_audit_url,
         REGISTRY_HOME=str(settings.home),
         REGISTRY_ACTOR=E2E_ACTOR,
@@ -137,9 +149,9 @@ def serving_dashboard(demo: Demo, stack: Stack, log_name: str = "streamlit.log")
 
 
 @pytest.fixture(scope="session")
-def app_url(demo: Demo, stack: Stack) -> Iterator[str]:
+def app_url(demo: Demo) -> Iterator[str]:
     """The dashboard every browser test shares, until the session ends."""
-    with serving_dashboard(demo, stack) as url:
+    with serving_dashboard(demo) as url:
         yield url
 
 

@@ -12,13 +12,12 @@ from playwright.sync_api import BrowserContext, expect
 
 from tests.e2e.conftest import Demo, serving_dashboard
 from tests.e2e.dashboard import Dashboard
-from tests.stack import Stack
 
 
 def test_a_deep_link_as_first_request_runs_inside_the_app(
-    browser_context: BrowserContext, demo: Demo, stack: Stack, tmp_path
+    browser_context: BrowserContext, demo: Demo, tmp_path
 ) -> None:
-    with serving_dashboard(demo, stack, "streamlit-fresh.log") as url:
+    with serving_dashboard(demo, "streamlit-fresh.log") as url:
         ui = Dashboard(browser_context.new_page(), url, tmp_path)
         try:
             ui.open("models", model="iris-classifier")

@@ -16,7 +16,6 @@ from playwright.sync_api import Browser
 
 from tests.e2e.conftest import VIEWPORT, Demo, serving_dashboard
 from tests.e2e.dashboard import Dashboard
-from tests.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -35,10 +34,8 @@ new MutationObserver(() => {
 """
 
 
-def test_a_fresh_server_never_shows_the_file_list_of_pages(
-    browser: Browser, demo: Demo, stack: Stack, shots: Path
-) -> None:
-    with serving_dashboard(demo, stack, "streamlit-first-paint.log") as url:
+def test_a_fresh_server_never_shows_the_file_list_of_pages(browser: Browser, demo: Demo, shots: Path) -> None:
+    with serving_dashboard(demo, "streamlit-first-paint.log") as url:
         context = browser.new_context(viewport=VIEWPORT)
         try:
             context.add_init_script(_RECORD_SIDEBARS)
