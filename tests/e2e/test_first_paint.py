@@ -54,12 +54,13 @@ def test_a_fresh_server_never_shows_the_file_list_of_pages(
             context.close()
 
 
-# When the first table cell is drawn (what the bench times as first content), and when the browser starts fetching Plotly's code (its 4.7 MB chunk).
+# When the first table cell is drawn (what the bench times as first content), and when the browser
+# starts fetching Plotly's code (its 4.7 MB chunk).
 _RECORD_TABLE = """
 window.firstTableAt = null;
+const cell = '[data-testid="stDataFrame"] [data-testid^="glide-cell-"]';
 new MutationObserver(() => {
-    if (window.firstTableAt === null && document.querySelector('[data-testid="stDataFrame"] [data-testid^="glide-cell-"]'))
-        window.firstTableAt = performance.now();
+    if (window.firstTableAt === null && document.querySelector(cell)) window.firstTableAt = performance.now();
 }).observe(document, {subtree: true, childList: true});
 """
 _PLOTLY_FETCHED_AT = """
