@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from pages.views.first_paint import charts_after_paint
 from pages.views.shared import connection_banner, identity_sidebar, login_page, needs_login, plain, settings
 from registry.errors import BadInput
 
@@ -47,3 +48,4 @@ else:
             st.caption(f"Identity unavailable: {plain(exc)}")
     connection_banner()
 page.run()
+charts_after_paint()

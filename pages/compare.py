@@ -22,6 +22,7 @@ from pages.views.figures import (
     scatter_figure,
     svg_points_per_line,
 )
+from pages.views.first_paint import plotly_chart
 from pages.views.run_picker import pick_recent_runs
 from pages.views.shared import (
     cached_read,
@@ -166,7 +167,7 @@ def history_section(runs: pd.DataFrame, labels: dict[str, str]) -> None:
     figure = metric_history_figure(
         history, x=x, smoothing=smoothing, log_y=log_y, names=labels, max_points=per_line
     )
-    st.plotly_chart(figure, key="cmp_history_chart")
+    plotly_chart(figure, key="cmp_history_chart")
     st.caption(f"At most {per_line} points per line (first, last, min and max always kept).")
 
 
@@ -189,7 +190,7 @@ def parallel_section(runs: pd.DataFrame) -> None:
     drawn = len(parallel_coordinates_data(runs, chosen, metric))
     if drawn < len(runs):
         st.caption(f"{len(runs) - drawn} run(s) without all of these values are left out.")
-    st.plotly_chart(parallel_coordinates_figure(runs, chosen, metric), key="cmp_parallel_chart")
+    plotly_chart(parallel_coordinates_figure(runs, chosen, metric), key="cmp_parallel_chart")
 
 
 def scatter_section(runs: pd.DataFrame, labels: dict[str, str]) -> None:
@@ -205,7 +206,7 @@ def scatter_section(runs: pd.DataFrame, labels: dict[str, str]) -> None:
     x = left.selectbox("x: a param or metric", axes, key="cmp_sx")
     y = right.selectbox("y: a metric", metrics, key="cmp_sy")
     set_query(sx=x, sy=y)
-    st.plotly_chart(scatter_figure(runs, x, y, names=labels), key="cmp_scatter_chart")
+    plotly_chart(scatter_figure(runs, x, y, names=labels), key="cmp_scatter_chart")
 
 
 def artifact_section(ids: list[str], baseline: str, labels: dict[str, str]) -> None:

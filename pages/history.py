@@ -16,6 +16,7 @@ import streamlit as st
 
 from pages.views.columns import when
 from pages.views.events import EventFilter, distinct, events_csv, events_frame, filter_events
+from pages.views.first_paint import plotly_chart
 from pages.views.integrity import audit_integrity
 from pages.views.shared import (
     cached_read,
@@ -186,7 +187,7 @@ def _timeline(frame: pd.DataFrame, flt: EventFilter) -> None:
         attempts = [a for a in attempts if a.model in keep]
         st.caption(f"The {MAX_CHART_MODELS} most recently active models; pick a model to see another.")
     intervals = production_intervals(attempts, datetime.now(UTC), slot)
-    st.plotly_chart(production_figure(intervals, slot), key="history.chart")
+    plotly_chart(production_figure(intervals, slot), key="history.chart")
     if not intervals.empty:
         with st.expander(f"{slot.capitalize()} intervals as a table"):
             table(

@@ -13,6 +13,7 @@ import streamlit as st
 
 from pages.views.columns import open_link
 from pages.views.figures import X_AXES, metric_history_figure, svg_points_per_line
+from pages.views.first_paint import plotly_chart
 from pages.views.run_picker import pick_recent_runs
 from pages.views.shared import (
     after_write,
@@ -157,7 +158,7 @@ def history(detail: RunDetail) -> None:
         names={detail.info.run_id: detail.info.run_name},
         max_points=svg_points_per_line(len(chosen)),
     )
-    st.plotly_chart(figure, key="run_history_chart")
+    plotly_chart(figure, key="run_history_chart")
 
 
 def _tree_label(path: str, is_dir: bool) -> str:

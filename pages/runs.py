@@ -24,6 +24,7 @@ from pages.views.figures import (
     parallel_coordinates_data,
     parallel_coordinates_figure,
 )
+from pages.views.first_paint import plotly_chart
 from pages.views.shared import (
     cached_read,
     plain,
@@ -365,7 +366,7 @@ def whole_parallel(runs: pd.DataFrame, metrics: list[str]) -> None:
             f"{len(lines):,} of {len(data):,} runs drawn, evenly spread over the ranking by {plain(metric)} "
             "(the best and the worst always in): a browser draws thousands of lines in seconds."
         )
-    st.plotly_chart(parallel_coordinates_figure(lines, chosen, metric), key="whole_parallel_chart")
+    plotly_chart(parallel_coordinates_figure(lines, chosen, metric), key="whole_parallel_chart")
 
 
 st.title("Experiments & runs")

@@ -25,6 +25,7 @@ from pages.views.chart_spec import (
     parse_chart_query,
 )
 from pages.views.figures import lines_to_draw, numeric_columns, parallel_coordinates_figure
+from pages.views.first_paint import keep_for_the_charts, plotly_chart
 from pages.views.shared import cached_read, plain, query_param, section, set_query, show_error
 from registry.domain.aggregate import AGGREGATES, MAX_SMOOTHING, group_labels
 from registry.domain.step_images import StepImage, image_at
@@ -212,6 +213,7 @@ def charts_view(experiment: ExperimentInfo) -> None:
     with message:
         for problem in problems:
             st.warning(f"Link: {plain(problem)}", icon=":material/link_off:")
+    keep_for_the_charts("charts_url_problems", problems)
     set_query(**chart_query(_spec()))
 
 
@@ -284,7 +286,7 @@ def _lines_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) ->
             f"{len(chart.runs_drawn):,} runs drawn, {chart.lines:,} lines of at most {points:,} points each "
             "(first, last, lowest and highest kept)."
         )
-    st.plotly_chart(chart.figure, key="charts_lines_chart", config={"displaylogo": False})
+    plotly_chart(chart.figure, key="charts_lines_chart", config={"displaylogo": False})
     _export(chart.drawn, chart.runs_drawn, spec.metrics)
 
 
@@ -360,7 +362,7 @@ def _bar_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) -> N
         + (f"; {missing:,} runs have no value for {plain(metric)}" if missing else "")
         + "."
     )
-    st.plotly_chart(
+    plotly_chart(
         charts.bar_figure(bars, metric, spec.bar, "y" in spec.log),
         key="charts_bar_chart",
         config={"displaylogo": False},
@@ -418,7 +420,7 @@ def _scatter_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) 
         if contour
         else charts.runs_scatter_figure(points, axes[0], axes[1], spec)
     )
-    st.plotly_chart(fig, key="charts_scatter_chart", config={"displaylogo": False})
+    plotly_chart(fig, key="charts_scatter_chart", config={"displaylogo": False})
     st.download_button(
         "Data as drawn (CSV)",
         points.to_csv(index=False),
@@ -436,7 +438,7 @@ def _box_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) -> N
         return
     points = charts.points_frame(runs, [f"metrics.{spec.metrics[0]}"], _groups(runs, spec))
     st.caption(f"{len(points):,} runs with a value for {plain(spec.metrics[0])}.")
-    st.plotly_chart(
+    plotly_chart(
         charts.box_figure(points, f"metrics.{spec.metrics[0]}", "y" in spec.log),
         key="charts_box_chart",
         config={"displaylogo": False},
@@ -474,7 +476,7 @@ def _parallel_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str])
         else f"{len(data):,} runs drawn"
     )
     st.caption(f"{shown}; {len(runs) - len(data):,} without all of these values left out.")
-    st.plotly_chart(parallel_coordinates_figure(lines, chosen, metric), key="charts_parallel_chart")
+    plotly_chart(parallel_coordinates_figure(lines, chosen, metric), key="charts_parallel_chart")
 
 
 def _image_grid(runs: pd.DataFrame, metrics: list[str], problems: list[str]) -> None:

@@ -116,7 +116,7 @@ def cmd_models(reg: Registry, args: argparse.Namespace) -> Any:
     shown = [
         {
             **row,
-            "production": holder_label(row["production"], row["serving_slot"], "none"),
+            "production": holder_label(row["production"], str(row["serving_slot"]), "none"),
             "staging": _v(row["staging"]),
         }
         for row in rows

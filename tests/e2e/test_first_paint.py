@@ -49,3 +49,39 @@ def test_a_fresh_server_never_shows_the_file_list_of_pages(browser: Browser, dem
             assert ui.page.evaluate("window.sidebarsSeen") == [APP_NAVIGATION]
         finally:
             context.close()
+
+
+# When the first table cell is drawn (what the bench times as first content), and when the browser
+# starts fetching Plotly's code (its 4.7 MB chunk).
+_RECORD_TABLE = """
+window.firstTableAt = null;
+const cell = '[data-testid="stDataFrame"] [data-testid^="glide-cell-"]';
+new MutationObserver(() => {
+    if (window.firstTableAt === null && document.querySelector(cell)) window.firstTableAt = performance.now();
+}).observe(document, {subtree: true, childList: true});
+"""
+_PLOTLY_FETCHED_AT = """
+() => performance.getEntriesByType("resource")
+    .filter(e => e.name.includes("/PlotlyChart."))
+    .map(e => e.startTime)
+"""
+
+
+def test_a_new_session_draws_the_first_table_before_it_fetches_plotly(
+    browser: Browser, app_url: str, demo: Demo, shots: Path
+) -> None:
+    """pages/views/first_paint.py: the run page's tables come first, its chart after, in one visit."""
+    from registry.training.demo import IRIS
+
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        context.add_init_script(_RECORD_TABLE)
+        ui = Dashboard(context.new_page(), app_url, shots)
+        ui.open("run", run=demo.run_id(IRIS, "sgd-best-of-search"))
+        ui.page.locator(".js-plotly-plot").first.wait_for()  # the chart comes by itself
+        table_at = ui.page.evaluate("window.firstTableAt")
+        plotly_at = ui.page.evaluate(_PLOTLY_FETCHED_AT)
+        assert table_at is not None and plotly_at, (table_at, plotly_at)
+        assert table_at < min(plotly_at), (table_at, plotly_at)
+    finally:
+        context.close()

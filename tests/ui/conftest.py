@@ -14,6 +14,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from pages.views.first_paint import PAINTED
 from registry.service import Registry
 from registry.settings import Settings, load_settings
 from tests.conftest import TEST_ACTOR
@@ -92,9 +93,15 @@ def open_page(stack) -> Callable[..., AppTest]:
     """`open_page("pages/models.py", model="m")`: run the app on a page with query params set."""
 
     def open_(
-        page: str = "pages/overview.py", timeout: float = 60, store_down_ok: bool = False, **query: str
+        page: str = "pages/overview.py",
+        timeout: float = 60,
+        store_down_ok: bool = False,
+        painted: bool = True,
+        **query: str,
     ) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=timeout)
+        if painted:  # AppTest has no browser to draw the page and ask for the charts (first_paint.py)
+            at.session_state[PAINTED] = True
         for key, value in query.items():
             at.query_params[key] = value
         at.run()

@@ -13,6 +13,7 @@ from mlflow import MlflowClient
 from streamlit.testing.v1 import AppTest
 
 from pages.views import charts_view
+from pages.views.first_paint import PAINTED
 from tests.run_data import log_steps, make_run
 from tests.stack import unique_name
 from tests.ui.tracking_data import flatten, plotly_array, unescape
@@ -148,6 +149,23 @@ def test_a_bad_value_in_the_link_is_a_message_and_the_chart_still_draws(
     at = _open(open_page, charted, **{param: value})
     assert any(message in w for w in warnings(at)), warnings(at)
     assert figure(at)["data"]
+
+
+def test_a_links_problem_stays_when_the_charts_come_after_the_first_paint(ui_env, open_page, charted):
+    """A new session draws the page first and the charts on the browser's come-back rerun
+    (pages/views/first_paint.py); the link's one-time message must not vanish with that rerun."""
+    at = _open(open_page, charted, painted=False, aggregate="average")
+    assert not at.get("plotly_chart")
+    said = [w for w in warnings(at) if "aggregate='average' is not one of" in w]
+    assert said
+
+    at.session_state[PAINTED] = True  # what the browser's come-back does, then the page reruns
+    at.run()
+    assert [w for w in warnings(at) if "aggregate='average'" in w] == said
+    assert figure(at)["data"]
+
+    at.run()  # any later rerun: the message was shown, and goes
+    assert not [w for w in warnings(at) if "aggregate='average'" in w]
 
 
 def test_the_controls_change_the_chart_and_the_url(ui_env, open_page, charted):

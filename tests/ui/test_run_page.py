@@ -6,6 +6,7 @@ import json
 
 from mlflow import MlflowClient
 
+from pages.views.first_paint import PAINTED
 from tests.ui.tracking_data import (  # noqa: F401
     MARKUP_NAME,
     assert_no_raw_markup,
@@ -61,6 +62,21 @@ def test_metric_history_chart_follows_the_choices_and_the_url(ui_env, open_page,
     assert spec["layout"]["yaxis"]["type"] == "log"
     at.radio(key="run_x").set_value("step").run()
     assert "x" not in at.query_params
+
+
+def test_a_new_session_draws_the_tables_first_and_holds_the_chart_for_the_browser(
+    ui_env, open_page, tracking
+):
+    """Before the browser has drawn a page of the session, a chart is a placeholder of its height:
+    Plotly's code would otherwise hold back the first table (pages/views/first_paint.py)."""
+    at = open_page(PAGE, painted=False, run=tracking.parent, metrics="loss")
+
+    assert not at.exception
+    assert not at.get("plotly_chart")
+    assert "Drawing the chart…" in [c.value for c in at.caption]
+    assert at.multiselect(key="run_metrics").value == ["loss"]  # the controls are there already
+    assert any(d.value.shape[0] for d in at.dataframe)  # and the tables
+    assert PAINTED not in at.session_state  # only the browser's own timer says the page was drawn
 
 
 def test_a_json_artifact_is_previewed_and_a_csv_as_a_table(ui_env, open_page, tracking):

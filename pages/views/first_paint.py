@@ -1,0 +1,54 @@
+"""Charts wait until the browser has drawn the session's first page.
+
+Plotly's frontend code is a 4.7 MB chunk that the browser fetches and parses when the first chart of a
+session appears. Profiled, that parse held back the page's first table by more than half of its time
+(docs/benchmarks.md, "Where the time goes"). So the first run of a session draws a placeholder of the
+chart's height in its place; `charts_after_paint`, called by app.py once the page has run, registers
+a fragment with a short `run_every`. Its timer runs in the browser, so the fragment comes back only
+once the browser is free again, the page drawn; it then marks the session painted and reruns the page,
+charts included. Later pages of the session draw their charts at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from pages.views.streamlit_internals import in_fragment_rerun
+
+PAINTED = "first_paint.done"  # session state: the browser has drawn a page of this session
+_WAITING = "first_paint.waiting"  # a chart of this run waits for it
+PLOTLY_DEFAULT_HEIGHT = 450
+
+
+def plotly_chart(figure: Any, **kwargs: Any) -> None:
+    """`st.plotly_chart`, or until the browser has drawn the session's first page a placeholder of
+    the chart's height (so nothing below it moves when the chart comes)."""
+    if st.session_state.get(PAINTED):
+        st.plotly_chart(figure, **kwargs)
+        return
+    st.session_state[_WAITING] = True
+    height = getattr(getattr(figure, "layout", None), "height", None) or PLOTLY_DEFAULT_HEIGHT
+    with st.container(height=int(height), border=False):
+        st.caption("Drawing the chart…")
+
+
+def keep_for_the_charts(key: str, value: Any) -> None:
+    """Keep what a page shows once (a link's problems) for the rerun that brings the charts, which
+    would otherwise take it away a moment after the first paint."""
+    if not st.session_state.get(PAINTED):
+        st.session_state[key] = value
+
+
+def charts_after_paint() -> None:
+    """At the end of a run whose charts waited: come back for them once the browser has drawn it."""
+    if st.session_state.pop(_WAITING, False) and not st.session_state.get(PAINTED):
+        _come_back()
+
+
+@st.fragment(run_every=0.05)
+def _come_back() -> None:
+    if in_fragment_rerun():  # the browser's timer asked: it has drawn the page
+        st.session_state[PAINTED] = True
+        st.rerun()
