@@ -20,6 +20,7 @@ from pages.views.streamlit_internals import in_fragment_rerun
 PAINTED = "first_paint.done"  # session state: the browser has drawn a page of this session
 _WAITING = "first_paint.waiting"  # a chart of this run waits for it
 PLOTLY_DEFAULT_HEIGHT = 450
+PLACEHOLDER = "Drawing the chart…"
 
 
 def plotly_chart(figure: Any, **kwargs: Any) -> None:
@@ -31,7 +32,7 @@ def plotly_chart(figure: Any, **kwargs: Any) -> None:
     st.session_state[_WAITING] = True
     height = getattr(getattr(figure, "layout", None), "height", None) or PLOTLY_DEFAULT_HEIGHT
     with st.container(height=int(height), border=False):
-        st.caption("Drawing the chart…")
+        st.caption(PLACEHOLDER)
 
 
 def keep_for_the_charts(key: str, value: Any) -> None:
@@ -51,4 +52,7 @@ def charts_after_paint() -> None:
 def _come_back() -> None:
     if in_fragment_rerun():  # the browser's timer asked: it has drawn the page
         st.session_state[PAINTED] = True
+        # A yield point first: a click or a page change sent meanwhile then runs instead (with the
+        # charts). Requested after it, this rerun's page would win over that page change.
+        st.empty()
         st.rerun()

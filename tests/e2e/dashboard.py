@@ -20,6 +20,8 @@ from urllib.parse import urlencode
 from playwright.sync_api import Dialog, Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from pages.views.first_paint import PLACEHOLDER
+
 TIMEOUT_MS = 30_000
 QUIET_MS = 400  # no DOM node added, removed or changed for this long: the page has drawn
 SHOT_MAX_HEIGHT = 1800  # screenshots for the docs: the top of a long page is what a reader needs
@@ -57,12 +59,17 @@ _SHOW_UNDRAWN_GRID = """scope => {
     return grid !== undefined;
 }"""
 
-_IDLE = f"() => ({_SCRIPT_DONE})() && ({_UNDRAWN_GRIDS})() === 0"
+# Charts held back until the browser's first paint (pages/views/first_paint.py), not yet come.
+_WAITING_CHARTS = f"""() => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
+    .filter(c => c.innerText.trim() === {json.dumps(PLACEHOLDER)}).length"""
+
+_IDLE = f"() => ({_SCRIPT_DONE})() && ({_UNDRAWN_GRIDS})() === 0 && ({_WAITING_CHARTS})() === 0"
 
 _BUSY = f"""() => ({{
     scriptState: document.querySelector('[data-testid="stApp"]')?.dataset.testScriptState,
     statusWidget: document.querySelector('[data-testid="stStatusWidget"]')?.innerText ?? null,
     undrawnGrids: ({_UNDRAWN_GRIDS})(),
+    waitingCharts: ({_WAITING_CHARTS})(),
 }})"""
 
 _CHARTS_DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]

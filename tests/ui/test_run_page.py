@@ -6,7 +6,7 @@ import json
 
 from mlflow import MlflowClient
 
-from pages.views.first_paint import PAINTED
+from pages.views.first_paint import PAINTED, PLACEHOLDER
 from tests.ui.tracking_data import (  # noqa: F401
     MARKUP_NAME,
     assert_no_raw_markup,
@@ -73,7 +73,7 @@ def test_a_new_session_draws_the_tables_first_and_holds_the_chart_for_the_browse
 
     assert not at.exception
     assert not at.get("plotly_chart")
-    assert "Drawing the chart…" in [c.value for c in at.caption]
+    assert PLACEHOLDER in [c.value for c in at.caption]
     assert at.multiselect(key="run_metrics").value == ["loss"]  # the controls are there already
     assert any(d.value.shape[0] for d in at.dataframe)  # and the tables
     assert PAINTED not in at.session_state  # only the browser's own timer says the page was drawn
