@@ -8,7 +8,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8501
 MLFLOW_PORT ?= 5000
 # Test processes (pytest-xdist): each starts its own test stack; the suite waits on servers as much
-# as it computes, so two workers cut its time by a third even on two cores.
+# as it computes, so two workers cut its time by a third even on two cores. `--dist loadgroup`
+# keeps each xdist_group on one worker (the PostgreSQL tests: one cluster, not one per worker).
 TEST_WORKERS ?= 2
 
 .PHONY: run test install install-dev server seed lint bench clean-local
@@ -41,7 +42,7 @@ seed: install
 test: install-dev
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest -q -n $(TEST_WORKERS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 ## make lint: ruff, and mypy strict on registry/ (configured in pyproject.toml).
 lint: install-dev

@@ -167,6 +167,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 # PostgreSQL: skipped where it is not installed, a failure then when REGISTRY_REQUIRE_POSTGRES=1 ------
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The PostgreSQL tests share one xdist group, so under `--dist loadgroup` (`make test`) one
+    worker starts the cluster and its `mlflow server` (half a minute on a busy machine), not each."""
+    for item in items:
+        if item.get_closest_marker("postgres"):
+            item.add_marker(pytest.mark.xdist_group("postgres"))
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
     """A throw-away PostgreSQL cluster on 127.0.0.1, once per session."""
