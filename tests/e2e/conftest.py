@@ -22,14 +22,14 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
-from playwright.sync_api import Browser, BrowserContext, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, expect, sync_playwright
 
 from registry.service import Registry
 from registry.settings import Settings, load_settings
 from registry.store.client import make_client
 from registry.training.demo import DEMO_EXPERIMENTS, seed_history
 from tests.demo_store import DemoStore
-from tests.e2e.dashboard import Dashboard
+from tests.e2e.dashboard import TIMEOUT_MS, Dashboard
 from tests.stack import ServerProcess, Stack, child_env, free_port, start_mlflow_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -43,6 +43,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 VIEWPORT = {"width": 1400, "height": 900}
+# expect() gives up after 5 s by default: on a busy CI machine a page takes longer to draw its
+# buttons (a forged-header check once failed so). The pages' own default is TIMEOUT_MS too.
+expect.set_options(timeout=TIMEOUT_MS)
 E2E_ACTOR = "e2e-lead"
 PROJECT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
