@@ -216,7 +216,7 @@ class Registry:
                 if not retries_left:
                     return str(exc)
                 time.sleep(PING_RETRY_S)
-        return None
+        raise AssertionError("unreachable: the last try returns")
 
     def experiment_runs(
         self, experiment_id: str, filter_string: str = "", max_runs: int = MAX_RUNS

@@ -99,18 +99,7 @@ def cmd_runs(reg: Registry, args: argparse.Namespace) -> Any:
 def cmd_models(reg: Registry, args: argparse.Namespace) -> Any:
     """Models with their mode and holders: aliases or stages alike (a stage-mode Production holder too)."""
     page = reg.model_rows(args.search or "", max_results=args.max_results)
-    rows = [
-        {
-            "name": r.name,
-            "mode": r.mode,
-            "production": r.production,
-            "serving_slot": r.primary_slot,
-            "staging": r.staging,
-            "latest_version": r.latest_version,
-            "problem": r.problem,
-        }
-        for r in page.rows
-    ]
+    rows = [{**r.holders(), "problem": r.problem} for r in page.rows]
     if args.json:
         return {"models": rows, "next_page_token": page.next_page_token}
     shown = [

@@ -188,19 +188,7 @@ def list_models(
     its own slots (registry.slots, e.g. champion) has its first slot's holder as `production` and
     that slot's name as `serving_slot`."""
     page = reg.model_rows(search, max_results=max_results)
-    return {
-        "models": [
-            {
-                "name": r.name,
-                "mode": r.mode,
-                "production": r.production,
-                "serving_slot": r.primary_slot,
-                "staging": r.staging,
-                "latest_version": r.latest_version,
-            }
-            for r in page.rows
-        ]
-    }
+    return {"models": [r.holders() for r in page.rows]}
 
 
 def model_versions(reg: Registry, model: ModelName) -> Result:

@@ -111,6 +111,17 @@ class ModelRow:
     problem: str = ""  # why part of the row could not be read (the rest still shows)
     primary_slot: str = "production"  # what `production` holds: the model's first slot when it names its own
 
+    def holders(self) -> dict[str, Any]:
+        """The row as the CLI's `models` and the MCP `list_models` give it: mode and holders."""
+        return {
+            "name": self.name,
+            "mode": self.mode,
+            "production": self.production,
+            "serving_slot": self.primary_slot,
+            "staging": self.staging,
+            "latest_version": self.latest_version,
+        }
+
 
 @dataclass(frozen=True)
 class ModelRowsPage:
@@ -159,17 +170,14 @@ def _summary(rm: Any, settings: Settings) -> ModelRow:
     )
 
 
-def _version_info(mv: Any) -> VersionInfo:
-    return version_info(mv, mv.aliases or ())
-
-
 def _with_production(client: MlflowClient, row: ModelRow, attempts: Sequence[Attempt]) -> ModelRow:
     """Add the production version's promotion and key metric; a failure becomes the row's problem."""
     if not row.production:
         return row
     try:
         with translate_errors(f"{row.name} v{row.production}"):
-            info = _version_info(client.get_model_version(row.name, row.production))
+            mv = client.get_model_version(row.name, row.production)
+            info = version_info(mv, mv.aliases or ())
             run_id = source_run_id(client, info)
             value = None
             if run_id and row.key_metric:
@@ -270,7 +278,8 @@ def _candidate(client: MlflowClient, row: ModelRow) -> Candidate | None:
     """The row's newest version, unless it was archived or did not register (nothing to decide)."""
     assert row.latest_version is not None
     with translate_errors(f"{row.name} v{row.latest_version}"):
-        info = _version_info(client.get_model_version(row.name, row.latest_version))
+        mv = client.get_model_version(row.name, row.latest_version)
+        info = version_info(mv, mv.aliases or ())
     if info.archived or info.status != "READY":
         return None
     return Candidate(row.name, info.version, row.production, row.staging, info.created_ms, info.run_id)
