@@ -25,7 +25,7 @@ from typing import Any
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from bench.cases import OUR_ROWS, PLOTLY_DRAWN, Case, Ready, mlflow_url
+from bench.cases import OUR_ROWS, PLOTLY_DRAWN, Case, Ready, kept_summaries, mlflow_url
 from tests.stack import ServerProcess, child_env, free_port
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -49,6 +49,7 @@ def streamlit_server(db: Path, home: Path, flags: Sequence[str] = ()) -> Iterato
     env = child_env(
         MLFLOW_TRACKING_URI=f"sqlite:///{db}", REGISTRY_HOME=str(home),
         REGISTRY_AUDIT_URL=f"sqlite:///{home / 'audit.db'}", REGISTRY_ACTOR="bench", REGISTRY_LEADS="bench",
+        REGISTRY_SUMMARY_CACHE_URL=kept_summaries(home),
     )  # fmt: skip
     argv = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
             "--server.address", "127.0.0.1", "--server.port", str(port),

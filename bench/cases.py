@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
@@ -40,6 +41,16 @@ class Ready:
 
 
 OUR_ROWS = Ready(OUR_TABLE, state="attached")
+
+
+def kept_summaries(home: Path) -> str:
+    """The summaries file every dashboard of one bench run shares (`REGISTRY_SUMMARY_CACHE_URL`).
+
+    Homes are folders of the run's work folder: the AppTest step's first run of a page builds the
+    page's line summaries (its `first_s` is that one-time cost), and the browser's cold visits then
+    measure a fresh server that finds them, as the issue asks.
+    """
+    return f"sqlite:///{home.parent / 'summaries.db'}"
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import numpy as np
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from bench.cases import Case
+from bench.cases import Case, kept_summaries
 from pages.views.first_paint import PAINTED
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -36,6 +36,7 @@ def app_environment(home: Path) -> Iterator[None]:
     wanted = {
         "REGISTRY_HOME": str(home),
         "REGISTRY_AUDIT_URL": f"sqlite:///{home / 'audit.db'}",
+        "REGISTRY_SUMMARY_CACHE_URL": kept_summaries(home),
         "REGISTRY_ACTOR": "bench",
         "REGISTRY_LEADS": "bench",
     }

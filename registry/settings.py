@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # MCP over HTTP: `actor=token` pairs; empty: a token is made for REGISTRY_ACTOR at start.
     mcp_tokens: str = Field(default="", validation_alias="REGISTRY_MCP_TOKENS", repr=False)
     audit_url: str | None = Field(default=None, validation_alias="REGISTRY_AUDIT_URL")
+    # Where the downsampled metric lines are kept (a sqlite:/// URL); default: beside the audit log.
+    summary_cache: str | None = Field(default=None, validation_alias="REGISTRY_SUMMARY_CACHE_URL")
     # How long an audit write waits for a lock or a connection before the action gives up (Unreachable).
     audit_timeout_s: float = Field(default=30.0, gt=0, validation_alias="REGISTRY_AUDIT_TIMEOUT")
     # An applied change with no recorded result blocks other changes to its model for this long; after
@@ -156,7 +158,11 @@ class Settings(BaseSettings):
     @property
     def summary_cache_url(self) -> str:
         """Where downsampled metric lines are kept (registry/store/summaries.py): a SQLite file beside
-        the audit log when that is one, else in the home folder. Only a cache: safe to delete."""
+        the audit log when that is one, else in the home folder, unless REGISTRY_SUMMARY_CACHE_URL names
+        one (a volume that outlives the container, or one file for several replicas). Only a cache:
+        safe to delete."""
+        if self.summary_cache:
+            return self.summary_cache
         audit = self.effective_audit_url
         if audit.startswith("sqlite:///") and ":memory:" not in audit:
             return f"sqlite:///{Path(audit.removeprefix('sqlite:///')).parent / 'summaries.db'}"

@@ -209,3 +209,14 @@ def test_a_coarser_summary_is_made_from_the_kept_one_and_kept_too(
         == set(cache.load("loss", stamps, SUMMARY_POINTS))
         == {logged.long_run}
     )
+
+
+def test_the_cache_sits_beside_the_audit_log_unless_a_url_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REGISTRY_AUDIT_URL", f"sqlite:///{tmp_path / 'audit' / 'audit.db'}")
+    monkeypatch.delenv("REGISTRY_SUMMARY_CACHE_URL", raising=False)
+    assert Settings().summary_cache_url == f"sqlite:///{tmp_path / 'audit' / 'summaries.db'}"
+    kept = f"sqlite:///{tmp_path / 'volume' / 'lines.db'}"
+    monkeypatch.setenv("REGISTRY_SUMMARY_CACHE_URL", kept)
+    assert Settings().summary_cache_url == kept

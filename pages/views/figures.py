@@ -27,7 +27,7 @@ XAxis = Literal["step", "wall", "relative"]
 X_AXES: dict[str, str] = {"step": "Step", "wall": "Wall time", "relative": "Relative time (s)"}
 MAX_POINTS_PER_TRACE = 2000
 _MARKERS_UP_TO = 30  # short lines get markers: a one-point "line" is otherwise invisible
-_WEBGL_ABOVE = 20_000  # total points: SVG gets slow past this, WebGL does not
+_FIGURE_POINTS = 20_000  # total points of a Run or Compare chart: drawn as SVG at once, a small payload
 PARALLEL_MAX_LINES = 2000  # parallel coordinates of a whole experiment: more lines draw too slowly
 _PALETTE = qualitative.Plotly + qualitative.D3 + qualitative.Set2
 
@@ -54,12 +54,12 @@ def x_values(history: pd.DataFrame, x: XAxis) -> pd.Series:
 
 
 def svg_points_per_line(lines: int, most: int = 1000, least: int = 100) -> int:
-    """Points per line for a chart of `lines` lines that stays under the WebGL threshold.
+    """Points per line for a chart of `lines` lines that keeps the figure near `_FIGURE_POINTS`.
 
-    Headless or GPU-less browsers draw WebGL in software (seconds for 30 lines of 1,000 points);
-    SVG paths of the same lines draw at once. Each line keeps its first, last, lowest and highest point.
+    Lines are SVG (see pages/views/charts.py on WebGL without a GPU), which draws this at once.
+    Each line keeps its first, last, lowest and highest point.
     """
-    return max(least, min(most, (_WEBGL_ABOVE - 1) // max(lines, 1)))
+    return max(least, min(most, (_FIGURE_POINTS - 1) // max(lines, 1)))
 
 
 def metric_history_figure(
@@ -87,8 +87,6 @@ def metric_history_figure(
         subplot_titles=[plotly_text(k) for k in keys],
         vertical_spacing=min(0.08, 0.3 / len(keys)),
     )
-    drawn = int(history.groupby(["key", "run_id"]).size().clip(upper=max_points).sum()) if len(history) else 0
-    scatter = go.Scattergl if drawn > _WEBGL_ABOVE else go.Scatter  # what is drawn, not what came in
     data = history.assign(_x=xs)
     in_legend: set[str] = set()
     for row, key in enumerate(keys, start=1):
@@ -103,7 +101,7 @@ def metric_history_figure(
                 line = line.iloc[keep]
             label = names.get(run_id, run_id[:8])
             fig.add_trace(
-                scatter(
+                go.Scatter(
                     x=line["_x"].to_numpy(),
                     y=smooth(line["value"], smoothing).to_numpy(),
                     customdata=line["value"].to_numpy(),

@@ -197,3 +197,13 @@ def test_thirty_long_lines_are_thinned_to_svg_and_keep_their_extremes():
     first = data[(data["run_id"] == "run0") & (data["key"] == "m0")]["value"]
     drawn = next(t for t in fig.data if t.legendgroup == "run0").y
     assert drawn.max() == first.max() and drawn.min() == first.min()
+
+
+def test_long_histories_are_svg_lines_never_webgl():
+    """Without a GPU a browser draws WebGL in software: seconds for what SVG draws at once."""
+    data = history(
+        {f"r{i}": {"loss": list(np.arange(3000.0)), "acc": list(np.arange(3000.0))} for i in range(15)}
+    )
+    fig = metric_history_figure(data)  # 30 lines of 2,000 points: 60,000 points drawn
+    assert {t.type for t in fig.data} == {"scatter"}
+    assert 20_000 < sum(len(t.x) for t in fig.data) <= 30 * 2000
