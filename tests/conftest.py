@@ -18,7 +18,7 @@ from registry.settings import Settings, load_settings
 from registry.store.client import make_client
 from tests.demo_store import DemoStore, shared_demo
 from tests.pg import PgStack, Postgres, running_pg_stack, running_postgres, skip_unless_available
-from tests.stack import FAKE_AWS, Stack, running_stack
+from tests.stack import FAKE_AWS, Stack, migrated_database, running_stack
 
 TEST_ACTOR = "ada"
 _stack_start_times: list[float] = []
@@ -60,15 +60,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
-def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty, migrated MLflow SQLite database to copy: migrating a fresh one costs ~1 s per test."""
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-    folder = tmp_path_factory.mktemp("sqlite-template")
-    db = folder / "mlflow.db"
-    store = SqlAlchemyStore(f"sqlite:///{db}", (folder / "artifacts").as_uri())
-    store.engine.dispose()
-    return db
+def _sqlite_template() -> Path:
+    """An empty, migrated MLflow SQLite database to copy: migrating a fresh one costs ~1 s per test.
+    The same one the test servers start from (tests/stack.py), so a worker migrates once."""
+    return migrated_database()
 
 
 @pytest.fixture(scope="session")
@@ -168,11 +163,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 # PostgreSQL: skipped where it is not installed, a failure then when REGISTRY_REQUIRE_POSTGRES=1 ------
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The PostgreSQL tests share one xdist group, so under `--dist loadgroup` (`make test`) one
-    worker starts the cluster and its `mlflow server` (half a minute on a busy machine), not each."""
+    """Under `--dist loadgroup` (`make test`) each xdist group runs on one worker. The PostgreSQL
+    tests share one, so one worker starts the cluster and its `mlflow server` (half a minute on a
+    busy machine), not each. So do the tests on the trained demo (test_demo and the browser tests
+    it serves): one worker trains it (about a minute of one core) and starts its server, dashboard
+    and Chromium while the other runs the rest, instead of both waiting on the training's lock
+    (~110 s of setup each on a busy machine) and both starting a browser stack."""
     for item in items:
         if item.get_closest_marker("postgres"):
             item.add_marker(pytest.mark.xdist_group("postgres"))
+        elif "demo_store" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("demo"))
 
 
 @pytest.fixture(scope="session")
