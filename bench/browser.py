@@ -14,6 +14,7 @@ Peak memory: VmHWM of the Streamlit server process (and of MLflow's uvicorn work
 
 from __future__ import annotations
 
+import logging
 import statistics
 import sys
 import time
@@ -29,6 +30,8 @@ from bench.cases import OUR_ROWS, PLOTLY_DRAWN, Case, Ready, kept_summaries, mlf
 from tests.stack import ServerProcess, child_env, free_port
 
 PROJECT = Path(__file__).resolve().parent.parent
+TIMEOUT_SHOTS = PROJECT / "bench" / ".stores" / "results" / "timeouts"  # what a timed-out page showed
+log = logging.getLogger("bench.browser")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]  # fmt: skip
@@ -170,6 +173,10 @@ def load(page: Page, url: str | None, ready: Ready, timeout_s: float) -> float |
             page.goto(url, wait_until="commit", timeout=timeout_s * 1000)
         wait_ready(page, ready, timeout_s)
     except PlaywrightTimeout:
+        TIMEOUT_SHOTS.mkdir(parents=True, exist_ok=True)
+        shot = TIMEOUT_SHOTS / f"{time.strftime('%Y%m%d-%H%M%S')}.png"
+        page.screenshot(path=shot, full_page=True)
+        log.warning("timed out after %.0f s on %s; the page as it was: %s", timeout_s, page.url, shot)
         return None
     return time.perf_counter() - started
 
