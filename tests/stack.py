@@ -10,15 +10,11 @@ Importable outside pytest (bench scripts can use `running_stack`).
 
 from __future__ import annotations
 
-import atexit
-import functools
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -156,28 +152,6 @@ def start_moto(tmpdir: Path, port: int | None = None) -> tuple[ServerProcess, st
     return server, f"http://127.0.0.1:{port}"
 
 
-SERVED_ARTIFACTS = "mlflow-artifacts:/"  # the artifact root of a server that proxies its artifacts
-
-
-@functools.cache
-def migrated_database(artifact_root: str | None = None) -> Path:
-    """An empty MLflow SQLite database with every migration applied, made once per process.
-
-    Migrating a new database costs about two seconds of CPU (many more on a busy machine): a
-    server or a test starting on a copy of this one only checks the schema version instead. The
-    Default experiment keeps its artifacts under `artifact_root` (a folder beside the database
-    when None), as MLflow writes it when it creates the database.
-    """
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-    folder = Path(tempfile.mkdtemp(prefix="mlflow-migrated-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    db = folder / "mlflow.db"
-    root = artifact_root or (folder / "artifacts").as_uri()
-    SqlAlchemyStore(f"sqlite:///{db}", root).engine.dispose()
-    return db
-
-
 def start_mlflow_server(
     tmpdir: Path,
     s3_endpoint_url: str,
@@ -190,17 +164,12 @@ def start_mlflow_server(
     """Start `mlflow server` on SQLite (or `backend_uri`) with artifacts proxied to S3.
 
     Started again with the same `tmpdir` and `port`, it serves the same store (the fault tests
-    restart a server they killed). A new SQLite store starts as a migrated copy, as the server
-    would have made it.
-    Job execution is switched off: it forks a job runner and five huey consumers we do not use,
-    and costs seconds of start-up. The default security middleware already allows 127.0.0.1.
+    restart a server they killed). Job execution is switched off: it forks a job runner and five
+    huey consumers we do not use, and costs seconds of start-up. The default security middleware
+    already allows 127.0.0.1.
     """
     port = port or free_port()
-    if backend_uri is None:
-        db = tmpdir / "mlflow.db"
-        if not db.exists():
-            shutil.copyfile(migrated_database(SERVED_ARTIFACTS), db)
-        backend_uri = f"sqlite:///{db}"
+    backend_uri = backend_uri or f"sqlite:///{tmpdir / 'mlflow.db'}"
     argv = [
         sys.executable, "-m", "mlflow", "server",
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
