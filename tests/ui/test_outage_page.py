@@ -54,12 +54,13 @@ def test_pages_say_the_server_is_down_and_recover_on_retry(
 
         server.stop()
         st.cache_data.clear()
-        down = {page: open_page(page, store_down_ok=True) for page in PAGES}
+        down = {page: open_page(page, store_down_ok=True, from_home=True) for page in PAGES}
         for page, shown in down.items():
             assert not shown.exception, (page, [e.value for e in shown.exception])
             assert says_down(shown), (page, [e.value for e in shown.error])
         assert banner_shown(down["pages/overview.py"])
-        history = open_page("pages/history.py", store_down_ok=True)  # the audit log is its own database
+        # the audit log is its own database
+        history = open_page("pages/history.py", store_down_ok=True, from_home=True)
         assert not history.exception and history.title[0].value == "History"
 
         server, _, _ = start_mlflow_server(tmp_path, stack.s3_endpoint_url, stack.bucket, port=port)
