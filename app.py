@@ -3,7 +3,15 @@
 import streamlit as st
 
 from pages.views.first_paint import charts_after_paint
-from pages.views.shared import connection_banner, identity_sidebar, login_page, needs_login, plain, settings
+from pages.views.shared import (
+    connection_banner,
+    identity_sidebar,
+    inside_app,
+    login_page,
+    needs_login,
+    plain,
+    settings,
+)
 from registry.errors import BadInput
 
 st.set_page_config(page_title="MLflow Registry Dashboard", page_icon="📦", layout="wide")
@@ -47,5 +55,6 @@ else:
         except Exception as exc:  # noqa: BLE001 - identity trouble must not take the page down
             st.caption(f"Identity unavailable: {plain(exc)}")
     connection_banner()
-page.run()
+with inside_app():  # the page's through_app() then knows app.py came first
+    page.run()
 charts_after_paint()

@@ -138,8 +138,11 @@ def rows(results: dict[str, Any], chosen: list[Case]) -> list[Row]:
     for key in CHART_CASES:
         script = apptest.get(key) or {}
         title = next((c.title for c in chosen if c.key == key), key)
-        if script.get("max_points_per_trace") is not None:
-            found.append(_points_row(f"{title}: max points per trace sent", script["max_points_per_trace"]))
+        if script.get("max_points_per_line") is not None:  # the target is per line (issue 14)
+            found.append(_points_row(f"{title}: max points per line sent", script["max_points_per_line"]))
+        elif script.get("max_points_per_trace") is not None:  # a point per run: no target
+            points = script["max_points_per_trace"]
+            found.append(Row(f"{title}: points per trace sent", points, None, "", unit="points"))
         if script.get("payload_bytes"):
             found.append(
                 Row(f"{title}: figure payload sent", script["payload_bytes"] / 1e6, None, "", unit="MB")

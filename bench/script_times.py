@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
@@ -52,17 +53,33 @@ def app_environment(home: Path) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _array(values: Any) -> np.ndarray:
+    """A trace's x or y as sent: plotly 6+ sends typed arrays as base64 `bdata`, short ones as lists."""
+    if isinstance(values, dict) and "bdata" in values:
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"]))
+    return np.asarray(values if isinstance(values, list) else [], dtype=object)
+
+
 def trace_points(at: AppTest) -> list[int]:
     """Points per trace of every plotly chart on the page, as sent to the browser."""
+    return [len(_array(trace.get("x"))) for trace in _traces(at) if trace.get("x") is not None]
+
+
+def line_points(at: AppTest) -> list[int]:
+    """Points per drawn line: a line trace of many runs holds one line per run, split by gaps."""
     counts = []
-    for chart in at.get("plotly_chart"):
-        for trace in json.loads(chart.proto.spec).get("data", []):
-            x = trace.get("x")
-            if isinstance(x, dict) and "bdata" in x:  # plotly 6+: typed arrays as base64
-                counts.append(len(base64.b64decode(x["bdata"])) // np.dtype(x["dtype"]).itemsize)
-            elif isinstance(x, list):
-                counts.append(len(x))
+    for trace in _traces(at):
+        if "lines" not in str(trace.get("mode", "")) or trace.get("y") is None:
+            continue
+        y = pd.to_numeric(pd.Series(_array(trace["y"])), errors="coerce").to_numpy()
+        gaps = np.flatnonzero(np.isnan(y))
+        counts += [n for part in np.split(y, gaps) if (n := int(np.count_nonzero(~np.isnan(part))))]
     return counts
+
+
+def _traces(at: AppTest) -> list[dict[str, Any]]:
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    return [trace for spec in specs for trace in spec.get("data", [])]
 
 
 def problems(at: AppTest) -> list[str]:
@@ -97,7 +114,7 @@ def page_times(case: Case, store_uri: str, empty_uri: str, cold_n: int, warm_n: 
         at.run()
         warm.append(time.perf_counter() - started)
     issues += problems(at)
-    points = trace_points(at)
+    points, lines = trace_points(at), line_points(at)
     return {
         "payload_bytes": sum(len(chart.proto.spec.encode()) for chart in at.get("plotly_chart")),
         # The first cold run meets an empty summary store (histories are read whole, then kept); the
@@ -109,6 +126,7 @@ def page_times(case: Case, store_uri: str, empty_uri: str, cold_n: int, warm_n: 
         "warm_s": statistics.median(warm),
         "warm_all_s": warm,
         "max_points_per_trace": max(points) if points else None,
+        "max_points_per_line": max(lines) if lines else None,
         "traces": len(points),
         "problems": sorted(set(issues)),
     }

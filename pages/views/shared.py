@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -146,6 +147,17 @@ def after_write() -> None:
 
 
 _app_entered = False  # see through_app
+_run = threading.local()  # `inside_app`: this script thread runs app.py, which runs the page
+
+
+@contextmanager
+def inside_app() -> Iterator[None]:
+    """app.py runs its page within this, so the page's `through_app` knows that app.py came first."""
+    _run.inside = True
+    try:
+        yield
+    finally:
+        _run.inside = False
 
 
 def through_app() -> None:
@@ -154,22 +166,29 @@ def through_app() -> None:
     Streamlit 1.67 starts every server in the legacy multipage mode when a `pages/` folder sits
     beside the main script, and leaves it only once `st.navigation` has run. Until someone opens the
     root URL, a deep link such as `/models?model=x` runs `pages/models.py` directly: without
-    app.py's navigation, page config, connection banner and, under OIDC, its login gate. Each page
-    calls this first; in that state it switches the legacy mode off and reruns, so app.py runs and
-    `st.navigation` resolves the same URL.
+    app.py's navigation, page config, connection banner, first-paint come-back and, under OIDC, its
+    login gate. Each page calls this first; run on its own, it switches the legacy mode off and
+    reruns, so app.py runs and `st.navigation` resolves the same URL.
 
-    Once per process: on a server nothing turns the legacy mode back on, while AppTest turns it on
-    for every run, where a rerun would swallow the click that started the run.
+    Two sessions starting together: the second's run may have been sent down the legacy path just
+    before the first switched the mode off. It finds the mode off but did not come through app.py,
+    so it reruns too (its charts waited for a come-back that only app.py registers, forever).
+
+    The switch is made once per process: on a server nothing turns the legacy mode back on, while
+    AppTest turns it on for every run, where a rerun would swallow the click that started the run.
     """
     from pages.views.streamlit_internals import in_legacy_pages_mode, leave_legacy_pages_mode
 
     global _app_entered
+    if getattr(_run, "inside", False):
+        return
+    if not in_legacy_pages_mode():
+        st.rerun()
     if _app_entered:
         return
     _app_entered = True
-    if in_legacy_pages_mode():
-        leave_legacy_pages_mode()
-        st.rerun()
+    leave_legacy_pages_mode()
+    st.rerun()
 
 
 def current_actor() -> Actor:

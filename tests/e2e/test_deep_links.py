@@ -11,7 +11,7 @@ from __future__ import annotations
 from playwright.sync_api import BrowserContext, expect
 
 from tests.e2e.conftest import Demo, serving_dashboard
-from tests.e2e.dashboard import Dashboard
+from tests.e2e.dashboard import APP, Dashboard
 
 
 def test_a_deep_link_as_first_request_runs_inside_the_app(
@@ -28,3 +28,25 @@ def test_a_deep_link_as_first_request_runs_inside_the_app(
             expect(ui.page.get_by_text("Signed in as")).to_be_visible()  # app.py's sidebar ran
         finally:
             ui.page.close()
+
+
+def test_deep_links_opened_together_on_a_fresh_server_all_run_inside_the_app(
+    browser_context: BrowserContext, demo: Demo, tmp_path
+) -> None:
+    """The first run switches Streamlit's legacy mode off; runs already sent down the legacy path by
+    then ran their page alone: no navigation, and a chart left as its placeholder for good."""
+    with serving_dashboard(demo, "streamlit-together.log") as url:
+        boards = [Dashboard(browser_context.new_page(), url, tmp_path) for _ in range(3)]
+        wanted = [("history", {}), ("runs", {"view": "charts"}), ("models", {"model": "iris-classifier"})]
+        try:
+            for ui, (path, query) in zip(boards, wanted, strict=True):
+                ui.page.goto(ui.url(path, **query), wait_until="commit")  # all three before any has run
+            for ui in boards:
+                ui.page.wait_for_selector(APP)
+                ui.settle()  # also waits until no chart is left as its placeholder
+                links = ui.page.locator('[data-testid="stSidebarNavLink"]')
+                expect(links).to_have_count(6)
+                expect(ui.page.get_by_text("Signed in as")).to_be_visible()
+        finally:
+            for ui in boards:
+                ui.page.close()
