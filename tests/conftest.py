@@ -167,6 +167,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 # PostgreSQL: skipped where it is not installed, a failure then when REGISTRY_REQUIRE_POSTGRES=1 ------
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the groups as it finds them
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under `--dist loadgroup` (`make test`) each xdist group runs on one worker. The PostgreSQL
     tests share one, so one worker starts the cluster and its `mlflow server` (half a minute on a
