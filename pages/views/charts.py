@@ -8,9 +8,10 @@ point. Up to `SEPARATE_TRACES` lines each get a trace of their own (a legend ent
 past that, the lines of a panel are drawn as one trace broken between runs, since plotly builds
 and the browser draws a thousand separate traces in seconds.
 
-Lines are SVG, never WebGL: a browser without a GPU (headless, a remote desktop, many laptops'
-defaults) draws WebGL in software, and measured in Chromium here, three WebGL lines of 10,000
-points took 8 s and of 100,000 points 51 s, where the same SVG paths took 0.1–0.5 s.
+Every trace is SVG, never WebGL: a browser without a GPU (headless, a remote desktop, many
+laptops' defaults) draws WebGL in software. Measured in Chromium here (bench/render_modes.py),
+three WebGL lines of 10,000 points took 8 s and of 100,000 points 51 s, where the same SVG paths
+took 0.1–0.5 s; 10,000 markers took as long in WebGL as in SVG.
 """
 
 from __future__ import annotations
@@ -528,14 +529,14 @@ def points_frame(runs: pd.DataFrame, columns: Sequence[str], groups: pd.Series |
 
 
 def runs_scatter_figure(points: pd.DataFrame, x: str, y: str, spec: ChartSpec) -> go.Figure:
-    """One point per run (WebGL, so 10,000 runs stay quick), a colour per group when grouped."""
+    """One point per run, a colour per group when grouped (SVG: see the module on WebGL)."""
     traces = []
     groups = list(dict.fromkeys(points["group"])) if "group" in points else [None]
     for index, group in enumerate(groups):
         part = points if group is None else points[points["group"] == group]
         traces.append(
             {
-                "type": "scattergl",
+                "type": "scatter",
                 "mode": "markers",
                 "x": part[x].to_numpy(),
                 "y": part[y].to_numpy(),
@@ -574,7 +575,7 @@ def contour_figure(points: pd.DataFrame, x: str, y: str, z: str) -> go.Figure:
         "hovertemplate": "x: %{x}<br>y: %{y}<br>mean: %{z:.6g}<extra></extra>",
     }
     dots = {
-        "type": "scattergl",
+        "type": "scatter",
         "mode": "markers",
         "x": points[x].to_numpy(),
         "y": points[y].to_numpy(),

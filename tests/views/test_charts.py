@@ -202,6 +202,7 @@ def test_scatter_is_one_point_per_run_coloured_by_group() -> None:
     fig = valid(charts.runs_scatter_figure(points, "params.lr", "metrics.loss", ChartSpec(log=("x",))))
     assert sorted(t.name for t in fig.data) == ["adam", "sgd"] and fig.layout.xaxis.type == "log"
     assert sum(len(array(t.x)) for t in fig.data) == 5
+    assert {t.type for t in fig.data} == {"scatter"}  # SVG: software WebGL is no faster (render_modes)
     with pytest.raises(BadInput, match=r"no column params\.nope"):
         charts.points_frame(runs, ["params.nope"])
 
