@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import statistics
 from pathlib import Path
+from typing import Any
 
 import plotly
 from playwright.sync_api import sync_playwright
@@ -22,28 +23,31 @@ from bench.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
-# name -> (trace type, mode, traces, points per trace)
-FIGURES: dict[str, tuple[str, str, int, int]] = {
-    "3 lines x 10,000 points, WebGL": ("scattergl", "lines", 3, 10_000),
-    "3 lines x 10,000 points, SVG": ("scatter", "lines", 3, 10_000),
-    "3 lines x 100,000 points, WebGL": ("scattergl", "lines", 3, 100_000),
-    "3 lines x 100,000 points, SVG": ("scatter", "lines", 3, 100_000),
-    "300 lines x 200 points, SVG": ("scatter", "lines", 300, 200),
-    "1,000 lines x 100 points, SVG": ("scatter", "lines", 1_000, 100),
-    "10,000 markers, WebGL": ("scattergl", "markers", 1, 10_000),
-    "10,000 markers, SVG": ("scatter", "markers", 1, 10_000),
-    "10,000 bars, SVG": ("bar", "", 1, 10_000),
+# name -> (trace properties, traces, points per trace, x as run-name categories rather than numbers)
+FIGURES: dict[str, tuple[dict[str, Any], int, int, bool]] = {
+    "3 lines x 10,000 points, WebGL": ({"type": "scattergl", "mode": "lines"}, 3, 10_000, False),
+    "3 lines x 10,000 points, SVG": ({"type": "scatter", "mode": "lines"}, 3, 10_000, False),
+    "3 lines x 100,000 points, WebGL": ({"type": "scattergl", "mode": "lines"}, 3, 100_000, False),
+    "3 lines x 100,000 points, SVG": ({"type": "scatter", "mode": "lines"}, 3, 100_000, False),
+    "300 lines x 200 points, SVG": ({"type": "scatter", "mode": "lines"}, 300, 200, False),
+    "1,000 lines x 100 points, SVG": ({"type": "scatter", "mode": "lines"}, 1_000, 100, False),
+    "10,000 markers, WebGL": ({"type": "scattergl", "mode": "markers"}, 1, 10_000, False),
+    "10,000 markers, SVG": ({"type": "scatter", "mode": "markers"}, 1, 10_000, False),
+    "10,000 bars named by run": ({"type": "bar"}, 1, 10_000, True),
+    "10,000 runs as one stepped, filled line": (
+        {"type": "scatter", "mode": "lines", "line": {"shape": "hvh"}, "fill": "tozeroy"},
+        1,
+        10_000,
+        False,
+    ),
 }
 
-DRAW_JS = """async ([type, mode, traces, points]) => {
+DRAW_JS = """async ([props, traces, points, named]) => {
     const div = document.getElementById('chart');
     Plotly.purge(div);
-    const data = Array.from({length: traces}, () => {
-        const trace = {type, x: Array.from({length: points}, (_, i) => i),
-                       y: Array.from({length: points}, () => Math.random())};
-        if (mode) trace.mode = mode;
-        return trace;
-    });
+    const data = Array.from({length: traces}, () => ({...props,
+        x: Array.from({length: points}, (_, i) => named ? `run-${i}` : i),
+        y: Array.from({length: points}, () => Math.random())}));
     const started = performance.now();
     await Plotly.newPlot(div, data);
     await new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)));

@@ -31,6 +31,7 @@ TARGETS: dict[tuple[str, str], tuple[str, float]] = {
     ("charts_scatter_10k", "browser cold"): ("seconds", 2.0),
 }
 CHART_CASES = ("charts_lines", "charts_groups", "charts_bar_10k", "charts_scatter_10k")
+LINE_CASES = ("charts_lines", "charts_groups")  # where "points per line" means a metric's line
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ def rows(results: dict[str, Any], chosen: list[Case]) -> list[Row]:
     for key in CHART_CASES:
         script = apptest.get(key) or {}
         title = next((c.title for c in chosen if c.key == key), key)
-        if script.get("max_points_per_line") is not None:  # the target is per line (issue 14)
+        if key in LINE_CASES and script.get("max_points_per_line") is not None:  # issue 14: per line
             found.append(_points_row(f"{title}: max points per line sent", script["max_points_per_line"]))
         elif script.get("max_points_per_trace") is not None:  # a point per run: no target
             points = script["max_points_per_trace"]

@@ -8,9 +8,10 @@ point. Up to `SEPARATE_TRACES` lines each get a trace of their own (a legend ent
 past that, the lines of a panel are drawn as one trace broken between runs, since plotly builds
 and the browser draws a thousand separate traces in seconds.
 
-Lines are SVG, never WebGL: a browser without a GPU (headless, a remote desktop, many laptops'
-defaults) draws WebGL in software, and measured in Chromium here, three WebGL lines of 10,000
-points took 8 s and of 100,000 points 51 s, where the same SVG paths took 0.1–0.5 s.
+Every trace is SVG, never WebGL: a browser without a GPU (headless, a remote desktop, many
+laptops' defaults) draws WebGL in software. Measured in Chromium here (bench/render_modes.py),
+three WebGL lines of 10,000 points took 8 s and of 100,000 points 51 s, where the same SVG paths
+took 0.1–0.5 s; 10,000 markers took as long in WebGL as in SVG.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ TOTAL_POINTS = 100_000  # per figure: SVG draws it at once; the payload (~2 MB) 
 BUDGET_LEVELS = (2000, 1000, 500, 300, 200, 100)
 MIN_POINTS_PER_LINE = BUDGET_LEVELS[-1]
 SEPARATE_TRACES = 100
+MANY_BARS = 500  # past this many runs a bar chart is one stepped line (see bar_figure)
 RAW_OPACITY = 0.25
 BAND_OPACITY = 0.2
 _MARKERS_UP_TO = 30
@@ -449,12 +451,43 @@ def bar_frame(values: pd.DataFrame, groups: pd.Series | None, how: str) -> pd.Da
 
 
 def bar_figure(bars: pd.DataFrame, metric: str, value: str, log_y: bool = False) -> go.Figure:
-    """One bar per run or group; a group's bar carries its band as an error bar."""
+    """One bar per run or group; a group's bar carries its band as an error bar.
+
+    Past `MANY_BARS` runs the bars are one stepped, filled line, each run a step in the table's order
+    with its name in the hover: plotly draws every bar and category label as an element of its own,
+    and 10,000 of them took 5-11 s to draw in Chromium here where the one path took 0.3-0.5 s
+    (bench/render_modes.py). At that many runs a bar is narrower than a pixel: the two look alike.
+    """
     spread = bool((bars["upper"] - bars["lower"]).fillna(0).abs().sum())
     labels = [
         plotly_text(f"{label} ({runs})" if spread else label)
         for label, runs in zip(bars["label"], bars["runs"], strict=True)
     ]
+    layout: dict[str, Any] = {
+        "yaxis": {
+            "title": {"text": f"{BAR_VALUES.get(value, value)} {plotly_text(metric)}"},
+            "type": "log" if log_y else "linear",
+        },
+        "height": 420,
+        "margin": {"t": 30},
+        "xaxis": {"type": "category"},
+    }
+    if len(bars) > MANY_BARS and not spread:
+        trace: dict[str, Any] = {
+            "type": "scatter",
+            "mode": "lines",
+            "x": np.arange(len(bars)),
+            "y": bars["value"].to_numpy(),
+            "text": labels,
+            "line": {"shape": "hvh", "width": 1, "color": color_of(0)},
+            "fill": "tozeroy",
+            "hovertemplate": "%{text}: %{y:.6g}<extra></extra>",
+        }
+        layout["xaxis"] = {
+            "title": {"text": f"{len(bars):,} runs, in the table's order"},
+            "showticklabels": False,
+        }
+        return go.Figure({"data": [trace], "layout": layout}, _validate=False)
     trace = {
         "type": "bar",
         "x": labels,
@@ -469,15 +502,6 @@ def bar_figure(bars: pd.DataFrame, metric: str, value: str, log_y: bool = False)
             "array": (bars["upper"] - bars["value"]).to_numpy(),
             "arrayminus": (bars["value"] - bars["lower"]).to_numpy(),
         }
-    layout = {
-        "yaxis": {
-            "title": {"text": f"{BAR_VALUES.get(value, value)} {plotly_text(metric)}"},
-            "type": "log" if log_y else "linear",
-        },
-        "height": 420,
-        "margin": {"t": 30},
-        "xaxis": {"type": "category"},
-    }
     return go.Figure({"data": [trace], "layout": layout}, _validate=False)
 
 
@@ -505,14 +529,14 @@ def points_frame(runs: pd.DataFrame, columns: Sequence[str], groups: pd.Series |
 
 
 def runs_scatter_figure(points: pd.DataFrame, x: str, y: str, spec: ChartSpec) -> go.Figure:
-    """One point per run (WebGL, so 10,000 runs stay quick), a colour per group when grouped."""
+    """One point per run, a colour per group when grouped (SVG: see the module on WebGL)."""
     traces = []
     groups = list(dict.fromkeys(points["group"])) if "group" in points else [None]
     for index, group in enumerate(groups):
         part = points if group is None else points[points["group"] == group]
         traces.append(
             {
-                "type": "scattergl",
+                "type": "scatter",
                 "mode": "markers",
                 "x": part[x].to_numpy(),
                 "y": part[y].to_numpy(),
@@ -551,7 +575,7 @@ def contour_figure(points: pd.DataFrame, x: str, y: str, z: str) -> go.Figure:
         "hovertemplate": "x: %{x}<br>y: %{y}<br>mean: %{z:.6g}<extra></extra>",
     }
     dots = {
-        "type": "scattergl",
+        "type": "scatter",
         "mode": "markers",
         "x": points[x].to_numpy(),
         "y": points[y].to_numpy(),
