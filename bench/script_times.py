@@ -10,7 +10,6 @@ a click on a widget does. Times are wall times of `AppTest.run()`, i.e. script t
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import statistics
@@ -27,6 +26,7 @@ from streamlit.testing.v1 import AppTest
 
 from bench.cases import Case, kept_summaries
 from pages.views.first_paint import PAINTED
+from tests.ui.tracking_data import plotly_array
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
@@ -53,16 +53,9 @@ def app_environment(home: Path) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _array(values: Any) -> np.ndarray:
-    """A trace's x or y as sent: plotly 6+ sends typed arrays as base64 `bdata`, short ones as lists."""
-    if isinstance(values, dict) and "bdata" in values:
-        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"]))
-    return np.asarray(values if isinstance(values, list) else [], dtype=object)
-
-
 def trace_points(at: AppTest) -> list[int]:
     """Points per trace of every plotly chart on the page, as sent to the browser."""
-    return [len(_array(trace.get("x"))) for trace in _traces(at) if trace.get("x") is not None]
+    return [len(plotly_array(trace.get("x"))) for trace in _traces(at) if trace.get("x") is not None]
 
 
 def line_points(at: AppTest) -> list[int]:
@@ -71,7 +64,7 @@ def line_points(at: AppTest) -> list[int]:
     for trace in _traces(at):
         if "lines" not in str(trace.get("mode", "")) or trace.get("y") is None:
             continue
-        y = pd.to_numeric(pd.Series(_array(trace["y"])), errors="coerce").to_numpy()
+        y = pd.to_numeric(pd.Series(plotly_array(trace["y"])), errors="coerce").to_numpy()
         gaps = np.flatnonzero(np.isnan(y))
         counts += [n for part in np.split(y, gaps) if (n := int(np.count_nonzero(~np.isnan(part))))]
     return counts
