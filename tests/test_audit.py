@@ -52,6 +52,15 @@ def test_history_survives_a_restart(audit_url):
     assert (attempt.to_version, attempt.outcome) == ("1", "done")
 
 
+def test_a_sqlite_log_in_a_folder_not_yet_made_is_created_there(tmp_path):
+    """REGISTRY_HOME or REGISTRY_AUDIT_URL pointing at a new folder (a fresh volume): the log is
+    made there, as the line summaries are, not refused with "unable to open database file"."""
+    path = tmp_path / "new" / "folder" / "audit.db"
+    log = AuditLog(f"sqlite:///{path}")
+    log.finish(log.begin(**intent()), "done")
+    assert path.exists() and [a.outcome for a in AuditLog(f"sqlite:///{path}").attempts()] == ["done"]
+
+
 def test_limit_returns_the_newest_attempts_oldest_first(audit):
     for v in range(1, 8):
         audit.finish(audit.begin(**intent(to=str(v))), "done")
