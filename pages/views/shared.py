@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("registry.ui")
 T = TypeVar("T")
 READ_TTL_S = 30
+# How long "does the tracking store answer" is believed: app.py's ping (its banner) and the Overview's
+# store status. Short, so a store that comes back is seen within seconds even without Retry.
+PING_TTL_S = 10
+STATUS_TTL_S = 10
 _AUTOLINK = re.compile(r"(\\:/|www\\\.|@)", re.IGNORECASE)
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -310,7 +314,7 @@ def set_query(**params: str | list[str] | None) -> None:
 
 def connection_banner() -> bool:
     """A banner with a retry when the tracking store does not answer; True when it does."""
-    status = cached_read(_ping, ttl=10)
+    status = cached_read(_ping, ttl=PING_TTL_S)
     if status is None:
         return True
     st.error(f"The tracking store does not answer: {plain(status)}", icon=":material/power_off:")
