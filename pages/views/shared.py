@@ -318,10 +318,18 @@ def connection_banner() -> bool:
     if status is None:
         return True
     st.error(f"The tracking store does not answer: {plain(status)}", icon=":material/power_off:")
-    if st.button("Retry", key="retry-connection"):
-        st.cache_data.clear()
-        st.rerun()
+    st.button("Retry", key="retry-connection", on_click=_retry)
     return False
+
+
+def _retry() -> None:
+    """Forget the cached reads before the run the click starts, so it asks the stores again.
+
+    A callback, not `if st.button(...)`: Streamlit calls it for the click even when that run no
+    longer draws the button. The ping's answer may have run out and found the store back while a
+    read of the outage is still cached (the Overview's store status); that click was lost.
+    """
+    st.cache_data.clear()
 
 
 def _ping(reg: Registry) -> str | None:
