@@ -369,7 +369,7 @@ def _bar_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) -> N
     )
     st.download_button(
         "Data as drawn (CSV)",
-        bars.to_csv(index=False),
+        lambda: bars.to_csv(index=False),  # written on click: no CSV kept per session
         "bars.csv",
         "text/csv",
         key="charts_csv_drawn",
@@ -423,7 +423,7 @@ def _scatter_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) 
     plotly_chart(fig, key="charts_scatter_chart", config={"displaylogo": False})
     st.download_button(
         "Data as drawn (CSV)",
-        points.to_csv(index=False),
+        lambda: points.to_csv(index=False),
         "points.csv",
         "text/csv",
         key="charts_csv_drawn",
@@ -445,7 +445,7 @@ def _box_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) -> N
     )
     st.download_button(
         "Data as drawn (CSV)",
-        points.to_csv(index=False),
+        lambda: points.to_csv(index=False),
         "box.csv",
         "text/csv",
         key="charts_csv_drawn",
