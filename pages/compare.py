@@ -16,7 +16,6 @@ from pages.views.figures import (
     MAX_SMOOTHING,
     X_AXES,
     metric_history_figure,
-    numeric_columns,
     parallel_coordinates_data,
     parallel_coordinates_figure,
     scatter_figure,
@@ -35,6 +34,7 @@ from pages.views.shared import (
     through_app,
 )
 from registry.domain import diff
+from registry.domain.columns import numeric_columns
 from registry.service import Registry
 from registry.store.compare import ComparedRuns
 
