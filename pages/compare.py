@@ -16,7 +16,6 @@ from pages.views.figures import (
     MAX_SMOOTHING,
     X_AXES,
     metric_history_figure,
-    numeric_columns,
     parallel_coordinates_data,
     parallel_coordinates_figure,
     scatter_figure,
@@ -35,6 +34,7 @@ from pages.views.shared import (
     through_app,
 )
 from registry.domain import diff
+from registry.domain.columns import numeric_columns
 from registry.service import Registry
 from registry.store.compare import ComparedRuns
 
@@ -117,11 +117,11 @@ def diff_section(runs: pd.DataFrame, baseline: str, labels: dict[str, str]) -> N
     )
     csv_col, md_col = st.columns(2)
     csv_col.download_button(
-        "Table as CSV", display.rename_axis("field").to_csv(), "compare.csv", "text/csv",
+        "Table as CSV", lambda: display.rename_axis("field").to_csv(), "compare.csv", "text/csv",
         key="cmp_diff_csv", on_click="ignore",
     )  # fmt: skip
     md_col.download_button(
-        "Table as Markdown", diff.markdown_table(display), "compare.md", "text/markdown",
+        "Table as Markdown", lambda: diff.markdown_table(display), "compare.md", "text/markdown",
         key="cmp_diff_md", on_click="ignore", help="For a pull request or a model card",
     )  # fmt: skip
 
