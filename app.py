@@ -3,6 +3,7 @@
 import streamlit as st
 
 from pages.views.first_paint import charts_after_paint
+from pages.views.preload import import_every_page_in_background
 from pages.views.shared import (
     connection_banner,
     identity_sidebar,
@@ -58,3 +59,4 @@ else:
 with inside_app():  # the page's through_app() then knows app.py came first
     page.run()
 charts_after_paint()
+import_every_page_in_background()  # the other pages' imports, while this one is read

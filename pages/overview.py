@@ -14,7 +14,7 @@ from pages.views.events import EVENT_COLUMNS as HISTORY_COLUMNS
 from pages.views.events import events_frame
 from pages.views.integrity import audit_integrity
 from pages.views.requests import requests_section
-from pages.views.shared import cached_read, plain, section, settings, table, through_app
+from pages.views.shared import STATUS_TTL_S, cached_read, plain, section, settings, table, through_app
 from registry.service import Registry
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
@@ -122,7 +122,7 @@ with section("notifications"):
 
 diagnostics = st.expander("Stores and contents", icon=":material/dns:")
 with diagnostics, section("stores"), st.spinner("Checking the stores…"):
-    statuses = cached_read(Registry.store_status, ttl=10)
+    statuses = cached_read(Registry.store_status, ttl=STATUS_TTL_S)
     table(
         pd.DataFrame(
             [

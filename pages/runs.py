@@ -20,7 +20,6 @@ from pages.views.columns import open_link
 from pages.views.figures import (
     PARALLEL_MAX_LINES,
     lines_to_draw,
-    numeric_columns,
     parallel_coordinates_data,
     parallel_coordinates_figure,
 )
@@ -335,14 +334,13 @@ def whole_experiment(experiment: ExperimentInfo) -> None:
     links = [f"run?run={r}" for r in runs["run_id"]]
     shown = runs[run_table.visible_columns(runs, picked)].assign(open=links)
     table(shown, key="whole_table", hide_index=True, width="stretch", column_config=RUN_COLUMNS)
-    whole_parallel(runs, groups["metrics"])
+    whole_parallel(runs, groups["metrics"], list(result.numeric_params))
 
 
 @st.fragment
-def whole_parallel(runs: pd.DataFrame, metrics: list[str]) -> None:
+def whole_parallel(runs: pd.DataFrame, metrics: list[str], params: list[str]) -> None:
     """Params → metric over the whole experiment; its widgets rerun only this part, not the table."""
     st.subheader("Params → metric")
-    params = numeric_columns(runs, "params.")
     if not params or not metrics:
         st.caption("Parallel coordinates need numeric params and a metric.")
         return

@@ -142,3 +142,34 @@ def test_pages_reach_the_registry_through_the_service() -> None:
 def test_every_registry_package_has_a_layer() -> None:
     packages = {p.name for p in (ROOT / "registry").iterdir() if p.is_dir() and p.name != "__pycache__"}
     assert {f"registry.{p}" for p in packages} <= set(MAY_IMPORT)
+
+
+# Libraries that cost seconds to import and serve one rarely used feature: imported in the function
+# that needs them, so no page's first visit waits for them (scipy: 0.5-2 s, measured in session 7,
+# for the smoothing filter and the t quantile of a 95% CI band).
+IMPORTED_WHERE_NEEDED = ("scipy",)
+
+
+def top_level_heavy_imports() -> list[str]:
+    """Module-level imports of IMPORTED_WHERE_NEEDED anywhere the app's pages can reach."""
+    found = []
+    for path in [
+        ROOT / "app.py",
+        *sorted((ROOT / "pages").rglob("*.py")),
+        *sorted((ROOT / "registry").rglob("*.py")),
+    ]:
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in tree.body:
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            found += [
+                f"{path.relative_to(ROOT)}:{node.lineno}: {n}"
+                for n in names
+                if _within(n, IMPORTED_WHERE_NEEDED)
+            ]
+    return found
+
+
+def test_slow_to_import_libraries_are_imported_where_they_are_used() -> None:
+    assert top_level_heavy_imports() == []

@@ -24,7 +24,7 @@ from pages.views.chart_spec import (
     chart_query,
     parse_chart_query,
 )
-from pages.views.figures import lines_to_draw, numeric_columns, parallel_coordinates_figure
+from pages.views.figures import lines_to_draw, parallel_coordinates_figure
 from pages.views.first_paint import keep_for_the_charts, plotly_chart
 from pages.views.shared import cached_read, plain, query_param, section, set_query, show_error
 from registry.domain.aggregate import AGGREGATES, MAX_SMOOTHING, group_labels
@@ -209,7 +209,7 @@ def charts_view(experiment: ExperimentInfo) -> None:
         "images": _image_grid,
     }[chart]
     with section(CHART_TYPES[chart]):
-        draw(runs, metrics, problems)
+        draw(result, metrics, problems)
     with message:
         for problem in problems:
             st.warning(f"Link: {plain(problem)}", icon=":material/link_off:")
@@ -252,7 +252,8 @@ def _line_controls(metrics: list[str], grouped: bool, problems: list[str]) -> No
     row[5].toggle("Hide outliers", key="charts_outliers", help="Zoom the y axis to the 5th–95th percentile")
 
 
-def _lines_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) -> None:
+def _lines_chart(result: ExperimentRuns, metrics: list[str], problems: list[str]) -> None:
+    runs = result.runs
     spec = _spec()
     _line_controls(metrics, bool(spec.group_by), problems)
     spec = _spec()
@@ -337,7 +338,8 @@ def _per_run_values(runs: pd.DataFrame, metric: str, value: str) -> pd.DataFrame
     )
 
 
-def _bar_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) -> None:
+def _bar_chart(result: ExperimentRuns, metrics: list[str], problems: list[str]) -> None:
+    runs = result.runs
     spec = _spec()
     left, right, third = st.columns(3)
     left.selectbox("Value per run", list(BAR_VALUES), key="charts_bar", format_func=BAR_VALUES.__getitem__)
@@ -369,7 +371,7 @@ def _bar_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) -> N
     )
     st.download_button(
         "Data as drawn (CSV)",
-        bars.to_csv(index=False),
+        lambda: bars.to_csv(index=False),  # written on click: no CSV kept per session
         "bars.csv",
         "text/csv",
         key="charts_csv_drawn",
@@ -377,8 +379,9 @@ def _bar_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) -> N
     )
 
 
-def _axis_columns(runs: pd.DataFrame) -> list[str]:
-    numeric = numeric_columns(runs, "params.") + [c for c in runs.columns if c.startswith("metrics.")]
+def _axis_columns(result: ExperimentRuns) -> list[str]:
+    runs = result.runs
+    numeric = [*result.numeric_params, *(c for c in runs.columns if c.startswith("metrics."))]
     return [
         *numeric,
         "duration_s",
@@ -386,9 +389,10 @@ def _axis_columns(runs: pd.DataFrame) -> list[str]:
     ]
 
 
-def _scatter_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) -> None:
+def _scatter_chart(result: ExperimentRuns, metrics: list[str], problems: list[str]) -> None:
+    runs = result.runs
     contour = st.session_state.get("charts_chart") == "contour"
-    offered = _axis_columns(runs)
+    offered = _axis_columns(result)
     wanted = st.session_state.pop("charts_axes_wanted", [])
     chosen = _resolve(wanted, offered, "axis", problems)
     metric_cols = [c for c in offered if c.startswith("metrics.")]
@@ -423,7 +427,7 @@ def _scatter_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) 
     plotly_chart(fig, key="charts_scatter_chart", config={"displaylogo": False})
     st.download_button(
         "Data as drawn (CSV)",
-        points.to_csv(index=False),
+        lambda: points.to_csv(index=False),
         "points.csv",
         "text/csv",
         key="charts_csv_drawn",
@@ -431,7 +435,8 @@ def _scatter_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) 
     )
 
 
-def _box_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) -> None:
+def _box_chart(result: ExperimentRuns, metrics: list[str], problems: list[str]) -> None:
+    runs = result.runs
     spec = _spec()
     if not spec.metrics:
         st.info("Choose a metric.")
@@ -445,7 +450,7 @@ def _box_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) -> N
     )
     st.download_button(
         "Data as drawn (CSV)",
-        points.to_csv(index=False),
+        lambda: points.to_csv(index=False),
         "box.csv",
         "text/csv",
         key="charts_csv_drawn",
@@ -453,8 +458,9 @@ def _box_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) -> N
     )
 
 
-def _parallel_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str]) -> None:
-    params = numeric_columns(runs, "params.")
+def _parallel_chart(result: ExperimentRuns, metrics: list[str], problems: list[str]) -> None:
+    runs = result.runs
+    params = list(result.numeric_params)
     metric_cols = [f"metrics.{m}" for m in metrics]
     if not params or not metric_cols:
         st.info("Parallel coordinates need numeric params and a metric.")
@@ -479,7 +485,8 @@ def _parallel_chart(runs: pd.DataFrame, metrics: list[str], problems: list[str])
     plotly_chart(parallel_coordinates_figure(lines, chosen, metric), key="charts_parallel_chart")
 
 
-def _image_grid(runs: pd.DataFrame, metrics: list[str], problems: list[str]) -> None:
+def _image_grid(result: ExperimentRuns, metrics: list[str], problems: list[str]) -> None:
+    runs = result.runs
     names = _names(runs)
     with_images = [
         r

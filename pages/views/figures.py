@@ -130,16 +130,6 @@ def plotly_text(text: object) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("%", "&#37;")
 
 
-def numeric_columns(runs: pd.DataFrame, prefix: str = "params.") -> list[str]:
-    """Columns under `prefix` whose present values all read as numbers (params are strings)."""
-    found = []
-    for column in (c for c in runs.columns if c.startswith(prefix)):
-        present = runs[column].dropna()
-        if not present.empty and pd.to_numeric(present, errors="coerce").notna().all():
-            found.append(column)
-    return found
-
-
 def _as_axis(values: pd.Series) -> pd.Series:
     """Numbers when every present value is one, else text (a categorical axis)."""
     numbers = pd.to_numeric(values, errors="coerce")

@@ -25,7 +25,14 @@ PLACEHOLDER = "Drawing the chart…"
 
 def plotly_chart(figure: Any, **kwargs: Any) -> None:
     """`st.plotly_chart`, or until the browser has drawn the session's first page a placeholder of
-    the chart's height (so nothing below it moves when the chart comes)."""
+    the chart's height (so nothing below it moves when the chart comes).
+
+    A dict is a figure our builders made and a cache kept as plotly's dict: it is drawn without
+    plotly's validation, which Streamlit would otherwise run on every rerun."""
+    if isinstance(figure, dict):
+        import plotly.graph_objects as go  # here: app.py imports this module, and not every page draws
+
+        figure = go.Figure(figure, _validate=False)
     if st.session_state.get(PAINTED):
         st.plotly_chart(figure, **kwargs)
         return

@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("registry.ui")
 T = TypeVar("T")
 READ_TTL_S = 30
+# How long "does the tracking store answer" is believed: app.py's ping (its banner) and the Overview's
+# store status. Short, so a store that comes back is seen within seconds even without Retry.
+PING_TTL_S = 10
+STATUS_TTL_S = 10
 _AUTOLINK = re.compile(r"(\\:/|www\\\.|@)", re.IGNORECASE)
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -310,14 +314,22 @@ def set_query(**params: str | list[str] | None) -> None:
 
 def connection_banner() -> bool:
     """A banner with a retry when the tracking store does not answer; True when it does."""
-    status = cached_read(_ping, ttl=10)
+    status = cached_read(_ping, ttl=PING_TTL_S)
     if status is None:
         return True
     st.error(f"The tracking store does not answer: {plain(status)}", icon=":material/power_off:")
-    if st.button("Retry", key="retry-connection"):
-        st.cache_data.clear()
-        st.rerun()
+    st.button("Retry", key="retry-connection", on_click=_retry)
     return False
+
+
+def _retry() -> None:
+    """Forget the cached reads before the run the click starts, so it asks the stores again.
+
+    A callback, not `if st.button(...)`: Streamlit calls it for the click even when that run no
+    longer draws the button. The ping's answer may have run out and found the store back while a
+    read of the outage is still cached (the Overview's store status); that click was lost.
+    """
+    st.cache_data.clear()
 
 
 def _ping(reg: Registry) -> str | None:

@@ -20,7 +20,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -406,7 +406,8 @@ def _make_folder(url: str) -> None:
     """A SQLite log's folder, made when missing: a new home or volume starts its log there."""
     database = make_url(url).database if url.startswith("sqlite") else None
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        with suppress(OSError):  # not makeable: opening the log then says it is unreachable, and why
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _connect_args(url: str, timeout_s: float) -> dict[str, Any]:

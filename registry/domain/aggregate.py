@@ -20,7 +20,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import signal, stats
 
 from registry.errors import BadInput
 
@@ -63,7 +62,10 @@ def ema(values: np.ndarray | pd.Series, smoothing: float) -> np.ndarray:
         smoothed: np.ndarray = pd.Series(y).ewm(alpha=1 - smoothing, adjust=True).mean().to_numpy()
         return smoothed  # pandas is untyped here (no pandas-stubs)
     # The same debiased average as two linear filters (a thousand lines: milliseconds, not seconds):
-    # sum of smoothing^k * y[t-k] over sum of smoothing^k.
+    # sum of smoothing^k * y[t-k] over sum of smoothing^k. Imported here: scipy.signal costs 0.5-2 s
+    # to import, which every first visit of Experiments & runs paid before it drew anything.
+    from scipy import signal
+
     weighted: np.ndarray = signal.lfilter([1.0], [1.0, -smoothing], y)  # scipy is untyped here
     weights: np.ndarray = signal.lfilter([1.0], [1.0, -smoothing], np.ones_like(y))
     debiased: np.ndarray = weighted / weights
@@ -129,6 +131,8 @@ def band(matrix: np.ndarray, how: Aggregate) -> tuple[np.ndarray, np.ndarray, np
             return mean, np.nanmin(matrix, axis=0), np.nanmax(matrix, axis=0), n
         std = np.where(n > 1, np.nanstd(matrix, axis=0, ddof=1), 0.0)
         if how == "mean_ci":
+            from scipy import stats  # here, not at the top: see `ema`
+
             half = np.where(n > 1, stats.t.ppf(0.975, np.maximum(n - 1, 1)) * std / np.sqrt(n), 0.0)
         else:
             half = std

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain
 from typing import Any, Literal
@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from mlflow import MlflowClient
 from sqlalchemy.engine import Engine, make_url
 
+from registry.domain.columns import numeric_columns
 from registry.errors import NotFound
 from registry.store.client import translate_errors
 from registry.store.runs import BASE_COLUMNS, TAGS_NOT_AS_COLUMNS, column_order, search_runs
@@ -65,6 +66,11 @@ class ExperimentRuns:
     runs: pd.DataFrame
     source: Literal["database", "client"]
     truncated: bool  # more than max_runs runs: the newest max_runs are in the table
+    # Params whose values all read as numbers (axes of the charts): found once per read, kept with it
+    numeric_params: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "numeric_params", tuple(numeric_columns(self.runs, "params.")))
 
 
 def is_database_uri(uri: str | None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -34,3 +35,9 @@ def test_a_deep_link_compares_two_runs(dashboard: Dashboard, demo: Demo) -> None
     ui.settle()
     fields = ui.table_with("field").column("field")
     assert "params.alpha" in fields and "params.eta0" not in fields
+
+    # The table as Markdown, written when clicked (for a pull request or a model card)
+    with ui.page.expect_download() as download:
+        ui.page.get_by_role("button", name="Table as Markdown").click()
+    markdown = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "params.alpha" in markdown and "sgd-best-of-search" in markdown and "params.eta0" not in markdown

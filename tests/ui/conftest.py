@@ -38,6 +38,30 @@ def _components_scanned_once() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _app_runs_every_time() -> Iterator[None]:
+    """Every AppTest run goes through app.py, as every run does on a server that has been opened once.
+
+    Streamlit leaves its legacy `pages/` mode once `st.navigation` has run and a server never goes
+    back to it (pages/views/shared.py, through_app). AppTest sets the mode anew before each run
+    (`AppTest._run`: `PagesManager.uses_pages_directory = None`, then `pages/` exists), so a
+    session's later runs, clicks included, ran the page file on its own: without app.py's banner,
+    Retry button, sidebar or login gate, and a click on one of those was lost. Only a fresh server's
+    very first run takes the legacy path; tests/e2e/test_deep_links.py covers that one.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    made = PagesManager.__init__
+
+    def as_after_navigation(self: PagesManager, *args: object, **kwargs: object) -> None:
+        made(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(PagesManager, "__init__", as_after_navigation)
+        yield
+
+
 @pytest.fixture
 def ui_env(stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Environment for the app: the HTTP tracking server, a per-test audit log, `ada` as the lead."""
@@ -106,9 +130,10 @@ def open_page(stack) -> Callable[..., AppTest]:
         for key, value in query.items():
             at.query_params[key] = value
         # The session's first run is on the page itself, as a link to it opens it (every page's
-        # url_path is its file's name, so the page is found before st.navigation has registered
-        # it): a run of the Overview first cost each test a second script run and the Overview's
-        # reads. `from_home`: the session starts on the Overview and moves to the page.
+        # url_path is its file's name, so switch_page finds it before st.navigation has registered
+        # it, and app.py's navigation runs it): a run of the Overview first cost each test a second
+        # script run and the Overview's reads. `from_home`: the session starts on the Overview and
+        # moves to the page.
         if from_home and page != "pages/overview.py":
             at.run()
         if page != "pages/overview.py":

@@ -79,6 +79,10 @@ def test_charts_follow_the_url(ui_env, open_page, tracking):
     assert history["layout"]["yaxis"]["type"] == "log"
     assert specs["cmp_parallel_chart"]["data"][0]["type"] == "parcoords"
     assert specs["cmp_scatter_chart"]["data"][0]["type"] == "scatter"
+    # the chart is cached per setting: a change redraws it
+    at.toggle(key="cmp_logy").set_value(False).run()
+    history = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.key == "cmp_history_chart")
+    assert history["layout"]["yaxis"]["type"] == "linear"
 
 
 def test_histories_are_summarised_once_and_kept_for_the_next_cold_start(ui_registry, open_page, tracking):

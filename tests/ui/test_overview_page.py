@@ -74,7 +74,8 @@ def test_overview_shows_stores_counts_production_and_latest_events(ui_registry, 
 def test_a_store_that_is_down_shows_in_its_place_and_the_rest_renders(
     ui_env, open_page, monkeypatch, tmp_path
 ):
-    monkeypatch.setenv("REGISTRY_AUDIT_URL", f"sqlite:///{tmp_path / 'missing-dir' / 'audit.db'}")
+    (tmp_path / "a-file").write_text("not a folder")  # the log's folder cannot be made
+    monkeypatch.setenv("REGISTRY_AUDIT_URL", f"sqlite:///{tmp_path / 'a-file' / 'audit.db'}")
     st.cache_resource.clear()
 
     at = open_page(store_down_ok=True)

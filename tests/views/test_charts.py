@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -93,6 +95,20 @@ def test_many_runs_become_one_broken_trace_per_panel_that_keeps_every_run() -> N
     assert np.isnan(array(trace.y).astype(float)).sum() == 100
     assert {t for t in trace.text if t} == {f"r{i}" for i in range(101)}
     assert trace.name == "101 runs"
+
+
+def test_a_cached_line_chart_comes_back_drawing_the_same_figure() -> None:
+    # st.cache_data pickles the chart; it must come back with the same traces, text and frame
+    lines = {(f"r{i}", "loss"): [float(i), i + 1.0, float("nan"), i + 2.0] for i in range(40)}
+    chart = charts.line_chart(
+        history(lines), ChartSpec(metrics=("loss",), smooth=0.5), None, {"r1": "<b>one</b>"}, 100
+    )
+    back = pickle.loads(pickle.dumps(chart))
+    assert isinstance(back.figure, go.Figure)
+    assert back.figure.to_json() == chart.figure.to_json()
+    assert valid(back.figure).data[-1].name == chart.figure.data[-1].name
+    pd.testing.assert_frame_equal(back.drawn, chart.drawn)
+    assert (back.runs_drawn, back.lines) == (chart.runs_drawn, chart.lines)
 
 
 @pytest.mark.parametrize("runs", [30, charts.SEPARATE_TRACES + 1])

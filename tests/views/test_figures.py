@@ -9,7 +9,6 @@ import pytest
 from pages.views.figures import (
     lines_to_draw,
     metric_history_figure,
-    numeric_columns,
     parallel_coordinates_data,
     parallel_coordinates_figure,
     plotly_text,
@@ -128,10 +127,6 @@ def runs_frame() -> pd.DataFrame:
             "metrics.val_loss": [0.5, 0.4, 0.3, 0.6],
         }
     )
-
-
-def test_numeric_columns_are_params_that_read_as_numbers():
-    assert numeric_columns(runs_frame()) == ["params.lr", "params.depth"]
 
 
 def test_parallel_coordinates_drops_runs_without_every_value():
