@@ -85,7 +85,18 @@ def experiments_at_a_glance() -> str | None:
     activity = cached_read(Registry.experiment_activity, ttl=60)
     if not activity:
         return None
-    with st.expander(f"All experiments ({len(activity):,})", expanded=not query_param("experiment")):
+    # Open unless the session began on a link to an experiment; decided once, as the page sets the
+    # experiment in the URL itself afterwards.
+    opened = st.session_state.setdefault("runs_glance_opened", not query_param("experiment"))
+    glance = st.expander(
+        f"All experiments ({len(activity):,})",
+        expanded=opened,
+        key="runs_glance_open",
+        on_change="rerun",  # lazy: closed (a link named the experiment), its table is not sent
+    )
+    if not glance.open:
+        return activity[0].experiment_id
+    with glance:
         frame = run_table.experiments_frame(activity)
         event = table(
             frame,

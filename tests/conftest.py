@@ -18,7 +18,7 @@ from registry.settings import Settings, load_settings
 from registry.store.client import make_client
 from tests.demo_store import DemoStore, shared_demo
 from tests.pg import PgStack, Postgres, running_pg_stack, running_postgres, skip_unless_available
-from tests.stack import FAKE_AWS, Stack, running_stack
+from tests.stack import FAKE_AWS, Stack, migrated_sqlite_template, running_stack
 
 TEST_ACTOR = "ada"
 _stack_start_times: list[float] = []
@@ -60,15 +60,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
-def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty, migrated MLflow SQLite database to copy: migrating a fresh one costs ~1 s per test."""
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
-    folder = tmp_path_factory.mktemp("sqlite-template")
-    db = folder / "mlflow.db"
-    store = SqlAlchemyStore(f"sqlite:///{db}", (folder / "artifacts").as_uri())
-    store.engine.dispose()
-    return db
+def _sqlite_template() -> Path:
+    """An empty, migrated MLflow SQLite database to copy: migrating a fresh one costs ~1 s per test.
+    The same one the servers started by tests/stack.py begin from."""
+    return migrated_sqlite_template()
 
 
 @pytest.fixture(scope="session")

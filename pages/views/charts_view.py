@@ -287,7 +287,7 @@ def _lines_chart(result: ExperimentRuns, metrics: list[str], problems: list[str]
             f"{len(chart.runs_drawn):,} runs drawn, {chart.lines:,} lines of at most {points:,} points each "
             "(first, last, lowest and highest kept)."
         )
-    plotly_chart(chart.figure, key="charts_lines_chart", config={"displaylogo": False})
+    plotly_chart(chart.figure, at_once=True, key="charts_lines_chart", config={"displaylogo": False})
     _export(chart.drawn, chart.runs_drawn, spec.metrics)
 
 
@@ -366,6 +366,7 @@ def _bar_chart(result: ExperimentRuns, metrics: list[str], problems: list[str]) 
     )
     plotly_chart(
         charts.bar_figure(bars, metric, spec.bar, "y" in spec.log),
+        at_once=True,
         key="charts_bar_chart",
         config={"displaylogo": False},
     )
@@ -424,7 +425,7 @@ def _scatter_chart(result: ExperimentRuns, metrics: list[str], problems: list[st
         if contour
         else charts.runs_scatter_figure(points, axes[0], axes[1], spec)
     )
-    plotly_chart(fig, key="charts_scatter_chart", config={"displaylogo": False})
+    plotly_chart(fig, at_once=True, key="charts_scatter_chart", config={"displaylogo": False})
     st.download_button(
         "Data as drawn (CSV)",
         lambda: points.to_csv(index=False),
@@ -445,6 +446,7 @@ def _box_chart(result: ExperimentRuns, metrics: list[str], problems: list[str]) 
     st.caption(f"{len(points):,} runs with a value for {plain(spec.metrics[0])}.")
     plotly_chart(
         charts.box_figure(points, f"metrics.{spec.metrics[0]}", "y" in spec.log),
+        at_once=True,
         key="charts_box_chart",
         config={"displaylogo": False},
     )
@@ -482,7 +484,8 @@ def _parallel_chart(result: ExperimentRuns, metrics: list[str], problems: list[s
         else f"{len(data):,} runs drawn"
     )
     st.caption(f"{shown}; {len(runs) - len(data):,} without all of these values left out.")
-    plotly_chart(parallel_coordinates_figure(lines, chosen, metric), key="charts_parallel_chart")
+    figure = parallel_coordinates_figure(lines, chosen, metric)
+    plotly_chart(figure, at_once=True, key="charts_parallel_chart")
 
 
 def _image_grid(result: ExperimentRuns, metrics: list[str], problems: list[str]) -> None:

@@ -23,9 +23,12 @@ PLOTLY_DEFAULT_HEIGHT = 450
 PLACEHOLDER = "Drawing the chart…"
 
 
-def plotly_chart(figure: Any, **kwargs: Any) -> None:
+def plotly_chart(figure: Any, *, at_once: bool = False, **kwargs: Any) -> None:
     """`st.plotly_chart`, or until the browser has drawn the session's first page a placeholder of
     the chart's height (so nothing below it moves when the chart comes).
+
+    `at_once`: the chart is what the page is for (the Charts view), with no table to show before it;
+    waiting for the first paint would only delay it by a rerun of the page.
 
     A dict is a figure our builders made and a cache kept as plotly's dict: it is drawn without
     plotly's validation, which Streamlit would otherwise run on every rerun."""
@@ -33,7 +36,7 @@ def plotly_chart(figure: Any, **kwargs: Any) -> None:
         import plotly.graph_objects as go  # here: app.py imports this module, and not every page draws
 
         figure = go.Figure(figure, _validate=False)
-    if st.session_state.get(PAINTED):
+    if at_once or st.session_state.get(PAINTED):
         st.plotly_chart(figure, **kwargs)
         return
     st.session_state[_WAITING] = True
@@ -44,8 +47,9 @@ def plotly_chart(figure: Any, **kwargs: Any) -> None:
 
 def keep_for_the_charts(key: str, value: Any) -> None:
     """Keep what a page shows once (a link's problems) for the rerun that brings the charts, which
-    would otherwise take it away a moment after the first paint."""
-    if not st.session_state.get(PAINTED):
+    would otherwise take it away a moment after the first paint. Call it after the charts: kept
+    only when one of them waits."""
+    if st.session_state.get(_WAITING) and not st.session_state.get(PAINTED):
         st.session_state[key] = value
 
 

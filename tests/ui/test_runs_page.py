@@ -159,8 +159,10 @@ def test_selected_runs_open_compare_with_their_ids(ui_env, open_page, tracking):
 def test_the_whole_experiment_view_shows_every_run_and_params_against_a_metric(ui_env, open_page, tracking):
     at = open_page(PAGE, experiment=tracking.experiment_id, view="Whole experiment")
     assert not at.exception
-    assert [d.key for d in at.dataframe] == ["runs_glance", None]  # only the open tab ran: no paged table
-    table = at.dataframe[1].value
+    # Only the open tab ran (no paged table), and the experiments' list, closed because the link named
+    # the experiment, was not sent.
+    assert [d.key for d in at.dataframe] == [None]
+    table = at.dataframe[0].value
     everyone = [tracking.parent, tracking.child, tracking.other, tracking.plain]
     assert sorted(table["run_id"]) == sorted(everyone)
     assert {"run_name", "metrics.accuracy", "params.lr", "open"} <= set(table.columns)
@@ -173,6 +175,11 @@ def test_the_whole_experiment_view_shows_every_run_and_params_against_a_metric(u
     assert [d["label"] for d in dimensions] == ["params.depth", "params.lr", "metrics.accuracy"]
     assert sorted(plotly_array(dimensions[2]["values"]).tolist()) == [0.7, 0.8, 0.9]  # plain has no lr
     assert_no_raw_markup(at)
+
+    at.session_state["runs_glance_open"] = True  # the user opens the list of experiments
+    at.run()
+    glance = next(d for d in at.dataframe if d.key == "runs_glance").value
+    assert tracking.experiment_id in set(glance["id"])
 
 
 def test_without_a_link_the_most_recently_active_experiment_opens_and_all_are_listed(
