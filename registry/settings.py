@@ -243,6 +243,16 @@ def mask_uri(uri: str) -> str:
     return redact(uri)
 
 
+def make_sqlite_folder(url: str) -> None:
+    """The folder of a SQLite database URL (the audit log, the kept line summaries), made when
+    missing: a new home or volume starts its databases there. Other URLs are left alone."""
+    from sqlalchemy.engine import make_url  # here: app.py reads settings before anything needs SQL
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment; keyword overrides by field name win (tests, CLI flags).
 

@@ -23,10 +23,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, make_url, select
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
@@ -46,7 +45,7 @@ from registry.audit.schema import (
 )
 from registry.errors import BadInput, Conflict, Unreachable
 from registry.redaction import redact
-from registry.settings import mask_uri
+from registry.settings import make_sqlite_folder, mask_uri
 
 log = logging.getLogger("registry.audit")
 __all__ = ["OUTCOMES", "Attempt", "AuditLog", "events"]
@@ -124,7 +123,8 @@ class AuditLog:
         self.timeout_s = timeout_s
         self.on_result = on_result
         self.after_commit = after_commit
-        _make_folder(url)
+        with suppress(OSError):  # not makeable: opening the log then says it is unreachable, and why
+            make_sqlite_folder(url)
         connect_args = _connect_args(url, timeout_s)
         self.engine: Engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
@@ -400,14 +400,6 @@ def _append(conn: Connection, values: dict[str, Any]) -> None:
     values["prev_hash"] = head(conn, events)
     values["row_hash"] = row_hash(values["prev_hash"], values)
     conn.execute(events.insert().values(**values))
-
-
-def _make_folder(url: str) -> None:
-    """A SQLite log's folder, made when missing: a new home or volume starts its log there."""
-    database = make_url(url).database if url.startswith("sqlite") else None
-    if database and database != ":memory:":
-        with suppress(OSError):  # not makeable: opening the log then says it is unreachable, and why
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _connect_args(url: str, timeout_s: float) -> dict[str, Any]:

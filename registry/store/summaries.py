@@ -23,7 +23,6 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +32,7 @@ from mlflow import MlflowClient
 from sqlalchemy.engine import Engine, make_url
 
 from registry.errors import BadInput
+from registry.settings import make_sqlite_folder
 from registry.store.client import translate_errors
 from registry.store.metrics import (
     COLUMNS,
@@ -134,8 +134,8 @@ class SummaryCache:
     def engine(self) -> Engine:
         url = make_url(self.url)
         connect_args: dict[str, object] = {}
+        make_sqlite_folder(self.url)
         if url.get_backend_name() == "sqlite" and url.database:
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
             connect_args["timeout"] = 5
         engine = sa.create_engine(url, connect_args=connect_args)
         self._meta.create_all(engine)
