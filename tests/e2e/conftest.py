@@ -51,6 +51,19 @@ PROJECT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 
 
+def e2e_settings(tracking_uri: str, stack: Stack, home: Path) -> Settings:
+    """The dashboard's settings for a browser test: this tracking server, the stack's S3, an audit
+    log in `home`, and the e2e lead acting."""
+    return load_settings(
+        tracking_uri=tracking_uri,
+        s3_endpoint_url=stack.s3_endpoint_url,
+        home=home,
+        audit_url=f"sqlite:///{home / 'audit.db'}",
+        actor=E2E_ACTOR,
+        leads_csv=E2E_ACTOR,
+    )
+
+
 def _browser_required() -> bool:
     return os.environ.get("REGISTRY_REQUIRE_BROWSER") == "1"
 
@@ -100,14 +113,7 @@ def demo(demo_store: DemoStore, stack: Stack, tmp_path_factory: pytest.TempPathF
     server, uri, _ = start_mlflow_server(folder, stack.s3_endpoint_url, stack.bucket, artifacts_prefix="e2e")
     try:
         server.wait_until_answers(f"{uri}/health", timeout_s=60)
-        settings = load_settings(
-            tracking_uri=uri,
-            s3_endpoint_url=stack.s3_endpoint_url,
-            home=home,
-            audit_url=f"sqlite:///{home / 'audit.db'}",
-            actor=E2E_ACTOR,
-            leads_csv=E2E_ACTOR,
-        )
+        settings = e2e_settings(uri, stack, home)
         client = make_client(settings)
         seed_history(Registry(settings, client=client))
         experiments = demo_store.summary.experiments

@@ -14,9 +14,8 @@ from pathlib import Path
 from playwright.sync_api import BrowserContext, expect
 
 from pages.views.shared import PING_TTL_S
-from registry.settings import load_settings
 from registry.store.client import make_client
-from tests.e2e.conftest import E2E_ACTOR, Demo, serving_dashboard
+from tests.e2e.conftest import Demo, e2e_settings, serving_dashboard
 from tests.e2e.dashboard import Dashboard
 from tests.stack import Stack, start_mlflow_server
 
@@ -30,14 +29,7 @@ def test_retry_brings_the_page_back_once_the_server_answers_again(
     port = int(uri.rsplit(":", 1)[1])
     try:
         server.wait_until_answers(f"{uri}/health", timeout_s=60)
-        settings = load_settings(
-            tracking_uri=uri,
-            s3_endpoint_url=stack.s3_endpoint_url,
-            home=tmp_path,
-            audit_url=f"sqlite:///{tmp_path / 'audit.db'}",
-            actor=E2E_ACTOR,
-            leads_csv=E2E_ACTOR,
-        )
+        settings = e2e_settings(uri, stack, tmp_path)
         stores = Demo(settings, make_client(settings), {}, {})
         with serving_dashboard(stores, "streamlit-outage.log") as url:
             ui = Dashboard(browser_context.new_page(), url, tmp_path)
