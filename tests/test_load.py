@@ -31,8 +31,10 @@ from registry.service import Registry
 from registry.settings import load_settings
 from tests.factories import make_model
 
-THREADS, THREAD_ACTIONS = 8, 15
-PROCESSES, PROCESS_ACTIONS = 3, 10
+# Eight threads and three replicas acting at once; enough attempts each that the in-flight race of
+# bcbaa8d, put back, failed this test in 4 runs of 4 (5 and 4 attempts: 1 of 3).
+THREADS, THREAD_ACTIONS = 8, 8
+PROCESSES, PROCESS_ACTIONS = 3, 6
 VERSIONS = ("1", "2", "3")
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -69,9 +71,14 @@ def act(reg: Registry, worker: str, models: list[str], actions: int, seed: int) 
 
 
 def worker_process() -> None:
-    """Entry point of a replica process: argv[1] is JSON with the settings, models and its name."""
+    """Entry point of a replica process: argv[1] is JSON with the settings, models and its name.
+
+    It says "ready" once connected and acts when told "go" on stdin: the replicas and the threads
+    start acting together, so their attempts overlap however long a process takes to start."""
     job = json.loads(sys.argv[1])
     reg = Registry.connect(load_settings(**job["settings"]))
+    print("ready", flush=True)
+    sys.stdin.readline()
     print(json.dumps(act(reg, job["worker"], job["models"], job["actions"], job["seed"])))
 
 
@@ -85,6 +92,7 @@ def start_replica(
         [sys.executable, "-c", code, json.dumps(job)],
         cwd=PROJECT,
         env={**os.environ, "PYTHONPATH": str(PROJECT)},
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=log.open("w"),
         text=True,
@@ -130,7 +138,12 @@ def test_concurrent_leads_keep_the_invariants(make_settings, backend: str, recor
         except BaseException as exc:  # anything but a RegistryError is a bug: fail the test with it
             crashed.append(exc)
 
+    for replica, log in zip(replicas, logs, strict=True):
+        assert replica.stdout.readline().strip() == "ready", log.read_text()[-3000:]
     threads = [threading.Thread(target=session, args=(t,)) for t in range(THREADS)]
+    for replica in replicas:
+        replica.stdin.write("go\n")
+        replica.stdin.flush()
     for thread in threads:
         thread.start()
     for thread in threads:
