@@ -3,6 +3,7 @@
 import streamlit as st
 
 from pages.views.first_paint import charts_after_paint
+from pages.views.prefetch import DATAFRAME, prefetch
 from pages.views.preload import import_every_page_in_background
 from pages.views.shared import (
     connection_banner,
@@ -48,6 +49,7 @@ else:
     # file list of pages/ (see there); the real navigation shows it again, for every session.
     st.set_option("client.showSidebarNavigation", True)
     page = st.navigation(PAGES)
+    prefetch(DATAFRAME)  # every page shows a table: its code loads while the page reads the store
     with st.sidebar:
         s = settings()
         st.caption(f"Tracking: {plain(s.describe()['tracking_uri'])}")

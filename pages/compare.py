@@ -8,7 +8,6 @@ URL: `?runs=a,b,c&baseline=a&diffonly=1&metrics=loss,acc&x=step&smooth=0.6&logy=
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -16,8 +15,7 @@ import streamlit as st
 from pages.views.figures import (
     MAX_SMOOTHING,
     X_AXES,
-    XAxis,
-    metric_history_figure,
+    kept_history_figure,
     parallel_coordinates_data,
     parallel_coordinates_figure,
     scatter_figure,
@@ -39,7 +37,6 @@ from registry.domain import diff
 from registry.domain.columns import numeric_columns
 from registry.service import Registry
 from registry.store.compare import ComparedRuns
-from registry.store.summaries import RunStamp
 
 through_app()  # first: a deep link must run inside app.py (see pages/views/shared.py)
 
@@ -167,30 +164,11 @@ def history_section(runs: pd.DataFrame, labels: dict[str, str]) -> None:
     per_line = svg_points_per_line(len(runs) * len(chosen))
     with st.spinner("Loading metric histories…"):
         figure = cached_read(
-            _history_figure, tuple(Registry.run_stamps(runs)), tuple(chosen), x, smoothing, log_y,
+            kept_history_figure, tuple(Registry.run_stamps(runs)), tuple(chosen), x, smoothing, log_y,
             tuple(labels.items()), per_line,
         )  # fmt: skip
     plotly_chart(figure, key="cmp_history_chart")
     st.caption(f"At most {per_line} points per line (first, last, min and max always kept).")
-
-
-def _history_figure(
-    reg: Registry,
-    stamps: tuple[RunStamp, ...],
-    keys: tuple[str, ...],
-    x: XAxis,
-    smoothing: float,
-    log_y: bool,
-    labels: tuple[tuple[str, str], ...],
-    per_line: int,
-) -> dict[str, Any]:
-    """The history chart, cached as plotly's dict: a rerun (a click elsewhere on the page) rebuilds no
-    figure (0.1-0.5 s of plotly's subplot and trace validation for 30 lines)."""
-    history = reg.kept_lines(stamps, keys)
-    figure = metric_history_figure(
-        history, x=x, smoothing=smoothing, log_y=log_y, names=dict(labels), max_points=per_line
-    )
-    return figure.to_dict()
 
 
 def parallel_section(runs: pd.DataFrame) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.views.columns import open_link
-from pages.views.figures import X_AXES, metric_history_figure, svg_points_per_line
+from pages.views.figures import X_AXES, kept_history_figure, svg_points_per_line
 from pages.views.first_paint import plotly_chart
 from pages.views.run_picker import pick_recent_runs
 from pages.views.shared import (
@@ -150,14 +150,10 @@ def history(detail: RunDetail) -> None:
         return
     with st.spinner("Loading metric history…"):
         stamps = Registry.run_stamps(pd.DataFrame([vars(detail.info)]))
-        frame = cached_read(Registry.kept_lines, tuple(stamps), tuple(chosen))
-    figure = metric_history_figure(
-        frame,
-        x=x,
-        log_y=log_y,
-        names={detail.info.run_id: detail.info.run_name},
-        max_points=svg_points_per_line(len(chosen)),
-    )
+        figure = cached_read(
+            kept_history_figure, tuple(stamps), tuple(chosen), x, 0.0, log_y,
+            ((detail.info.run_id, detail.info.run_name),), svg_points_per_line(len(chosen)),
+        )  # fmt: skip
     plotly_chart(figure, key="run_history_chart")
 
 

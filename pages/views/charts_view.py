@@ -26,6 +26,7 @@ from pages.views.chart_spec import (
 )
 from pages.views.figures import lines_to_draw, parallel_coordinates_figure
 from pages.views.first_paint import keep_for_the_charts, plotly_chart
+from pages.views.prefetch import PLOTLY, prefetch
 from pages.views.shared import cached_read, plain, query_param, section, set_query, show_error
 from registry.domain.aggregate import AGGREGATES, MAX_SMOOTHING, group_labels
 from registry.domain.step_images import StepImage, image_at
@@ -163,6 +164,8 @@ def charts_view(experiment: ExperimentInfo) -> None:
         )
         or "lines"
     )
+    if chart != "images":
+        prefetch(PLOTLY)  # the chart is this view's content: its code loads while the runs are read
     limit = LINE_RUNS if chart in ("lines", "images") else TABLE_RUNS
     try:
         with st.spinner("Reading runs…"):

@@ -9,7 +9,7 @@ more than `max_points` points per trace whatever it was given.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,10 @@ from registry.domain.aggregate import ema
 from registry.domain.diff import metric_direction
 from registry.domain.downsample import select_points
 from registry.errors import BadInput
+
+if TYPE_CHECKING:  # the service imports MLflow: the figures need only its types
+    from registry.service import Registry
+    from registry.store.summaries import RunStamp
 
 XAxis = Literal["step", "wall", "relative"]
 X_AXES: dict[str, str] = {"step": "Step", "wall": "Wall time", "relative": "Relative time (s)"}
@@ -122,6 +126,26 @@ def metric_history_figure(
     fig.update_xaxes(title_text=X_AXES[x], row=len(keys), col=1)
     fig.update_layout(height=max(320, 260 * len(keys)), hovermode="closest", margin={"t": 40, "b": 40})
     return fig
+
+
+def kept_history_figure(
+    reg: Registry,
+    stamps: tuple[RunStamp, ...],
+    keys: tuple[str, ...],
+    x: XAxis,
+    smoothing: float,
+    log_y: bool,
+    labels: tuple[tuple[str, str], ...],
+    per_line: int,
+) -> dict[str, Any]:
+    """`metric_history_figure` of the runs' kept line summaries, as plotly's dict: for `cached_read`,
+    so that a rerun (a click elsewhere on the page) rebuilds no figure (0.1-0.5 s of plotly's subplot
+    and trace validation, for one line as for 30)."""
+    history = reg.kept_lines(stamps, keys)
+    figure = metric_history_figure(
+        history, x=x, smoothing=smoothing, log_y=log_y, names=dict(labels), max_points=per_line
+    )
+    return figure.to_dict()
 
 
 def plotly_text(text: object) -> str:

@@ -3,10 +3,13 @@
 Plotly's frontend code is a 4.7 MB chunk that the browser fetches and parses when the first chart of a
 session appears. Profiled, that parse held back the page's first table by more than half of its time
 (docs/benchmarks.md, "Where the time goes"). So the first run of a session draws a placeholder of the
-chart's height in its place; `charts_after_paint`, called by app.py once the page has run, registers
-a fragment with a short `run_every`. Its timer runs in the browser, so the fragment comes back only
-once the browser is free again, the page drawn; it then marks the session painted and reruns the page,
-charts included. Later pages of the session draw their charts at once.
+chart's height in its place; `charts_after_paint`, called by app.py once the page has run, mounts an
+invisible component (pages/views/prefetch.py) that watches for the page's first table cell. Once it is
+drawn, the component starts loading Plotly's code and reports back; the report's rerun marks the
+session painted and brings the charts. Later pages of the session draw their charts at once.
+
+A browser-side timer (a fragment's `run_every`) did this before; it fired once the browser was free,
+which under load came before the table's cells were drawn, and Plotly's code then went first.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 import streamlit as st
 
-from pages.views.streamlit_internals import in_fragment_rerun
+from pages.views.prefetch import PLOTLY, prefetch
 
 PAINTED = "first_paint.done"  # session state: the browser has drawn a page of this session
 _WAITING = "first_paint.waiting"  # a chart of this run waits for it
@@ -54,16 +57,16 @@ def keep_for_the_charts(key: str, value: Any) -> None:
 
 
 def charts_after_paint() -> None:
-    """At the end of a run whose charts waited: come back for them once the browser has drawn it."""
+    """At the end of a run whose charts waited: come back for them once the browser has drawn the
+    page's first table.
+
+    Plotly's code starts loading at that moment too: its second of evaluation in the browser then
+    overlaps the come-back rerun on the server, instead of following it, and never delays the table.
+    """
     if st.session_state.pop(_WAITING, False) and not st.session_state.get(PAINTED):
-        _come_back()
+        prefetch(PLOTLY, after_first_table=True, on_drawn=_painted)
 
 
-@st.fragment(run_every=0.05)
-def _come_back() -> None:
-    if in_fragment_rerun():  # the browser's timer asked: it has drawn the page
-        st.session_state[PAINTED] = True
-        # A yield point first: a click or a page change sent meanwhile then runs instead (with the
-        # charts). Requested after it, this rerun's page would win over that page change.
-        st.empty()
-        st.rerun()
+def _painted() -> None:
+    """The browser drew the page: this rerun, which its report started, brings the charts."""
+    st.session_state[PAINTED] = True

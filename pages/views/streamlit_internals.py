@@ -24,15 +24,3 @@ def leave_legacy_pages_mode() -> None:
     from streamlit.runtime.pages_manager import PagesManager
 
     PagesManager.uses_pages_directory = False
-
-
-def in_fragment_rerun() -> bool:
-    """Whether this run reruns fragments only (a widget in one, or its `run_every` timer), not the page.
-
-    `ScriptRunContext.fragment_ids_this_run` (streamlit/runtime/scriptrunner_utils/
-    script_run_context.py) is empty on a full run of the page.
-    """
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    return bool(ctx is not None and ctx.fragment_ids_this_run)

@@ -16,7 +16,7 @@ from pages.views import charts_view
 from pages.views.first_paint import PLACEHOLDER
 from tests.run_data import log_steps, make_run
 from tests.stack import unique_name
-from tests.ui.tracking_data import flatten, plotly_array, unescape
+from tests.ui.tracking_data import flatten, plotly_array, prefetched, unescape
 
 PAGE = "pages/runs.py"
 LENGTHS = [40, 30, 20, 40, 25, 10]  # uneven histories
@@ -217,6 +217,7 @@ def test_more_runs_than_a_line_chart_takes_are_named(ui_env, open_page, charted,
 
 def test_bars_per_run_and_per_group(ui_env, open_page, charted):
     at = _open(open_page, charted, chart="bar", metrics="loss")
+    assert "PlotlyChart" in {chunk.split(".")[0] for chunk in prefetched(at)}  # loads while runs are read
     bars = figure(at, "charts_bar_chart")["data"][0]
     assert len(bars["x"]) == 7 and "error_y" not in bars
     at = _open(open_page, charted, chart="bar", metrics="loss", bar="max", group_by="team")
@@ -260,6 +261,7 @@ def _images(at: AppTest) -> list[Any]:
 
 def test_the_image_grid_shows_each_runs_image_at_the_chosen_step(ui_env, open_page, charted):
     at = _open(open_page, charted, chart="images")
+    assert "PlotlyChart" not in {chunk.split(".")[0] for chunk in prefetched(at)}  # no chart to draw
     assert sorted(at.multiselect(key="charts_image_runs").value) == sorted(charted.runs[:2])
     assert at.selectbox(key="charts_image_key").value == "pred/sample"
     assert at.select_slider(key="charts_image_step").value == 5

@@ -12,6 +12,7 @@ from tests.ui.tracking_data import (  # noqa: F401
     assert_no_raw_markup,
     newest_runs,
     plotly_array,
+    prefetched,
     tracking_fixture,
     unescape,
 )
@@ -77,6 +78,12 @@ def test_a_new_session_draws_the_tables_first_and_holds_the_chart_for_the_browse
     assert at.multiselect(key="run_metrics").value == ["loss"]  # the controls are there already
     assert any(d.value.shape[0] for d in at.dataframe)  # and the tables
     assert PAINTED not in at.session_state  # only the browser's own timer says the page was drawn
+    # The tables' code was asked for before the page's reads, Plotly's behind the tables
+    # (pages/views/prefetch.py); a painted session draws its chart at once and asks for nothing more.
+    assert [chunk.split(".")[0] for chunk in prefetched(at)] == ["DataFrame", "PlotlyChart"]
+    assert [chunk.split(".")[0] for chunk in prefetched(open_page(PAGE, run=tracking.parent))] == [
+        "DataFrame"
+    ]
 
 
 def test_a_json_artifact_is_previewed_and_a_csv_as_a_table(ui_env, open_page, tracking):

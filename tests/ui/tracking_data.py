@@ -7,6 +7,7 @@ Made once per test module through the MLflow client on the session's server: the
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -125,3 +126,15 @@ def assert_no_raw_markup(at: AppTest) -> None:
     for text in texts(at):
         assert "<script>" not in text, text
         assert "**bold**" not in text, text
+
+
+def prefetched(at: AppTest) -> list[str]:
+    """The frontend chunks the page asked the browser to load ahead (pages/views/prefetch.py), in
+    the order the sidebar holds the requests."""
+    return [
+        chunk
+        for node in flatten(at.sidebar)
+        if getattr(node, "type", None) == "bidi_component"
+        and node.proto.component_name == "registry_dashboard.prefetch"
+        for chunk in json.loads(node.proto.json)["chunks"]
+    ]
