@@ -25,6 +25,7 @@ from registry.errors import BadInput, Conflict, Unreachable
 from registry.lifecycle.actions import apply_plan
 from registry.service import Registry
 from registry.store.artifacts import list_artifacts, preview_artifact
+from registry.store.runs import get_run
 from registry.store.status import store_status
 from tests.factories import make_model
 from tests.stack import ServerProcess, Stack, s3_behind_a_server, start_mlflow_server
@@ -147,19 +148,22 @@ def test_a_failure_part_way_through_the_writes_leaves_the_holders_unchanged(make
 # S3 goes down ----------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_s3_down_breaks_artifact_reads_only(make_settings, tmp_path: Path) -> None:
-    """The server proxies S3: artifact reads fail with a message naming the artifact store, while
-    the registry (and its audit) needs no S3 and keeps working."""
+    """The server proxies S3 (the usual set-up), so S3 going down reaches us as a server error:
+    artifact reads fail with a message naming the artifact store, while the run, the registry and
+    its audit need no S3 and keep working."""
     with s3_behind_a_server(tmp_path, "faults") as (moto, uri, s3_url):
         reg = Registry.connect(make_settings("http", tracking_uri=uri, s3_endpoint_url=s3_url))
         model = make_model(reg.client, [{"acc": 0.8}, {"acc": 0.9}])
         run_id = reg.client.get_model_version(model, "1").run_id
         reg.client.log_text(run_id, "hello", "notes.txt")
+        assert preview_artifact(reg.client, run_id, "notes.txt").text == "hello"
 
         moto.stop()
         for read in (lambda: preview_artifact(reg.client, run_id, "notes.txt"),
                      lambda: list_artifacts(reg.client, run_id)):  # fmt: skip
             with pytest.raises(Unreachable, match="could not read its artifact store"):
                 read()
+        assert get_run(reg.client, run_id).info.run_id == run_id  # the run itself still reads
         status = {s.store: s for s in store_status(reg)}
         assert status["artifact store"].reachable is False
         assert all(status[s].reachable for s in ("tracking store", "model registry", "audit log"))
