@@ -407,19 +407,20 @@ def groups_line_figure(bands: pd.DataFrame, spec: ChartSpec, keys: Sequence[str]
 class LineChart:
     """A line chart of runs or groups, the frame it drew (the "as drawn" export) and what it holds."""
 
-    figure: go.Figure
+    figure: go.Figure | dict[str, Any]  # plotly's dict once the chart came back from a cache
     drawn: pd.DataFrame
     runs_drawn: tuple[str, ...]
     lines: int
 
     # st.cache_data pickles the chart. Plotly's own unpickling validates every array again (0.23 s for
-    # 3 traces x 30,000 points, on each rerun that reads the cache); the figure's dict, rebuilt without
-    # validation (our builders made it valid), takes 0.03 s.
+    # 3 traces x 30,000 points, on each rerun that reads the cache): it is kept as plotly's dict, which
+    # first_paint.plotly_chart draws as it is.
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "figure": self.figure.to_dict()}
+        figure = self.figure if isinstance(self.figure, dict) else self.figure.to_dict()
+        return {**self.__dict__, "figure": figure}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        for name, value in {**state, "figure": go.Figure(state["figure"], _validate=False)}.items():
+        for name, value in state.items():
             object.__setattr__(self, name, value)
 
 
