@@ -37,9 +37,8 @@ def plotly_chart(figure: Any, *, at_once: bool = False, **kwargs: Any) -> None:
     without plotly's validation or copies (figures.DrawnFigure)."""
     if at_once or st.session_state.get(PAINTED):
         if isinstance(figure, dict):
-            from pages.views.figures import (
-                DrawnFigure,
-            )  # here: app.py imports this module, and not every page draws
+            # Imported here: app.py imports this module, and not every page draws.
+            from pages.views.figures import DrawnFigure
 
             figure = DrawnFigure(figure)
         st.plotly_chart(figure, **kwargs)
