@@ -405,22 +405,18 @@ def groups_line_figure(bands: pd.DataFrame, spec: ChartSpec, keys: Sequence[str]
 
 @dataclass(frozen=True)
 class LineChart:
-    """A line chart of runs or groups, the frame it drew (the "as drawn" export) and what it holds."""
+    """A line chart of runs or groups, the frame it drew (the "as drawn" export) and what it holds.
 
-    figure: go.Figure
+    The figure is plotly's dict, made once: st.cache_data pickles the chart as it is, and
+    first_paint.plotly_chart draws it as it is. A Figure would be deep-copied three times on the
+    way (made, pickled, drawn: 0.5 s of a 2.8 s cold run for the 100-run chart), and plotly's own
+    unpickling validates every array again (0.23 s for 3 traces x 30,000 points, per rerun).
+    """
+
+    figure: dict[str, Any]
     drawn: pd.DataFrame
     runs_drawn: tuple[str, ...]
     lines: int
-
-    # st.cache_data pickles the chart. Plotly's own unpickling validates every array again (0.23 s for
-    # 3 traces x 30,000 points, on each rerun that reads the cache); the figure's dict, rebuilt without
-    # validation (our builders made it valid), takes 0.03 s.
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "figure": self.figure.to_dict()}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        for name, value in {**state, "figure": go.Figure(state["figure"], _validate=False)}.items():
-            object.__setattr__(self, name, value)
 
 
 def line_chart(
@@ -433,9 +429,9 @@ def line_chart(
     lines = data[["key", "run_id"]].drop_duplicates().shape[0]
     if groups is not None:
         drawn = bands_frame(data, groups, spec.aggregate, spec.smooth)
-        return LineChart(groups_line_figure(drawn, spec, spec.metrics), drawn, runs_drawn, lines)
+        return LineChart(groups_line_figure(drawn, spec, spec.metrics).to_dict(), drawn, runs_drawn, lines)
     drawn = lines_frame(data, names, spec.smooth, points)
-    return LineChart(runs_line_figure(drawn, spec, spec.metrics), drawn, runs_drawn, lines)
+    return LineChart(runs_line_figure(drawn, spec, spec.metrics).to_dict(), drawn, runs_drawn, lines)
 
 
 def bar_frame(values: pd.DataFrame, groups: pd.Series | None, how: str) -> pd.DataFrame:

@@ -33,17 +33,20 @@ def plotly_chart(figure: Any, *, at_once: bool = False, **kwargs: Any) -> None:
     `at_once`: the chart is what the page is for (the Charts view), with no table to show before it;
     waiting for the first paint would only delay it by a rerun of the page.
 
-    A dict is a figure our builders made and a cache kept as plotly's dict: it is drawn without
-    plotly's validation, which Streamlit would otherwise run on every rerun."""
-    if isinstance(figure, dict):
-        import plotly.graph_objects as go  # here: app.py imports this module, and not every page draws
-
-        figure = go.Figure(figure, _validate=False)
+    A dict is a figure our builders made and a cache kept as plotly's dict: it is drawn as it is,
+    without plotly's validation or copies (figures.DrawnFigure)."""
     if at_once or st.session_state.get(PAINTED):
+        if isinstance(figure, dict):
+            # Imported here: app.py imports this module, and not every page draws.
+            from pages.views.figures import DrawnFigure
+
+            figure = DrawnFigure(figure)
         st.plotly_chart(figure, **kwargs)
         return
     st.session_state[_WAITING] = True
-    height = getattr(getattr(figure, "layout", None), "height", None) or PLOTLY_DEFAULT_HEIGHT
+    layout = figure.get("layout", {}) if isinstance(figure, dict) else figure.layout
+    height = layout.get("height") if isinstance(layout, dict) else getattr(layout, "height", None)
+    height = height or PLOTLY_DEFAULT_HEIGHT
     with st.container(height=int(height), border=False):
         st.caption(PLACEHOLDER)
 

@@ -25,8 +25,8 @@ _JS = """
 export default function ({ data, setTriggerValue }) {
   // The chunks sit beside Streamlit's own entry module, wherever the app is served from.
   const entry = document.querySelector('script[type="module"][src*="static/js/index."]');
-  if (!entry) return;
   const load = () => {
+    if (!entry) return;  // an unknown page layout: no head start, and the report still goes
     for (const chunk of data.chunks) {
       import(new URL(chunk, entry.src).href).catch(() => {});  // a miss only means no head start
     }
