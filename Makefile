@@ -21,9 +21,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8501
 MLFLOW_PORT ?= 5000
 # Test processes (pytest-xdist): each starts its own test stack; the suite waits on servers as much
-# as it computes, so two workers cut its time by a third even on two cores. `--dist loadgroup`
+# as it computes, so two workers cut its time by a third even on two cores. Three on two cores:
+# with two, CI's run used 147% of its two cores (~1,216 s of CPU in 827 s): each worker's processes
+# wait about a quarter of the time (a browser page settling, a server starting, a poll), and a
+# third worker's tests fill those gaps, for ~20 s of CPU (its own stack). `--dist loadgroup`
 # keeps each xdist_group on one worker (the PostgreSQL tests: one cluster, not one per worker).
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 
 .PHONY: run test install install-dev server seed lint bench clean-local
 
