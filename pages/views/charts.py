@@ -24,10 +24,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import hex_to_rgb, unlabel_rgb
-from plotly.subplots import make_subplots
 
 from pages.views.chart_spec import BAR_VALUES, X_BASES, ChartSpec
-from pages.views.figures import color_of, plotly_text
+from pages.views.figures import color_of, panel_axes, plotly_text, stacked_panels
 from registry.domain.aggregate import band, ema, group_band, inlier_range, value_at_steps
 from registry.domain.downsample import select_points
 from registry.errors import BadInput
@@ -123,21 +122,7 @@ def lines_frame(data: pd.DataFrame, names: Mapping[str, str], smoothing: float, 
 
 def _panels(keys: Sequence[str], x: str) -> dict:
     """The layout of one stacked panel per metric, sharing the x axis."""
-    fig = make_subplots(
-        rows=max(len(keys), 1),
-        cols=1,
-        shared_xaxes=True,
-        subplot_titles=[plotly_text(k) for k in keys],
-        vertical_spacing=min(0.08, 0.3 / max(len(keys), 1)),
-    )
-    fig.update_xaxes(title_text=x_title(x), row=max(len(keys), 1), col=1)
-    fig.update_layout(height=max(340, 260 * len(keys)), hovermode="closest", margin={"t": 40, "b": 40})
-    return fig.layout.to_plotly_json()
-
-
-def _axis(row: int) -> tuple[str, str]:
-    suffix = "" if row == 1 else str(row)
-    return f"x{suffix}", f"y{suffix}"
+    return stacked_panels(keys, x_title(x), min_height=340)
 
 
 def _style_axes(
@@ -189,7 +174,7 @@ def _separate_traces(drawn: pd.DataFrame, keys: list[str], spec: ChartSpec) -> l
     traces: list[dict] = []
     in_legend: set[str] = set()
     for row, key in enumerate(keys, start=1):
-        xaxis, yaxis = _axis(row)
+        xaxis, yaxis = panel_axes(row)
         for index, run_id in enumerate(runs):
             line = drawn[(drawn["key"] == key) & (drawn["run_id"] == run_id)]
             if line.empty:
@@ -232,7 +217,7 @@ def _merged_traces(drawn: pd.DataFrame, keys: list[str], spec: ChartSpec) -> lis
     traces: list[dict] = []
     compact = np.float64 if spec.x == "wall" else np.float32  # epoch ms need float64; the rest fit 32 bits
     for row, key in enumerate(keys, start=1):
-        xaxis, yaxis = _axis(row)
+        xaxis, yaxis = panel_axes(row)
         panel = drawn[drawn["key"] == key]
         lines = list(_lines_of(panel).values())
         if not lines:
@@ -345,7 +330,7 @@ def groups_line_figure(bands: pd.DataFrame, spec: ChartSpec, keys: Sequence[str]
     groups = list(dict.fromkeys(bands["group"]))
     in_legend: set[str] = set()
     for row, key in enumerate(keys, start=1):
-        xaxis, yaxis = _axis(row)
+        xaxis, yaxis = panel_axes(row)
         for index, group in enumerate(groups):
             rows = bands[(bands["group"] == group) & (bands["key"] == key)]
             if rows.empty:

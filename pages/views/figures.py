@@ -66,6 +66,27 @@ def svg_points_per_line(lines: int, most: int = 1000, least: int = 100) -> int:
     return max(least, min(most, (_FIGURE_POINTS - 1) // max(lines, 1)))
 
 
+def stacked_panels(keys: Sequence[str], x_title: str, min_height: int) -> dict[str, Any]:
+    """The layout (plotly's dict) of one stacked panel per metric, sharing the x axis."""
+    rows = max(len(keys), 1)
+    fig = make_subplots(
+        rows=rows,
+        cols=1,
+        shared_xaxes=True,
+        subplot_titles=[plotly_text(k) for k in keys],
+        vertical_spacing=min(0.08, 0.3 / rows),
+    )
+    fig.update_xaxes(title_text=x_title, row=rows, col=1)
+    fig.update_layout(height=max(min_height, 260 * len(keys)), hovermode="closest", margin={"t": 40, "b": 40})
+    return fig.layout.to_plotly_json()
+
+
+def panel_axes(row: int) -> tuple[str, str]:
+    """The x and y axes of a stacked panel (1-based), as a trace names them."""
+    suffix = "" if row == 1 else str(row)
+    return f"x{suffix}", f"y{suffix}"
+
+
 def metric_history_figure(
     history: pd.DataFrame,
     x: XAxis = "step",
@@ -82,50 +103,42 @@ def metric_history_figure(
     names = dict(names or {})
     xs = x_values(history, x)  # also validates x
     smooth(pd.Series(dtype="float64"), smoothing)  # validates smoothing
-    keys = list(dict.fromkeys(history["key"])) or [""]
-    runs = list(dict.fromkeys(history["run_id"]))
-    fig = make_subplots(
-        rows=len(keys),
-        cols=1,
-        shared_xaxes=True,
-        subplot_titles=[plotly_text(k) for k in keys],
-        vertical_spacing=min(0.08, 0.3 / len(keys)),
-    )
+    # Found in Arrow, not by iterating the column's strings (0.44 s for 60,000 points).
+    keys = [str(k) for k in pd.unique(history["key"])] or [""]
+    runs = [str(r) for r in pd.unique(history["run_id"])]
+    layout = stacked_panels(keys, X_AXES[x], min_height=320)
     data = history.assign(_x=xs)
+    rows_of = data.groupby(["key", "run_id"], sort=False).indices  # one pass, not a mask per line
+    traces: list[dict[str, Any]] = []
     in_legend: set[str] = set()
     for row, key in enumerate(keys, start=1):
+        xaxis, yaxis = panel_axes(row)
         for index, run_id in enumerate(runs):
-            line = data[(data["key"] == key) & (data["run_id"] == run_id)].sort_values(["_x", "step"])
-            if line.empty:
+            if (key, run_id) not in rows_of:
                 continue
+            line = data.iloc[rows_of[(key, run_id)]].sort_values(["_x", "step"])
             if len(line) > max_points:
                 keep = select_points(
                     np.arange(len(line)), line["value"].to_numpy(dtype="float64"), max_points
                 )
                 line = line.iloc[keep]
-            label = names.get(run_id, run_id[:8])
-            fig.add_trace(
-                go.Scatter(
-                    x=line["_x"].to_numpy(),
-                    y=smooth(line["value"], smoothing).to_numpy(),
-                    customdata=line["value"].to_numpy(),
-                    mode="lines" if len(line) > _MARKERS_UP_TO else "lines+markers",
-                    name=plotly_text(label),
-                    legendgroup=run_id,
-                    showlegend=run_id not in in_legend,
-                    line={"color": color_of(index)},
-                    hovertemplate=f"{plotly_text(label)}<br>{plotly_text(key)}: %{{customdata:.6g}}"
-                    + ("<br>smoothed: %{y:.6g}" if smoothing else "")
-                    + "<extra></extra>",
-                ),
-                row=row,
-                col=1,
-            )
+            label = plotly_text(names.get(run_id, run_id[:8]))
+            values = line["value"].to_numpy(dtype="float64")
+            traces.append({
+                "type": "scatter", "x": line["_x"].to_numpy(),
+                "y": smooth(line["value"], smoothing).to_numpy(),
+                "customdata": values, "xaxis": xaxis, "yaxis": yaxis,
+                "mode": "lines" if len(line) > _MARKERS_UP_TO else "lines+markers",
+                "name": label, "legendgroup": run_id, "showlegend": run_id not in in_legend,
+                "line": {"color": color_of(index)},
+                "hovertemplate": f"{label}<br>{plotly_text(key)}: %{{customdata:.6g}}"
+                + ("<br>smoothed: %{y:.6g}" if smoothing else "") + "<extra></extra>",
+            })  # fmt: skip
             in_legend.add(run_id)
-        fig.update_yaxes(type="log" if log_y else "linear", row=row, col=1)
-    fig.update_xaxes(title_text=X_AXES[x], row=len(keys), col=1)
-    fig.update_layout(height=max(320, 260 * len(keys)), hovermode="closest", margin={"t": 40, "b": 40})
-    return fig
+        layout[f"yaxis{'' if row == 1 else row}"]["type"] = "log" if log_y else "linear"
+    # Plain dicts, not validated go.Scatter objects: the figure is built on each cold read of
+    # Compare and the Run page.
+    return go.Figure({"data": traces, "layout": layout}, _validate=False)
 
 
 def kept_history_figure(
