@@ -28,11 +28,17 @@ def import_every_page_in_background() -> threading.Thread:
         return _thread
 
 
+# Imported on first use inside a page, not by its modules: pandas' Styler (with jinja2) colours
+# Compare's differences, 0.2 s on a first Compare.
+_FIRST_USE = ("pandas.io.formats.style",)
+
+
 def _import_views() -> None:
     import pages.views
 
-    for module in pkgutil.iter_modules(pages.views.__path__, "pages.views."):
+    views = [m.name for m in pkgutil.iter_modules(pages.views.__path__, "pages.views.")]
+    for name in [*views, *_FIRST_USE]:
         try:
-            importlib.import_module(module.name)
+            importlib.import_module(name)
         except Exception:  # the page that needs it shows the error in place
-            log.warning("preloading %s failed; its page will import it again", module.name, exc_info=True)
+            log.warning("preloading %s failed; its page will import it again", name, exc_info=True)
