@@ -245,12 +245,20 @@ def mask_uri(uri: str) -> str:
 
 def make_sqlite_folder(url: str) -> None:
     """The folder of a SQLite database URL (the audit log, the kept line summaries), made when
-    missing: a new home or volume starts its databases there. Other URLs are left alone."""
+    missing: a new home or volume starts its databases there. Other URLs are left alone, and so is
+    SQLite's URI form (`sqlite:///file:/path?mode=ro&uri=true`): it names its own open mode, often
+    read-only, and its `file:` path is no folder to make (it was made, relative, in the working
+    directory)."""
     from sqlalchemy.engine import make_url  # here: app.py reads settings before anything needs SQL
 
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    database = parsed.database or ""
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and database not in ("", ":memory:")
+        and not database.startswith("file:")
+    ):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -61,6 +61,18 @@ def test_a_sqlite_log_in_a_folder_not_yet_made_is_created_there(tmp_path):
     assert path.exists() and [a.outcome for a in AuditLog(f"sqlite:///{path}").attempts()] == ["done"]
 
 
+def test_a_sqlite_uri_filename_makes_no_folder_in_the_working_directory(tmp_path, monkeypatch):
+    """`sqlite:///file:/path?mode=ro&uri=true` (SQLite's URI form, e.g. a read-only log) names an
+    absolute file; its folder was taken as the relative path `file:/path` and made in the working
+    directory (a stray `file:` folder in the project after the read-only tests)."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "logs" / "audit.db"
+    AuditLog(f"sqlite:///{path}").finish(AuditLog(f"sqlite:///{path}").begin(**intent()), "done")
+    read_only = AuditLog(f"sqlite:///file:{path}?mode=ro&uri=true")
+    assert [a.outcome for a in read_only.attempts()] == ["done"]
+    assert not (tmp_path / "file:").exists()
+
+
 def test_limit_returns_the_newest_attempts_oldest_first(audit):
     for v in range(1, 8):
         audit.finish(audit.begin(**intent(to=str(v))), "done")
