@@ -117,13 +117,11 @@ def metric_history_figure(
             if (key, run_id) not in rows_of:
                 continue
             line = data.iloc[rows_of[(key, run_id)]].sort_values(["_x", "step"])
-            if len(line) > max_points:
-                keep = select_points(
-                    np.arange(len(line)), line["value"].to_numpy(dtype="float64"), max_points
-                )
-                line = line.iloc[keep]
-            label = plotly_text(names.get(run_id, run_id[:8]))
             values = line["value"].to_numpy(dtype="float64")
+            if len(line) > max_points:
+                keep = select_points(np.arange(len(line)), values, max_points)
+                line, values = line.iloc[keep], values[keep]
+            label = plotly_text(names.get(run_id, run_id[:8]))
             traces.append({
                 "type": "scatter", "x": line["_x"].to_numpy(),
                 "y": smooth(line["value"], smoothing).to_numpy(),
@@ -152,8 +150,7 @@ def kept_history_figure(
     per_line: int,
 ) -> dict[str, Any]:
     """`metric_history_figure` of the runs' kept line summaries, as plotly's dict: for `cached_read`,
-    so that a rerun (a click elsewhere on the page) rebuilds no figure (0.1-0.5 s of plotly's subplot
-    and trace validation, for one line as for 30)."""
+    so that a rerun (a click elsewhere on the page) neither reads the lines nor rebuilds the figure."""
     history = reg.kept_lines(stamps, keys)
     figure = metric_history_figure(
         history, x=x, smoothing=smoothing, log_y=log_y, names=dict(labels), max_points=per_line
