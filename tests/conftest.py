@@ -18,7 +18,7 @@ from registry.settings import Settings, load_settings
 from registry.store.client import make_client
 from tests.demo_store import DemoStore, shared_demo
 from tests.pg import PgStack, Postgres, running_pg_stack, running_postgres, skip_unless_available
-from tests.stack import FAKE_AWS, Stack, migrated_sqlite_template, running_stack
+from tests.stack import FAKE_AWS, FaultStack, Stack, migrated_sqlite_template, running_stack
 
 TEST_ACTOR = "ada"
 _stack_start_times: list[float] = []
@@ -57,6 +57,23 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         _stack_start_times.append(started.started_in_s)
         mp.setenv("MLFLOW_S3_ENDPOINT_URL", started.s3_endpoint_url)
         yield started
+
+
+@pytest.fixture(scope="session")
+def _fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
+    started = FaultStack(tmp_path_factory.mktemp("fault-stack"))
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture
+def fault_stack(_fault_stack: FaultStack) -> FaultStack:
+    """Moto and an `mlflow server` for tests that stop or kill them, once per worker (tests/stack.py,
+    FaultStack); both run when the test starts, on the same ports and store as for the test before."""
+    _fault_stack.ensure_up()
+    return _fault_stack
 
 
 @pytest.fixture(scope="session")
@@ -169,12 +186,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     busy machine), not each. So do the tests on the trained demo (test_demo and the browser tests
     it serves): one worker trains it (about a minute of one core) and starts its server, dashboard
     and Chromium while the other runs the rest, instead of both waiting on the training's lock
-    (~110 s of setup each on a busy machine) and both starting a browser stack."""
+    (~110 s of setup each on a busy machine) and both starting a browser stack. The tests that stop
+    or kill servers share one pair (`fault_stack`), so they share one worker too."""
     for item in items:
+        fixtures = getattr(item, "fixturenames", ())
         if item.get_closest_marker("postgres"):
             item.add_marker(pytest.mark.xdist_group("postgres"))
-        elif "demo_store" in getattr(item, "fixturenames", ()):
+        elif "demo_store" in fixtures:
             item.add_marker(pytest.mark.xdist_group("demo"))
+        elif "fault_stack" in fixtures:
+            item.add_marker(pytest.mark.xdist_group("faults"))
 
 
 @pytest.fixture(scope="session")

@@ -214,6 +214,35 @@ def start_mlflow_server(
     return server, f"http://127.0.0.1:{port}", backend_uri
 
 
+class RestartableServer:
+    """An `mlflow server` a test may stop and start again on the same store and port, as an operator
+    restarts one: whatever points at it (a dashboard under test) keeps its URL."""
+
+    def __init__(
+        self, folder: Path, s3_endpoint_url: str, bucket: str, artifacts_prefix: str = "artifacts"
+    ) -> None:
+        self._where = (folder, s3_endpoint_url, bucket)
+        self._artifacts_prefix = artifacts_prefix
+        self.process, self.uri, _ = start_mlflow_server(*self._where, artifacts_prefix=artifacts_prefix)
+        self.port = int(self.uri.rsplit(":", 1)[1])
+
+    def wait_until_up(self, timeout_s: float = 60) -> None:
+        self.process.wait_until_answers(f"{self.uri}/health", timeout_s=timeout_s)
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def start_again(self) -> None:
+        """Start it on the same store and port (a no-op while it runs) and wait until it answers."""
+        if self.process.proc.poll() is None:
+            return
+        self.process.stop()  # what a kill left: its group, its log
+        self.process, _, _ = start_mlflow_server(
+            *self._where, port=self.port, artifacts_prefix=self._artifacts_prefix
+        )
+        self.wait_until_up()
+
+
 def create_bucket(endpoint_url: str, bucket: str) -> None:
     import boto3
 
@@ -270,19 +299,41 @@ def create_experiment(
     return client.create_experiment(name, artifact_location=location, tags=tags)
 
 
-@contextmanager
-def s3_behind_a_server(tmpdir: Path, bucket: str) -> Iterator[tuple[ServerProcess, str, str]]:
-    """A moto S3 of its own and an `mlflow server` proxying artifacts to it, for tests that stop S3.
+class FaultStack:
+    """A moto S3 and an `mlflow server` proxying to it, both of the tests that stop or kill them.
 
-    Yields (the moto process, the tracking URI, the S3 endpoint); both are stopped on exit.
+    Started once per worker (tests/conftest.py's `fault_stack`, one xdist group): each such test
+    used to start a pair of its own, ~10 s of CPU a server. `ensure_up` starts again, on the same
+    ports and store, whatever the previous test left stopped (S3 comes back empty: a new bucket).
     """
-    moto, s3_url = start_moto(tmpdir)
-    server, tracking_uri, _ = start_mlflow_server(tmpdir, s3_url, bucket)
-    try:
-        moto.wait_until_answers(f"{s3_url}/moto-api/", timeout_s=30)
-        create_bucket(s3_url, bucket)
-        server.wait_until_answers(f"{tracking_uri}/health", timeout_s=60)
-        yield moto, tracking_uri, s3_url
-    finally:
-        server.stop()
-        moto.stop()
+
+    def __init__(self, folder: Path, bucket: str = "faults") -> None:
+        self.folder, self.bucket = folder, bucket
+        self.s3, self.s3_endpoint_url = start_moto(folder)
+        self._s3_port = int(self.s3_endpoint_url.rsplit(":", 1)[1])
+        try:
+            self.server = RestartableServer(folder, self.s3_endpoint_url, bucket)
+        except BaseException:
+            self.s3.stop()
+            raise
+        try:
+            self._s3_ready()
+            self.server.wait_until_up()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _s3_ready(self) -> None:
+        self.s3.wait_until_answers(f"{self.s3_endpoint_url}/moto-api/", timeout_s=30)
+        create_bucket(self.s3_endpoint_url, self.bucket)
+
+    def ensure_up(self) -> None:
+        if self.s3.proc.poll() is not None:
+            self.s3.stop()
+            self.s3, _ = start_moto(self.folder, self._s3_port)
+            self._s3_ready()
+        self.server.start_again()
+
+    def stop(self) -> None:
+        self.server.stop()
+        self.s3.stop()

@@ -28,7 +28,7 @@ from registry.store.artifacts import list_artifacts, preview_artifact
 from registry.store.runs import get_run
 from registry.store.status import store_status
 from tests.factories import make_model
-from tests.stack import ServerProcess, Stack, s3_behind_a_server, start_mlflow_server
+from tests.stack import FaultStack, ServerProcess
 
 LEAD = Actor("alice", "lead")
 
@@ -52,42 +52,38 @@ def kill(server: ServerProcess) -> None:
 
 # the tracking server dies ----------------------------------------------------------------------------
 @pytest.mark.slow
-def test_tracking_server_killed_mid_action(stack: Stack, make_settings, tmp_path: Path) -> None:
+def test_tracking_server_killed_mid_action(fault_stack: FaultStack, make_settings) -> None:
     """Killed after the intent is recorded: the attempt is `failed` with the error, MLflow unchanged;
-    restarted on the same store and port, a new plan applies."""
-    server, uri, _ = start_mlflow_server(tmp_path, stack.s3_endpoint_url, stack.bucket)
-    port = int(uri.rsplit(":", 1)[1])
-    try:
-        server.wait_until_answers(f"{uri}/health", timeout_s=60)
-        reg = Registry.connect(make_settings("http", tracking_uri=uri))
-        model = make_model(reg.client, [{"acc": 0.8}, {"acc": 0.9}])
-        reg.promote(model, "1", "first", actor=LEAD)
-        plan = reg.plan("promote", model, "2", actor=LEAD)
+    started again on the same store and port, a new plan applies."""
+    server = fault_stack.server
+    reg = Registry.connect(
+        make_settings("http", tracking_uri=server.uri, s3_endpoint_url=fault_stack.s3_endpoint_url)
+    )
+    model = make_model(reg.client, [{"acc": 0.8}, {"acc": 0.9}])
+    reg.promote(model, "1", "first", actor=LEAD)
+    plan = reg.plan("promote", model, "2", actor=LEAD)
 
-        def crash() -> None:
-            kill(server)
+    def crash() -> None:
+        kill(server.process)
 
-        with pytest.raises(Unreachable, match=r"promote .* v2: .*did not answer"):
-            apply_plan(reg.client, reg.audit, reg.settings, plan, "v2", actor=LEAD, before_change=crash)
-        last = reg.history(model)[-1]
-        assert (last.to_version, last.outcome) == ("2", "failed")
-        assert "did not answer" in last.error
-        with pytest.raises(Unreachable):  # down: reads say so too
-            reg.state(model)
+    with pytest.raises(Unreachable, match=r"promote .* v2: .*did not answer"):
+        apply_plan(reg.client, reg.audit, reg.settings, plan, "v2", actor=LEAD, before_change=crash)
+    last = reg.history(model)[-1]
+    assert (last.to_version, last.outcome) == ("2", "failed")
+    assert "did not answer" in last.error
+    with pytest.raises(Unreachable):  # down: reads say so too
+        reg.state(model)
 
-        server.stop()
-        server, _, _ = start_mlflow_server(tmp_path, stack.s3_endpoint_url, stack.bucket, port=port)
-        server.wait_until_answers(f"{uri}/health", timeout_s=60)
-        assert holders(reg, model) == ("1", None)
-        assert_history_matches_mlflow(reg, model)
-        with pytest.raises(Conflict):  # the old plan predates the failed attempt: plan again
-            reg.apply(plan, "v2 again", actor=LEAD)
-        reg.promote(model, "2", "v2, server back", actor=LEAD)
-        assert holders(reg, model) == ("2", None)
-        assert [a.outcome for a in reg.history(model)] == ["done", "failed", "conflict", "done"]
-        assert_history_matches_mlflow(reg, model)
-    finally:
-        server.stop()
+    server.stop()
+    server.start_again()
+    assert holders(reg, model) == ("1", None)
+    assert_history_matches_mlflow(reg, model)
+    with pytest.raises(Conflict):  # the old plan predates the failed attempt: plan again
+        reg.apply(plan, "v2 again", actor=LEAD)
+    reg.promote(model, "2", "v2, server back", actor=LEAD)
+    assert holders(reg, model) == ("2", None)
+    assert [a.outcome for a in reg.history(model)] == ["done", "failed", "conflict", "done"]
+    assert_history_matches_mlflow(reg, model)
 
 
 _WRITES = (
@@ -147,32 +143,32 @@ def test_a_failure_part_way_through_the_writes_leaves_the_holders_unchanged(make
 
 # S3 goes down ----------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_s3_down_breaks_artifact_reads_only(make_settings, tmp_path: Path) -> None:
+def test_s3_down_breaks_artifact_reads_only(fault_stack: FaultStack, make_settings) -> None:
     """The server proxies S3 (the usual set-up), so S3 going down reaches us as a server error:
     artifact reads fail with a message naming the artifact store, while the run, the registry and
     its audit need no S3 and keep working."""
-    with s3_behind_a_server(tmp_path, "faults") as (moto, uri, s3_url):
-        reg = Registry.connect(make_settings("http", tracking_uri=uri, s3_endpoint_url=s3_url))
-        model = make_model(reg.client, [{"acc": 0.8}, {"acc": 0.9}])
-        run_id = reg.client.get_model_version(model, "1").run_id
-        reg.client.log_text(run_id, "hello", "notes.txt")
-        assert preview_artifact(reg.client, run_id, "notes.txt").text == "hello"
+    uri, s3_url = fault_stack.server.uri, fault_stack.s3_endpoint_url
+    reg = Registry.connect(make_settings("http", tracking_uri=uri, s3_endpoint_url=s3_url))
+    model = make_model(reg.client, [{"acc": 0.8}, {"acc": 0.9}])
+    run_id = reg.client.get_model_version(model, "1").run_id
+    reg.client.log_text(run_id, "hello", "notes.txt")
+    assert preview_artifact(reg.client, run_id, "notes.txt").text == "hello"
 
-        moto.stop()
-        for read in (lambda: preview_artifact(reg.client, run_id, "notes.txt"),
-                     lambda: list_artifacts(reg.client, run_id)):  # fmt: skip
-            with pytest.raises(Unreachable, match="could not read its artifact store"):
-                read()
-        assert get_run(reg.client, run_id).info.run_id == run_id  # the run itself still reads
-        status = {s.store: s for s in store_status(reg)}
-        assert status["artifact store"].reachable is False
-        assert all(status[s].reachable for s in ("tracking store", "model registry", "audit log"))
+    fault_stack.s3.stop()
+    for read in (lambda: preview_artifact(reg.client, run_id, "notes.txt"),
+                 lambda: list_artifacts(reg.client, run_id)):  # fmt: skip
+        with pytest.raises(Unreachable, match="could not read its artifact store"):
+            read()
+    assert get_run(reg.client, run_id).info.run_id == run_id  # the run itself still reads
+    status = {s.store: s for s in store_status(reg)}
+    assert status["artifact store"].reachable is False
+    assert all(status[s].reachable for s in ("tracking store", "model registry", "audit log"))
 
-        reg.promote(model, "1", "S3 is not needed for this", actor=LEAD)
-        reg.promote(model, "2", "nor for this", actor=LEAD)
-        reg.rollback(model, "and back", actor=LEAD)
-        assert holders(reg, model) == ("1", None)
-        assert_history_matches_mlflow(reg, model)
+    reg.promote(model, "1", "S3 is not needed for this", actor=LEAD)
+    reg.promote(model, "2", "nor for this", actor=LEAD)
+    reg.rollback(model, "and back", actor=LEAD)
+    assert holders(reg, model) == ("1", None)
+    assert_history_matches_mlflow(reg, model)
 
 
 # the audit database cannot be written ----------------------------------------------------------------

@@ -23,7 +23,7 @@ from registry.redaction import redact
 from registry.service import Registry
 from registry.store.status import store_status
 from tests.factories import make_model
-from tests.stack import Stack, free_port, start_mlflow_server
+from tests.stack import FaultStack, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "S3cr3tPW"
@@ -86,46 +86,44 @@ def _cli(uri: str, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
-def test_a_password_in_the_tracking_uri_shows_nowhere(stack: Stack, make_settings, tmp_path: Path) -> None:
+def test_a_password_in_the_tracking_uri_shows_nowhere(fault_stack: FaultStack, make_settings) -> None:
     """A real server reached as http://alice:S3cr3tPW@...; killed in the middle of an apply."""
-    server, uri, _ = start_mlflow_server(tmp_path, stack.s3_endpoint_url, stack.bucket)
-    secret_uri = uri.replace("http://", f"http://alice:{PASSWORD}@")
-    try:
-        server.wait_until_answers(f"{uri}/health", timeout_s=60)
-        reg = Registry.connect(make_settings("http", tracking_uri=secret_uri))
-        model = make_model(reg.client, [{"acc": 0.8}, {"acc": 0.9}])
-        reg.promote(model, "1", "first", actor=LEAD)
-        plan = reg.plan("promote", model, "2", actor=LEAD)
+    server = fault_stack.server
+    secret_uri = server.uri.replace("http://", f"http://alice:{PASSWORD}@")
+    reg = Registry.connect(
+        make_settings("http", tracking_uri=secret_uri, s3_endpoint_url=fault_stack.s3_endpoint_url)
+    )
+    model = make_model(reg.client, [{"acc": 0.8}, {"acc": 0.9}])
+    reg.promote(model, "1", "first", actor=LEAD)
+    plan = reg.plan("promote", model, "2", actor=LEAD)
 
-        def crash() -> None:
-            os.killpg(server.proc.pid, signal.SIGKILL)
-            server.proc.wait(timeout=10)
+    def crash() -> None:
+        os.killpg(server.process.proc.pid, signal.SIGKILL)
+        server.process.proc.wait(timeout=10)
 
-        with pytest.raises(Unreachable) as raised:
-            apply_plan(reg.client, reg.audit, reg.settings, plan, "v2", actor=LEAD, before_change=crash)
-        assert PASSWORD not in str(raised.value) and "alice:***@" in str(raised.value)
-        failed = reg.history(model)[-1]
-        assert failed.outcome == "failed" and "alice:***@" in (failed.error or "")
-        with reg.audit.engine.connect() as conn:  # what is stored, not only what is read back
-            stored = conn.exec_driver_sql("SELECT error FROM registry_audit").fetchall()
-        assert not [row for row in stored if PASSWORD in (row[0] or "")]
+    with pytest.raises(Unreachable) as raised:
+        apply_plan(reg.client, reg.audit, reg.settings, plan, "v2", actor=LEAD, before_change=crash)
+    assert PASSWORD not in str(raised.value) and "alice:***@" in str(raised.value)
+    failed = reg.history(model)[-1]
+    assert failed.outcome == "failed" and "alice:***@" in (failed.error or "")
+    with reg.audit.engine.connect() as conn:  # what is stored, not only what is read back
+        stored = conn.exec_driver_sql("SELECT error FROM registry_audit").fetchall()
+    assert not [row for row in stored if PASSWORD in (row[0] or "")]
 
-        statuses = store_status(reg)
-        assert [s.store for s in statuses if s.reachable is False]
-        assert not [s for s in statuses if PASSWORD in s.detail + s.uri]
+    statuses = store_status(reg)
+    assert [s.store for s in statuses if s.reachable is False]
+    assert not [s for s in statuses if PASSWORD in s.detail + s.uri]
 
-        home = reg.settings.home
-        text, as_json, history = (
-            _cli(secret_uri, home, *args)
-            for args in (("experiments",), ("experiments", "--json"), ("history", model, "--json"))
-        )
-        for done in (text, as_json, history):
-            assert PASSWORD not in done.stdout + done.stderr, done.args
-        assert text.returncode == as_json.returncode == 5
-        assert "alice:***@" in text.stderr
-        assert "alice:***@" in json.loads(as_json.stdout.splitlines()[0])["message"]
-    finally:
-        server.stop()
+    home = reg.settings.home
+    text, as_json, history = (
+        _cli(secret_uri, home, *args)
+        for args in (("experiments",), ("experiments", "--json"), ("history", model, "--json"))
+    )
+    for done in (text, as_json, history):
+        assert PASSWORD not in done.stdout + done.stderr, done.args
+    assert text.returncode == as_json.returncode == 5
+    assert "alice:***@" in text.stderr
+    assert "alice:***@" in json.loads(as_json.stdout.splitlines()[0])["message"]
 
 
 def test_the_cli_masks_a_dead_server_password(tmp_path: Path) -> None:
