@@ -30,7 +30,7 @@ from registry.store.client import make_client
 from registry.training.demo import DEMO_EXPERIMENTS, seed_history
 from tests.demo_store import DemoStore
 from tests.e2e.dashboard import TIMEOUT_MS, Dashboard
-from tests.stack import ServerProcess, Stack, child_env, free_port, start_mlflow_server
+from tests.stack import RestartableServer, ServerProcess, Stack, child_env, free_port
 
 # Chromium's headless shell (Debian's chromium-headless-shell: the build Playwright itself runs for
 # headless tests, the same engine without the full browser's windowing layer) where installed, else
@@ -96,12 +96,14 @@ def _missing_browser() -> None:
 
 @dataclass(frozen=True)
 class Demo:
-    """The seeded demo: settings for its stores, a client, and run ids by (experiment, run name)."""
+    """The seeded demo: settings for its stores, a client, run ids by (experiment, run name), and
+    its tracking server (tests/e2e/test_outage.py stops it under the dashboard and starts it again)."""
 
     settings: Settings
     client: MlflowClient
     experiments: dict[str, str]
     runs: dict[tuple[str, str], str]
+    server: RestartableServer
 
     def run_id(self, experiment: str, run_name: str) -> str:
         return self.runs[(experiment, run_name)]
@@ -116,10 +118,10 @@ def demo(demo_store: DemoStore, stack: Stack, tmp_path_factory: pytest.TempPathF
     home = tmp_path_factory.mktemp("e2e-home")
     folder = home / "server"
     demo_store.copy_database(folder / "mlflow.db")
-    server, uri, _ = start_mlflow_server(folder, stack.s3_endpoint_url, stack.bucket, artifacts_prefix="e2e")
+    server = RestartableServer(folder, stack.s3_endpoint_url, stack.bucket, artifacts_prefix="e2e")
     try:
-        server.wait_until_answers(f"{uri}/health", timeout_s=60)
-        settings = e2e_settings(uri, stack, home)
+        server.wait_until_up()
+        settings = e2e_settings(server.uri, stack, home)
         client = make_client(settings)
         seed_history(Registry(settings, client=client))
         experiments = demo_store.summary.experiments
@@ -128,7 +130,7 @@ def demo(demo_store: DemoStore, stack: Stack, tmp_path_factory: pytest.TempPathF
         for name, experiment_id in experiments.items():
             for run in client.search_runs([experiment_id], max_results=1000):
                 runs[(name, run.info.run_name)] = run.info.run_id
-        yield Demo(settings, client, experiments, runs)
+        yield Demo(settings, client, experiments, runs, server)
     finally:
         server.stop()
 
