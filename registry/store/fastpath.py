@@ -235,6 +235,32 @@ def _assemble(
     return frame
 
 
+def database_latest_metrics(
+    tracking_uri: str, run_ids: Sequence[str], keys: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """Each found run's latest values of `keys` (as `get_run(...).data.metrics` has them: MLflow's
+    latest_metrics table, NaN where MLflow says NaN), in one query; a run the store lacks is left out.
+
+    A list of models shows each production version's key metric: `get_run` per model builds every
+    param, metric and tag of the run (~7 ms of CPU each on SQLite, 0.7 s for the Overview's 100).
+    """
+    if not run_ids:
+        return {}
+    query = (
+        sa.select(_runs.c.run_uuid, _latest.c.key, _latest.c.value, _latest.c.is_nan)
+        .select_from(_runs)
+        .outerjoin(_latest, sa.and_(_latest.c.run_uuid == _runs.c.run_uuid, _latest.c.key.in_(list(keys))))
+        .where(_runs.c.run_uuid.in_(list(run_ids)))
+    )
+    found: dict[str, dict[str, float]] = {}
+    with translate_errors("read the runs' latest metrics"), read_only_engine(tracking_uri).connect() as conn:
+        for run_id, key, value, is_nan in conn.execute(query).cursor.fetchall():
+            values = found.setdefault(run_id, {})
+            if key is not None:
+                values[key] = float("nan") if is_nan else float(value)
+    return found
+
+
 # histories -------------------------------------------------------------------------------------------
 def metric_series(tracking_uri: str, run_ids: Sequence[str], key: str) -> dict[str, Series]:
     """Each run's whole history of `key` as arrays sorted by (step, timestamp); NaN where MLflow says NaN.

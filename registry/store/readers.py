@@ -17,6 +17,7 @@ import numpy as np
 import sqlalchemy as sa
 from mlflow import MlflowClient
 
+from registry.errors import RegistryError
 from registry.store import mlflow_internals
 from registry.store.activity import ExperimentActivity, by_activity, client_activity, database_activity
 from registry.store.client import translate_errors
@@ -24,6 +25,7 @@ from registry.store.fastpath import (
     MAX_RUNS,
     ExperimentRuns,
     client_runs,
+    database_latest_metrics,
     database_runs,
     is_database_uri,
     metric_series,
@@ -72,6 +74,11 @@ class TrackingReader(Protocol):
         """The store's own sample (≤ `limit` points, first and last kept); None: it has none."""
         ...
 
+    def latest_metrics(self, run_ids: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, float]]:
+        """The latest values of `keys` of the runs it reads cheaply, by run; a run left out is read
+        with `get_run` by the caller (which then learns why it could not be read)."""
+        ...
+
 
 def _series(rows: Sequence[Any]) -> Series:
     """Metric entities (SQL store) or the server's JSON rows as arrays."""
@@ -116,6 +123,9 @@ class ClientReader:
                 rows = mlflow_internals.bulk_interval_sql(self.client, run_ids, key, limit)
         return None if rows is None else {run_id: _series(points) for run_id, points in rows.items()}
 
+    def latest_metrics(self, run_ids: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, float]]:
+        return {}  # one get_run per run is all the client has: the caller does that
+
 
 class SqlReader(ClientReader):
     """MLflow's tables read directly (read-only), the client for anything they cannot answer."""
@@ -140,6 +150,15 @@ class SqlReader(ClientReader):
 
     def whole_lines(self, run_ids: Sequence[str], key: str) -> dict[str, Series] | None:
         return metric_series(self.tracking_uri, run_ids, key)
+
+    def latest_metrics(self, run_ids: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, float]]:
+        try:
+            return database_latest_metrics(self.tracking_uri, run_ids, keys)
+        except (sa.exc.DBAPIError, RegistryError) as exc:  # the caller reads each run through the client
+            log.warning(
+                "fast path failed on %d runs' latest metrics, using the client: %s", len(run_ids), exc
+            )
+        return super().latest_metrics(run_ids, keys)
 
     def experiment_activity(self) -> list[ExperimentActivity]:
         try:
