@@ -140,6 +140,24 @@ def test_a_hand_built_registry_lists_each_production_versions_key_metric_as_the_
     assert rows[quoted].key_value == 0.55 and rows[staged].key_value == 0.6
     assert (rows[aliased].promotion.by, rows[aliased].promotion.source) == ("carol", "tags")  # version's tags
 
+    for name in (
+        aliased,
+        gone,
+        bucket,
+        nan,
+        many,
+    ):  # each model's page: every version's run, as the client has it
+        for row in model_view(reg, name).versions:
+            mv = client.get_model_version(name, row.version)
+            if not mv.run_id:
+                assert row.problem.startswith("no source run") and row.metrics == {}, (name, row.version)
+                continue
+            run = client.get_run(mv.run_id)
+            deleted = " (run deleted)" if run.info.lifecycle_stage == "deleted" else ""
+            assert row.run_status == run.info.status + deleted and row.problem == "", (name, row.version)
+            assert str(row.metrics) == str(run.data.metrics), (name, row.version)  # NaN too
+    assert model_view(reg, gone).versions[0].run_status == "FINISHED (run deleted)"
+
 
 def test_rows_page_through_the_search(local):
     prefix = unique("paged")

@@ -37,6 +37,7 @@ from registry.lifecycle.actions import (
 )
 from registry.settings import Settings
 from registry.store.client import translate_errors
+from registry.store.fastpath import RunLatest
 from registry.store.filters import contains, name_contains_filter
 from registry.store.models import VersionInfo, model_state, read_versions, source_run_id, version_info
 from registry.store.readers import TrackingReader
@@ -181,11 +182,11 @@ def _with_production(
     row: ModelRow,
     attempts: Sequence[Attempt],
     version: Any | None = None,
-    metrics: Mapping[str, Mapping[str, float]] | None = None,
+    runs: Mapping[str, RunLatest] | None = None,
 ) -> ModelRow:
     """Add the production version's promotion and key metric; a failure becomes the row's problem.
 
-    `version` (the production ModelVersion) and `metrics` (latest values by run) are what the list
+    `version` (the production ModelVersion) and `runs` (latest metrics by run) are what the list
     read together; whatever they lack is read here, one call each, and its failure named."""
     if not row.production:
         return row
@@ -196,10 +197,9 @@ def _with_production(
             run_id = source_run_id(client, info)
             value = None
             if run_id and row.key_metric:
-                known = (metrics or {}).get(run_id)
-                value = (known if known is not None else client.get_run(run_id).data.metrics).get(
-                    row.key_metric
-                )
+                known = (runs or {}).get(run_id)
+                run_metrics = known.metrics if known is not None else client.get_run(run_id).data.metrics
+                value = run_metrics.get(row.key_metric)
     except RegistryError as exc:
         return replace(row, problem=str(exc))
     return replace(
@@ -229,11 +229,11 @@ def _fill(reg: Registry, rows: list[ModelRow]) -> list[ModelRow]:
     versions = read_versions(reg.client, [(r.name, str(r.production), r.latest_version) for r in held])
     run_ids = sorted({mv.run_id for mv in versions.values() if mv.run_id})
     keys = sorted({r.key_metric for r in held if r.key_metric})
-    metrics = reg.reader.latest_metrics(run_ids, keys) if run_ids and keys else {}
+    runs = reg.reader.latest_metrics(run_ids, keys) if run_ids and keys else {}
 
     def fill(row: ModelRow) -> ModelRow:
         version = versions.get((row.name, str(row.production))) if row.production else None
-        return _with_production(reg.client, row, attempts, version, metrics)
+        return _with_production(reg.client, row, attempts, version, runs)
 
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         return list(pool.map(fill, rows))
@@ -412,16 +412,25 @@ class ModelView:
         return next((s for s in self.slots if s.slot == name), None)
 
 
-def _version_row(client: MlflowClient, v: VersionInfo, read_run: bool) -> VersionRow:
+def _version_row(
+    client: MlflowClient, v: VersionInfo, read_run: bool, runs: Mapping[str, RunLatest] | None = None
+) -> VersionRow:
+    """A version with its source run's status and metrics: from `runs` (read together for the whole
+    page where the store is a database), else one `get_run`, whose failure becomes the row's problem."""
     run_id, status, metrics, problem = v.run_id, None, {}, ""
     if read_run:
         try:
             run_id = source_run_id(client, v)
             if run_id:
-                with translate_errors(f"source run of v{v.version}"):
-                    run = client.get_run(run_id)
-                status, metrics = run.info.status, dict(run.data.metrics)
-                if run.info.lifecycle_stage == "deleted":
+                known = (runs or {}).get(run_id)
+                if known is None:
+                    with translate_errors(f"source run of v{v.version}"):
+                        run = client.get_run(run_id)
+                    known = RunLatest(
+                        run.info.status, run.info.lifecycle_stage == "deleted", dict(run.data.metrics)
+                    )
+                status, metrics = known.status, dict(known.metrics)
+                if known.deleted:
                     status = f"{status} (run deleted)"
             else:
                 problem = f"no source run: registered from {v.source or 'an unknown source'}"
@@ -458,10 +467,13 @@ def model_view(reg: Registry, name: str) -> ModelView:
     replayed = replay(attempts, state.policy.slots)
     targets = rollback_targets(state, replayed) if not audit_problem else {}
     versions = list(state.versions.values())  # newest first
+    run_ids = sorted({v.run_id for v in versions[:MAX_VERSION_RUNS] if v.run_id})
+    runs = reg.reader.latest_metrics(run_ids) if run_ids else {}
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         rows = list(
             pool.map(
-                lambda iv: _version_row(reg.client, iv[1], iv[0] < MAX_VERSION_RUNS), enumerate(versions)
+                lambda iv: _version_row(reg.client, iv[1], iv[0] < MAX_VERSION_RUNS, runs),
+                enumerate(versions),
             )
         )
     gate = state.policy.gate

@@ -24,6 +24,7 @@ from registry.store.client import translate_errors
 from registry.store.fastpath import (
     MAX_RUNS,
     ExperimentRuns,
+    RunLatest,
     client_runs,
     database_latest_metrics,
     database_runs,
@@ -74,9 +75,11 @@ class TrackingReader(Protocol):
         """The store's own sample (≤ `limit` points, first and last kept); None: it has none."""
         ...
 
-    def latest_metrics(self, run_ids: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, float]]:
-        """The latest values of `keys` of the runs it reads cheaply, by run; a run left out is read
-        with `get_run` by the caller (which then learns why it could not be read)."""
+    def latest_metrics(
+        self, run_ids: Sequence[str], keys: Sequence[str] | None = None
+    ) -> dict[str, RunLatest]:
+        """Status and latest values of `keys` (all when None) of the runs it reads cheaply, by run; a
+        run left out is read with `get_run` by the caller (which then learns why it could not be read)."""
         ...
 
 
@@ -123,7 +126,9 @@ class ClientReader:
                 rows = mlflow_internals.bulk_interval_sql(self.client, run_ids, key, limit)
         return None if rows is None else {run_id: _series(points) for run_id, points in rows.items()}
 
-    def latest_metrics(self, run_ids: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, float]]:
+    def latest_metrics(
+        self, run_ids: Sequence[str], keys: Sequence[str] | None = None
+    ) -> dict[str, RunLatest]:
         return {}  # one get_run per run is all the client has: the caller does that
 
 
@@ -151,7 +156,9 @@ class SqlReader(ClientReader):
     def whole_lines(self, run_ids: Sequence[str], key: str) -> dict[str, Series] | None:
         return metric_series(self.tracking_uri, run_ids, key)
 
-    def latest_metrics(self, run_ids: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, float]]:
+    def latest_metrics(
+        self, run_ids: Sequence[str], keys: Sequence[str] | None = None
+    ) -> dict[str, RunLatest]:
         try:
             return database_latest_metrics(self.tracking_uri, run_ids, keys)
         except (sa.exc.DBAPIError, RegistryError) as exc:  # the caller reads each run through the client
