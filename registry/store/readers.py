@@ -16,6 +16,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import sqlalchemy as sa
 from mlflow import MlflowClient
+from mlflow.environment_variables import MLFLOW_ENABLE_WORKSPACES
 
 from registry.errors import RegistryError
 from registry.store import mlflow_internals
@@ -27,6 +28,7 @@ from registry.store.fastpath import (
     RunLatest,
     client_runs,
     database_latest_metrics,
+    database_registry_counts,
     database_runs,
     is_database_uri,
     metric_series,
@@ -73,6 +75,11 @@ class TrackingReader(Protocol):
 
     def sampled_lines(self, run_ids: Sequence[str], key: str, limit: int) -> dict[str, Series] | None:
         """The store's own sample (≤ `limit` points, first and last kept); None: it has none."""
+        ...
+
+    def counts(self, registry_uri: str) -> tuple[int, int, int, int] | None:
+        """Exact counts of active experiments, their active runs, registered models and versions when
+        the backend has them cheaply; None: count with the client (capped, registry.store.status)."""
         ...
 
     def latest_metrics(
@@ -131,6 +138,9 @@ class ClientReader:
     ) -> dict[str, RunLatest]:
         return {}  # one get_run per run is all the client has: the caller does that
 
+    def counts(self, registry_uri: str) -> tuple[int, int, int, int] | None:
+        return None
+
 
 class SqlReader(ClientReader):
     """MLflow's tables read directly (read-only), the client for anything they cannot answer."""
@@ -155,6 +165,19 @@ class SqlReader(ClientReader):
 
     def whole_lines(self, run_ids: Sequence[str], key: str) -> dict[str, Series] | None:
         return metric_series(self.tracking_uri, run_ids, key)
+
+    def counts(self, registry_uri: str) -> tuple[int, int, int, int] | None:
+        # A registry elsewhere, or MLflow's workspaces (whose searches see one workspace): the client.
+        if registry_uri != self.tracking_uri or MLFLOW_ENABLE_WORKSPACES.get():  # type: ignore[no-untyped-call]
+            return None
+        try:
+            with translate_errors("count the store"):
+                activity = database_activity(self.tracking_uri)
+            models, versions = database_registry_counts(registry_uri)
+        except (sa.exc.DBAPIError, RegistryError) as exc:
+            log.warning("fast path failed on the store's counts, using the client: %s", exc)
+            return None
+        return len(activity), sum(e.runs for e in activity), models, versions
 
     def latest_metrics(
         self, run_ids: Sequence[str], keys: Sequence[str] | None = None
