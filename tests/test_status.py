@@ -8,7 +8,7 @@ import pytest
 
 from registry.service import Registry
 from registry.settings import load_settings
-from registry.store.status import RUN_CAP, Count, count_store, store_counts, store_status
+from registry.store.status import Count, count_store, store_counts, store_status
 from tests.factories import make_model, unique
 from tests.run_data import make_run
 
@@ -40,10 +40,10 @@ def test_counts_are_exact_under_the_caps_and_say_so_above(local):
 
 def test_one_database_is_counted_exactly_as_the_clients_searches_count_it(local):
     """Made with the plain client: deleted experiments, runs and versions, and an MLflow 3 prompt (it
-    shares the registry's tables) must count as MLflow's own searches count them, past the caps too."""
+    shares the registry's tables) must count as MLflow's own searches count them."""
     client = local.client
     kept, dropped = client.create_experiment(unique("kept")), client.create_experiment(unique("dropped"))
-    runs = [make_run(client, kept) for _ in range(RUN_CAP + 5)]
+    runs = [make_run(client, kept) for _ in range(6)]
     client.delete_run(runs[0])
     make_run(client, dropped)
     client.delete_experiment(dropped)
@@ -58,12 +58,12 @@ def test_one_database_is_counted_exactly_as_the_clients_searches_count_it(local)
         assert client.load_prompt(f"prompts:/{prompt.name}/1").template == "Answer {{question}}"
 
     counted = store_counts(local)
-    by_client = count_store(client, run_cap=10 * RUN_CAP)
+    by_client = count_store(client)
 
     assert (counted.experiments, counted.runs, counted.models, counted.versions) == (
         by_client.experiments, by_client.runs, by_client.models, by_client.versions,
     )  # fmt: skip
-    assert counted.runs == Count(RUN_CAP + 4)  # exact: no cap
+    assert counted.runs == Count(5)
     assert (counted.models, counted.versions) == (Count(1), Count(2))
 
 
