@@ -119,8 +119,8 @@ def test_a_hand_built_registry_lists_each_production_versions_key_metric_as_the_
     client.set_registered_model_alias(bucket, "production", "1")
     version(nan, float("nan"))
     client.set_registered_model_alias(nan, "production", "1")
-    for i in range(130):
-        version(many, i / 130) if i in (0, 129) else client.create_model_version(many, "s3://b/m")
+    for i in range(30):
+        version(many, i / 30) if i in (0, 29) else client.create_model_version(many, "s3://b/m")
     client.set_registered_model_alias(many, "production", "1")
 
     rows = {r.name: r for r in model_rows(reg, prefix).rows}
@@ -136,7 +136,7 @@ def test_a_hand_built_registry_lists_each_production_versions_key_metric_as_the_
         assert row.production_run == run_id, name
         assert row.key_value == value or (value != value and row.key_value != row.key_value), name
     assert (rows[aliased].key_value, rows[gone].key_value, rows[bucket].key_value) == (0.8, 0.4, None)
-    assert rows[many].key_value == 0.0 and rows[many].latest_version == "130"
+    assert rows[many].key_value == 0.0 and rows[many].latest_version == "30"
     assert rows[quoted].key_value == 0.55 and rows[staged].key_value == 0.6
     assert (rows[aliased].promotion.by, rows[aliased].promotion.source) == ("carol", "tags")  # version's tags
 
