@@ -53,6 +53,11 @@ FLOORS: dict[str, tuple[str, Ready, str]] = {
 }  # fmt: skip
 
 
+def own_floor(case: Case) -> str:
+    """The floor that draws what the case waits for: the chart floor for a chart, else the shell's."""
+    return "chart" if case.ours_ready.chart_scope else "shell"
+
+
 def kept_summaries(home: Path) -> str:
     """The summaries file every dashboard of one bench run shares (`REGISTRY_SUMMARY_CACHE_URL`).
 

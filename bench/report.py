@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bench.cases import FLOORS, Case
+from bench.cases import FLOORS, Case, own_floor
 
 WARM_TARGET_S = 0.1
 FLOOR_RATIO = 1.1  # every page's first content within 10% of the bare-Streamlit floor (issue 15)
@@ -76,11 +76,6 @@ def _row(case: Case, measure: str, ours: float | None, other: float | None, labe
 def _points_row(measure: str, points: int) -> Row:
     verdict = "met" if points <= MAX_POINTS else f"missed by {points - MAX_POINTS:,} points"
     return Row(measure, points, None, "", f"≤ {MAX_POINTS:,}", verdict, unit="points")
-
-
-def own_floor(case: Case) -> str:
-    """The floor that draws what the case waits for: the chart floor for a chart, else the shell's."""
-    return "chart" if case.ours_ready.chart_scope else "shell"
 
 
 def rows(results: dict[str, Any], chosen: list[Case]) -> list[Row]:
