@@ -26,7 +26,7 @@ from typing import Any
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from bench.cases import OUR_ROWS, PLOTLY_DRAWN, Case, Ready, kept_summaries, mlflow_url
+from bench.cases import FLOORS, PLOTLY_DRAWN, Case, Ready, kept_summaries, mlflow_url
 from tests.stack import ServerProcess, child_env, free_port
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -64,15 +64,15 @@ def streamlit_server(db: Path, home: Path, flags: Sequence[str] = ()) -> Iterato
 
 
 @contextmanager
-def floor_server(home: Path) -> Iterator[tuple[str, ServerProcess]]:
-    """`streamlit run bench/floor_app.py`: the bare one-dataframe app, started like ours."""
+def floor_server(home: Path, app: str = "floor_app.py") -> Iterator[tuple[str, ServerProcess]]:
+    """`streamlit run bench/<app>`: a bare floor app, started like ours."""
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    argv = [sys.executable, "-m", "streamlit", "run", str(PROJECT / "bench" / "floor_app.py"),
+    argv = [sys.executable, "-m", "streamlit", "run", str(PROJECT / "bench" / app),
             "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
     with _serving(
-        ServerProcess("streamlit floor", argv, home / "floor.log", child_env(), PROJECT),
+        ServerProcess(f"streamlit {app}", argv, home / f"{app}.log", child_env(), PROJECT),
         port,
         "/_stcore/health",
         120,
@@ -80,18 +80,21 @@ def floor_server(home: Path) -> Iterator[tuple[str, ServerProcess]]:
         yield up
 
 
-def measure_floor(workdir: Path, cold_n: int, warm_n: int, timeout_s: float) -> dict[str, Any]:
-    """The floor app, measured as our pages are: cold in a new browser context, warm on reload.
+def measure_floor(
+    workdir: Path, cold_n: int, warm_n: int, timeout_s: float, floor: str = "table"
+) -> dict[str, Any]:
+    """A floor app, measured as our pages are: cold in a new browser context, warm on reload.
 
     Its process is warmed by one visit first (as ours is), so neither side counts Python's imports.
     """
-    with floor_server(workdir / "floor") as (url, _), sync_playwright() as playwright:
+    app, ready, _ = FLOORS[floor]
+    with floor_server(workdir / f"floor-{floor}", app) as (url, _), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             warmup = browser.new_page(viewport=VIEWPORT)
-            load(warmup, url, OUR_ROWS, timeout_s)
+            load(warmup, url, ready, timeout_s)
             warmup.close()
-            return measure(browser, url, OUR_ROWS, cold_n, warm_n, timeout_s)
+            return measure(browser, url, ready, cold_n, warm_n, timeout_s)
         finally:
             browser.close()
 

@@ -42,6 +42,21 @@ class Ready:
 
 OUR_ROWS = Ready(OUR_TABLE, state="attached")
 
+# The floors: bare Streamlit apps measured the same way as our pages, in the same run. The table
+# floor is the issue's own; the shell and chart floors say what Streamlit's multipage shell and a
+# plotly figure of our chart's size cost by themselves on the machine of the day.
+FLOORS: dict[str, tuple[str, Ready, str]] = {
+    "table": ("floor_app.py", OUR_ROWS, "a bare Streamlit app, one 50-row dataframe"),
+    "shell": ("floor_shell_app.py", OUR_ROWS, "Streamlit's navigation, a text input and a 25-row table"),
+    "chart": ("floor_chart_app.py", Ready(chart_scope=OUR_CHART),
+              "one plotly figure, 3 panels x 100 lines x 300 points"),
+}  # fmt: skip
+
+
+def own_floor(case: Case) -> str:
+    """The floor that draws what the case waits for: the chart floor for a chart, else the shell's."""
+    return "chart" if case.ours_ready.chart_scope else "shell"
+
 
 def kept_summaries(home: Path) -> str:
     """The summaries file every dashboard of one bench run shares (`REGISTRY_SUMMARY_CACHE_URL`).

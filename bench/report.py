@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bench.cases import Case
+from bench.cases import FLOORS, Case, own_floor
 
 WARM_TARGET_S = 0.1
 FLOOR_RATIO = 1.1  # every page's first content within 10% of the bare-Streamlit floor (issue 15)
@@ -82,16 +82,13 @@ def rows(results: dict[str, Any], chosen: list[Case]) -> list[Row]:
     raw, apptest = results.get("raw", {}), results.get("apptest", {})
     browser = results.get("browser", {}).get("cases", {})
     floor = results.get("browser", {}).get("floor") or {}
+    floors = results.get("browser", {}).get("floors") or ({"table": floor} if floor else {})
     found: list[Row] = []
-    for when in ("cold", "warm") if floor else ():
-        found.append(
-            Row(
-                f"Floor: a bare Streamlit app, one 50-row dataframe: browser {when}",
-                floor.get(f"{when}_s"),
-                None,
-                "",
+    for name, measured in floors.items():
+        for when in ("cold", "warm"):
+            found.append(
+                Row(f"Floor ({name}): {FLOORS[name][2]}: browser {when}", measured.get(f"{when}_s"), None, "")
             )
-        )
     for case in chosen:
         script = apptest.get(case.key)
         raw_call = raw.get(case.raw, {})
@@ -121,6 +118,17 @@ def rows(results: dict[str, Any], chosen: list[Case]) -> list[Row]:
                         "floor",
                         target,
                         verdict,
+                    )
+                )
+            own = own_floor(case)
+            for when in ("cold", "warm") if own in floors else ():
+                found.append(
+                    Row(
+                        f"{case.title}: browser {when} against the {own} floor",
+                        shown["ours"].get(f"{when}_s"),
+                        floors[own].get(f"{when}_s"),
+                        f"{own} floor",
+                        "context: what Streamlit alone takes",
                     )
                 )
     compare = apptest.get("compare")

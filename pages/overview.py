@@ -158,7 +158,12 @@ with diagnostics, section("counts"), st.spinner("Counting…"):
     counts = cached_read(Registry.store_counts, ttl=60)
     cols = st.columns(4)
     cols[0].metric("Experiments", str(counts.experiments))
-    cols[1].metric("Runs", str(counts.runs), help="Counted up to a cap: MLflow has no count call.")
+    cols[1].metric(
+        "Runs",
+        str(counts.runs),
+        help="Exact when the store is a database; through a server, counted up to a cap (shown as 1,000+): "
+        "MLflow has no count call.",
+    )
     cols[2].metric("Registered models", str(counts.models))
     cols[3].metric("Model versions", str(counts.versions))
 

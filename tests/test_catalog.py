@@ -21,6 +21,7 @@ from registry.lifecycle.catalog import (
 )
 from registry.service import Registry
 from tests.factories import make_model, unique
+from tests.run_data import make_run
 from tests.views.test_timeline import attempt
 
 LEAD = Actor("alice", "lead")
@@ -82,6 +83,80 @@ def test_a_model_naming_its_own_slots_lists_its_first_slots_holder_by_that_slots
     assert (row.production, row.primary_slot, row.staging) == ("1", "champion", None)
     assert list(models_frame([row])["production"]) == ["v1 (champion)"]
     assert list(production_frame([row])["version"]) == ["v1 (champion)"]
+
+
+def test_a_hand_built_registry_lists_each_production_versions_key_metric_as_the_client_reads_it(reg):
+    """Models made with the plain client only: aliases and a stage set by hand, a deleted run, a
+    version with no run, a NaN metric, a name no filter can quote, many versions."""
+    client, prefix = reg.client, unique("hand")
+    exp = client.create_experiment(prefix)
+    key = {"registry.key_metric": "acc"}
+
+    def version(name: str, acc: float | None, **tags: str) -> str:
+        run_id = make_run(client, exp, metrics={} if acc is None else {"acc": acc})
+        return str(
+            client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id, tags=tags).version
+        )
+
+    names = [f"{prefix} aliased", f"{prefix} staged", f"{prefix} o'brien \"x\"", f"{prefix} gone run",
+             f"{prefix} no run", f"{prefix} nan", f"{prefix} many, (v)"]  # fmt: skip
+    for name in names:
+        client.create_registered_model(name, tags=key)
+    aliased, staged, quoted, gone, bucket, nan, many = names
+    for acc in (0.7, 0.8, 0.9):
+        version(aliased, acc, **{"registry.promoted_by": "carol"})
+    client.set_registered_model_alias(aliased, "production", "2")
+    version(staged, 0.6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        client.transition_model_version_stage(staged, "1", "Production")
+    version(quoted, 0.55)
+    client.set_registered_model_alias(quoted, "production", "1")
+    version(gone, 0.4)
+    client.delete_run(client.get_model_version(gone, "1").run_id)
+    client.set_registered_model_alias(gone, "production", "1")
+    client.create_model_version(bucket, "s3://team-bucket/models/7")
+    client.set_registered_model_alias(bucket, "production", "1")
+    version(nan, float("nan"))
+    client.set_registered_model_alias(nan, "production", "1")
+    for i in range(30):
+        version(many, i / 30) if i in (0, 29) else client.create_model_version(many, "s3://b/m")
+    client.set_registered_model_alias(many, "production", "1")
+
+    rows = {r.name: r for r in model_rows(reg, prefix).rows}
+
+    def by_the_client(name: str, production: str) -> tuple[float | None, str | None]:
+        mv = client.get_model_version(name, production)
+        return (client.get_run(mv.run_id).data.metrics.get("acc") if mv.run_id else None), mv.run_id or None
+
+    assert set(rows) == set(names)
+    for name, row in rows.items():
+        assert row.production == ("2" if name == aliased else "1") and row.problem == "", name
+        value, run_id = by_the_client(name, row.production)
+        assert row.production_run == run_id, name
+        assert row.key_value == value or (value != value and row.key_value != row.key_value), name
+    assert (rows[aliased].key_value, rows[gone].key_value, rows[bucket].key_value) == (0.8, 0.4, None)
+    assert rows[many].key_value == 0.0 and rows[many].latest_version == "30"
+    assert rows[quoted].key_value == 0.55 and rows[staged].key_value == 0.6
+    assert (rows[aliased].promotion.by, rows[aliased].promotion.source) == ("carol", "tags")  # version's tags
+
+    for name in (
+        aliased,
+        gone,
+        bucket,
+        nan,
+        many,
+    ):  # each model's page: every version's run, as the client has it
+        for row in model_view(reg, name).versions:
+            mv = client.get_model_version(name, row.version)
+            if not mv.run_id:
+                assert row.problem.startswith("no source run") and row.metrics == {}, (name, row.version)
+                continue
+            run = client.get_run(mv.run_id)
+            deleted = " (run deleted)" if run.info.lifecycle_stage == "deleted" else ""
+            assert row.run_status == run.info.status + deleted and row.problem == "", (name, row.version)
+            assert str(row.metrics) == str(run.data.metrics), (name, row.version)  # NaN too
+    assert model_view(reg, gone).versions[0].run_status == "FINISHED (run deleted)"
 
 
 def test_rows_page_through_the_search(local):

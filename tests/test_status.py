@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from registry.service import Registry
 from registry.settings import load_settings
-from registry.store.status import Count, count_store, store_status
-from tests.factories import make_model
+from registry.store.status import Count, count_store, store_counts, store_status
+from tests.factories import make_model, unique
+from tests.run_data import make_run
 
 
 @pytest.fixture
@@ -33,6 +36,35 @@ def test_counts_are_exact_under_the_caps_and_say_so_above(local):
     assert capped.models == Count(2)  # the store knew the page was the last one
     assert capped.versions == Count(2, capped=True)
     assert str(Count(1000, capped=True)) == "1,000+" and str(Count(7)) == "7"
+
+
+def test_one_database_is_counted_exactly_as_the_clients_searches_count_it(local):
+    """Made with the plain client: deleted experiments, runs and versions, and an MLflow 3 prompt (it
+    shares the registry's tables) must count as MLflow's own searches count them."""
+    client = local.client
+    kept, dropped = client.create_experiment(unique("kept")), client.create_experiment(unique("dropped"))
+    runs = [make_run(client, kept) for _ in range(6)]
+    client.delete_run(runs[0])
+    make_run(client, dropped)
+    client.delete_experiment(dropped)
+    name = unique("model")
+    client.create_registered_model(name)
+    for run_id in runs[1:4]:
+        client.create_model_version(name, f"runs:/{run_id}/model", run_id=run_id)
+    client.delete_model_version(name, "2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        prompt = client.register_prompt(name=unique("prompt"), template="Answer {{question}}")
+        assert client.load_prompt(f"prompts:/{prompt.name}/1").template == "Answer {{question}}"
+
+    counted = store_counts(local)
+    by_client = count_store(client)
+
+    assert (counted.experiments, counted.runs, counted.models, counted.versions) == (
+        by_client.experiments, by_client.runs, by_client.models, by_client.versions,
+    )  # fmt: skip
+    assert counted.runs == Count(5)
+    assert (counted.models, counted.versions) == (Count(1), Count(2))
 
 
 def test_every_store_answers_and_the_artifact_store_needs_a_run(local):

@@ -3,14 +3,16 @@
 A list of models must stay cheap, so holders come from the search itself: `search_registered_models`
 returns each model's aliases and its latest version per stage, which is enough to know the mode and
 who holds production and staging (the same rules as `registry.store.models.holders_of`). Only the
-production version of each listed model is then read (its tags and its source run's key metric),
-in parallel. A model's own page reads everything: every version, its source run and its metrics.
+production version of each listed model is then read (its tags and its source run's key metric):
+the versions in a few searches, the key metrics in one query where the store is a database, and
+what those miss one call each, in parallel. A model's own page reads everything: every version, its
+source run and its metrics.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -35,8 +37,10 @@ from registry.lifecycle.actions import (
 )
 from registry.settings import Settings
 from registry.store.client import translate_errors
+from registry.store.fastpath import RunLatest
 from registry.store.filters import contains, name_contains_filter
-from registry.store.models import VersionInfo, model_state, source_run_id, version_info
+from registry.store.models import VersionInfo, model_state, read_versions, source_run_id, version_info
+from registry.store.readers import TrackingReader
 
 
 class Registry(Protocol):
@@ -51,6 +55,9 @@ class Registry(Protocol):
 
     @property
     def audit(self) -> AuditLog: ...
+
+    @property
+    def reader(self) -> TrackingReader: ...
 
 
 WORKERS = 8
@@ -170,18 +177,29 @@ def _summary(rm: Any, settings: Settings) -> ModelRow:
     )
 
 
-def _with_production(client: MlflowClient, row: ModelRow, attempts: Sequence[Attempt]) -> ModelRow:
-    """Add the production version's promotion and key metric; a failure becomes the row's problem."""
+def _with_production(
+    client: MlflowClient,
+    row: ModelRow,
+    attempts: Sequence[Attempt],
+    version: Any | None = None,
+    runs: Mapping[str, RunLatest] | None = None,
+) -> ModelRow:
+    """Add the production version's promotion and key metric; a failure becomes the row's problem.
+
+    `version` (the production ModelVersion) and `runs` (latest metrics by run) are what the list
+    read together; whatever they lack is read here, one call each, and its failure named."""
     if not row.production:
         return row
     try:
         with translate_errors(f"{row.name} v{row.production}"):
-            mv = client.get_model_version(row.name, row.production)
+            mv = version if version is not None else client.get_model_version(row.name, row.production)
             info = version_info(mv, mv.aliases or ())
             run_id = source_run_id(client, info)
             value = None
             if run_id and row.key_metric:
-                value = client.get_run(run_id).data.metrics.get(row.key_metric)
+                known = (runs or {}).get(run_id)
+                run_metrics = known.metrics if known is not None else client.get_run(run_id).data.metrics
+                value = run_metrics.get(row.key_metric)
     except RegistryError as exc:
         return replace(row, problem=str(exc))
     return replace(
@@ -201,9 +219,24 @@ def _attempts_or_none(reg: Registry) -> list[Attempt]:
 
 
 def _fill(reg: Registry, rows: list[ModelRow]) -> list[ModelRow]:
-    attempts = _attempts_or_none(reg) if any(r.production for r in rows) else []
+    """Each row with its production version's promotion and key metric.
+
+    The production versions are read in a few searches and their runs' key metrics in one query
+    where the tracking store is a database (the reader's fast path); what those miss is read one
+    call per row, in parallel (a server answers them concurrently)."""
+    held = [r for r in rows if r.production]
+    attempts = _attempts_or_none(reg) if held else []
+    versions = read_versions(reg.client, [(r.name, str(r.production), r.latest_version) for r in held])
+    run_ids = sorted({mv.run_id for mv in versions.values() if mv.run_id})
+    keys = sorted({r.key_metric for r in held if r.key_metric})
+    runs = reg.reader.latest_metrics(run_ids, keys) if run_ids and keys else {}
+
+    def fill(row: ModelRow) -> ModelRow:
+        version = versions.get((row.name, str(row.production))) if row.production else None
+        return _with_production(reg.client, row, attempts, version, runs)
+
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        return list(pool.map(lambda r: _with_production(reg.client, r, attempts), rows))
+        return list(pool.map(fill, rows))
 
 
 def _search(client: MlflowClient, name_contains: str, max_results: int, page_token: str | None) -> Any:
@@ -379,16 +412,25 @@ class ModelView:
         return next((s for s in self.slots if s.slot == name), None)
 
 
-def _version_row(client: MlflowClient, v: VersionInfo, read_run: bool) -> VersionRow:
+def _version_row(
+    client: MlflowClient, v: VersionInfo, read_run: bool, runs: Mapping[str, RunLatest] | None = None
+) -> VersionRow:
+    """A version with its source run's status and metrics: from `runs` (read together for the whole
+    page where the store is a database), else one `get_run`, whose failure becomes the row's problem."""
     run_id, status, metrics, problem = v.run_id, None, {}, ""
     if read_run:
         try:
             run_id = source_run_id(client, v)
             if run_id:
-                with translate_errors(f"source run of v{v.version}"):
-                    run = client.get_run(run_id)
-                status, metrics = run.info.status, dict(run.data.metrics)
-                if run.info.lifecycle_stage == "deleted":
+                known = (runs or {}).get(run_id)
+                if known is None:
+                    with translate_errors(f"source run of v{v.version}"):
+                        run = client.get_run(run_id)
+                    known = RunLatest(
+                        run.info.status, run.info.lifecycle_stage == "deleted", dict(run.data.metrics)
+                    )
+                status, metrics = known.status, dict(known.metrics)
+                if known.deleted:
                     status = f"{status} (run deleted)"
             else:
                 problem = f"no source run: registered from {v.source or 'an unknown source'}"
@@ -425,10 +467,13 @@ def model_view(reg: Registry, name: str) -> ModelView:
     replayed = replay(attempts, state.policy.slots)
     targets = rollback_targets(state, replayed) if not audit_problem else {}
     versions = list(state.versions.values())  # newest first
+    run_ids = sorted({v.run_id for v in versions[:MAX_VERSION_RUNS] if v.run_id})
+    runs = reg.reader.latest_metrics(run_ids) if run_ids else {}
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         rows = list(
             pool.map(
-                lambda iv: _version_row(reg.client, iv[1], iv[0] < MAX_VERSION_RUNS), enumerate(versions)
+                lambda iv: _version_row(reg.client, iv[1], iv[0] < MAX_VERSION_RUNS, runs),
+                enumerate(versions),
             )
         )
     gate = state.policy.gate

@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from mlflow import MlflowClient
+from mlflow.entities.model_registry.model_version_stages import STAGE_DELETED_INTERNAL
+from mlflow.prompt.constants import IS_PROMPT_TAG_KEY
 from sqlalchemy.engine import Engine, make_url
 
 from registry.domain.columns import numeric_columns
@@ -54,6 +56,9 @@ _metrics = sa.table(
     "metrics", *(sa.column(c) for c in ("run_uuid", "key", "step", "timestamp", "value", "is_nan"))
 )
 _experiments = sa.table("experiments", sa.column("experiment_id"))
+_models = sa.table("registered_models", sa.column("name"))
+_model_tags = sa.table("registered_model_tags", sa.column("name"), sa.column("key"), sa.column("value"))
+_versions = sa.table("model_versions", sa.column("name"), sa.column("current_stage"))
 _BASE_TAGS = ("mlflow.runName", "mlflow.user", "mlflow.parentRunId")  # fallbacks for name, user; nesting
 
 Series = tuple[np.ndarray, np.ndarray, np.ndarray]  # steps, timestamps (ms), values
@@ -233,6 +238,64 @@ def _assemble(
     for column in ("start_time", "end_time"):
         frame[column] = frame[column].astype("datetime64[us, UTC]")
     return frame
+
+
+@dataclass(frozen=True)
+class RunLatest:
+    """What a list needs of a run: its status, whether it was deleted, its latest metric values."""
+
+    status: str
+    deleted: bool
+    metrics: dict[str, float]
+
+
+def database_latest_metrics(
+    tracking_uri: str, run_ids: Sequence[str], keys: Sequence[str] | None = None
+) -> dict[str, RunLatest]:
+    """Each found run's status and latest values of `keys` (all when None), as `get_run` has them
+    (MLflow's latest_metrics table, NaN where MLflow says NaN), in one query; a run the store lacks
+    is left out.
+
+    Lists of models and versions show each version's run metrics: `get_run` per version builds every
+    param, metric and tag of the run (~7 ms of CPU each on SQLite, 0.7 s for the Overview's 100).
+    """
+    if not run_ids:
+        return {}
+    joined = _latest.c.run_uuid == _runs.c.run_uuid
+    query = (
+        sa.select(_runs.c.run_uuid, _runs.c.status, _runs.c.lifecycle_stage, _latest.c.key, _latest.c.value,
+                  _latest.c.is_nan)
+        .select_from(_runs)
+        .outerjoin(_latest, joined if keys is None else sa.and_(joined, _latest.c.key.in_(list(keys))))
+        .where(_runs.c.run_uuid.in_(list(run_ids)))
+    )  # fmt: skip
+    found: dict[str, RunLatest] = {}
+    with translate_errors("read the runs' latest metrics"), read_only_engine(tracking_uri).connect() as conn:
+        for run_id, status, stage, key, value, is_nan in conn.execute(query).cursor.fetchall():
+            run = found.setdefault(run_id, RunLatest(str(status), stage == "deleted", {}))
+            if key is not None:
+                run.metrics[key] = float("nan") if is_nan else float(value)
+    return found
+
+
+def database_registry_counts(registry_uri: str) -> tuple[int, int]:
+    """Registered models and their versions, counted as MLflow's searches list them: without MLflow
+    3's prompts (they share the tables, marked by a tag) and without deleted versions.
+
+    MLflow has no count call: counting through the client reads every version (4,000 versions took
+    0.6 s of CPU on SQLite); two COUNT queries take milliseconds.
+    """
+    prompts = sa.select(_model_tags.c.name).where(
+        _model_tags.c.key == IS_PROMPT_TAG_KEY, _model_tags.c.value == "true"
+    )
+    models = sa.select(sa.func.count()).select_from(_models).where(_models.c.name.not_in(prompts))
+    versions = (
+        sa.select(sa.func.count())
+        .select_from(_versions)
+        .where(_versions.c.current_stage != STAGE_DELETED_INTERNAL, _versions.c.name.not_in(prompts))
+    )
+    with translate_errors("count registered models"), read_only_engine(registry_uri).connect() as conn:
+        return int(conn.execute(models).scalar_one()), int(conn.execute(versions).scalar_one())
 
 
 # histories -------------------------------------------------------------------------------------------

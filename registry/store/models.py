@@ -7,6 +7,7 @@ and are joined onto versions here, in one place.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,10 +17,18 @@ from mlflow import MlflowClient
 
 from registry.domain.model_state import STAGE_NONE, Holders, ModelInfo, ModelState, VersionInfo
 from registry.domain.policy import ModelPolicy, resolve_policy, tags_in_force
-from registry.errors import BadInput
+from registry.errors import BadInput, RegistryError
 from registry.settings import Settings
 from registry.store.client import translate_errors
-from registry.store.filters import contains, name_contains_filter, name_equals_filter, name_like_filter
+from registry.store.filters import (
+    contains,
+    name_contains_filter,
+    name_equals_filter,
+    name_like_filter,
+    quoted,
+)
+
+log = logging.getLogger("registry.store.models")
 
 # The state types are pure (registry.domain.model_state); importing them from here keeps working.
 __all__ = [
@@ -34,6 +43,7 @@ __all__ = [
     "holders_of",
     "list_versions",
     "model_state",
+    "read_versions",
     "search_models",
     "source_run_id",
 ]
@@ -140,6 +150,75 @@ def list_versions(client: MlflowClient, name: str, model: ModelInfo | None = Non
             if not token:
                 break
     return sorted(versions, key=lambda v: int(v.version), reverse=True)
+
+
+# One search reads the versions of many models at once: at most this many versions per search
+# (estimated from each model's newest version), of at most this many models (the IN list's length).
+BATCH_VERSIONS = 1000
+BATCH_MODELS = 50
+
+
+def read_versions(
+    client: MlflowClient, wanted: Sequence[tuple[str, str, str | None]]
+) -> dict[tuple[str, str], Any]:
+    """Versions (name, version) of many models in a few searches, not one `get_model_version` each.
+
+    `wanted` holds (name, version, the model's newest version). A list of models reads one version
+    of each (its production one): one call per model cost ~7 ms of CPU on SQLite (~0.7 s for the
+    Overview's 100 models), one search of 23 models' versions ~60 ms. Each search asks for
+    `name IN (...) AND version_number >= <lowest wanted>`, so it also returns the newer versions of
+    those models; models are grouped so that a search returns at most `BATCH_VERSIONS` versions.
+    A version not in the result (a name no filter can quote, a model whose newer versions alone pass
+    the bound, a version that is gone) is left out: the caller reads it alone, and learns why.
+    Versions come without aliases (mlflow#16734).
+    """
+    batchable = sorted(
+        ((name, int(version), max(int(newest or version), int(version))) for name, version, newest in wanted
+         if _single_quoted(name) and version.isdigit() and (newest or "0").isdigit()),
+        key=lambda w: -w[1],
+    )  # fmt: skip
+    found: dict[tuple[str, str], Any] = {}
+    for names, lowest in _batches(batchable):
+        literal = ", ".join(f"'{name}'" for name in sorted(names))
+        try:
+            with translate_errors("read model versions"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                page = client.search_model_versions(
+                    f"name IN ({literal}) AND version_number >= {lowest}", max_results=BATCH_VERSIONS
+                )
+        except RegistryError as exc:  # each version is then read alone, and its row says what failed
+            log.warning("reading %d models' versions together failed: %s", len(names), exc)
+            continue
+        found.update(((mv.name, str(mv.version)), mv) for mv in page if mv.name in names)
+    wanted_keys = {(name, str(version)) for name, version, _ in wanted}
+    return {key: mv for key, mv in found.items() if key in wanted_keys}
+
+
+def _single_quoted(name: str) -> bool:
+    literal = quoted(name)
+    return literal is not None and literal.startswith("'")
+
+
+def _batches(wanted: Sequence[tuple[str, int, int]]) -> list[tuple[set[str], int]]:
+    """Groups of models for one search each, from (name, version, newest) sorted by version, highest
+    first: a group's search returns Σ(newest − its lowest version + 1) versions at most."""
+    batches: list[tuple[set[str], int]] = []
+    names: set[str] = set()
+    tops: list[int] = []
+    lowest = 0
+    for name, version, newest in wanted:
+        if newest - version + 1 > BATCH_VERSIONS:
+            continue  # this model alone would fill a search: read its version on its own
+        cost = sum(top - version + 1 for top in tops) + newest - version + 1
+        if names and (cost > BATCH_VERSIONS or len(names) >= BATCH_MODELS):
+            batches.append((names, lowest))
+            names, tops = set(), []
+        names.add(name)
+        tops.append(newest)
+        lowest = version
+    if names:
+        batches.append((names, lowest))
+    return batches
 
 
 def get_version(client: MlflowClient, name: str, version: str) -> VersionInfo:

@@ -16,14 +16,19 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import sqlalchemy as sa
 from mlflow import MlflowClient
+from mlflow.environment_variables import MLFLOW_ENABLE_WORKSPACES
 
+from registry.errors import RegistryError
 from registry.store import mlflow_internals
 from registry.store.activity import ExperimentActivity, by_activity, client_activity, database_activity
 from registry.store.client import translate_errors
 from registry.store.fastpath import (
     MAX_RUNS,
     ExperimentRuns,
+    RunLatest,
     client_runs,
+    database_latest_metrics,
+    database_registry_counts,
     database_runs,
     is_database_uri,
     metric_series,
@@ -72,6 +77,18 @@ class TrackingReader(Protocol):
         """The store's own sample (≤ `limit` points, first and last kept); None: it has none."""
         ...
 
+    def counts(self, registry_uri: str) -> tuple[int, int, int, int] | None:
+        """Exact counts of active experiments, their active runs, registered models and versions when
+        the backend has them cheaply; None: count with the client (capped, registry.store.status)."""
+        ...
+
+    def latest_metrics(
+        self, run_ids: Sequence[str], keys: Sequence[str] | None = None
+    ) -> dict[str, RunLatest]:
+        """Status and latest values of `keys` (all when None) of the runs it reads cheaply, by run; a
+        run left out is read with `get_run` by the caller (which then learns why it could not be read)."""
+        ...
+
 
 def _series(rows: Sequence[Any]) -> Series:
     """Metric entities (SQL store) or the server's JSON rows as arrays."""
@@ -116,6 +133,14 @@ class ClientReader:
                 rows = mlflow_internals.bulk_interval_sql(self.client, run_ids, key, limit)
         return None if rows is None else {run_id: _series(points) for run_id, points in rows.items()}
 
+    def latest_metrics(
+        self, run_ids: Sequence[str], keys: Sequence[str] | None = None
+    ) -> dict[str, RunLatest]:
+        return {}  # one get_run per run is all the client has: the caller does that
+
+    def counts(self, registry_uri: str) -> tuple[int, int, int, int] | None:
+        return None
+
 
 class SqlReader(ClientReader):
     """MLflow's tables read directly (read-only), the client for anything they cannot answer."""
@@ -140,6 +165,30 @@ class SqlReader(ClientReader):
 
     def whole_lines(self, run_ids: Sequence[str], key: str) -> dict[str, Series] | None:
         return metric_series(self.tracking_uri, run_ids, key)
+
+    def counts(self, registry_uri: str) -> tuple[int, int, int, int] | None:
+        # A registry elsewhere, or MLflow's workspaces (whose searches see one workspace): the client.
+        if registry_uri != self.tracking_uri or MLFLOW_ENABLE_WORKSPACES.get():  # type: ignore[no-untyped-call]
+            return None
+        try:
+            with translate_errors("count the store"):
+                activity = database_activity(self.tracking_uri)
+            models, versions = database_registry_counts(registry_uri)
+        except (sa.exc.DBAPIError, RegistryError) as exc:
+            log.warning("fast path failed on the store's counts, using the client: %s", exc)
+            return None
+        return len(activity), sum(e.runs for e in activity), models, versions
+
+    def latest_metrics(
+        self, run_ids: Sequence[str], keys: Sequence[str] | None = None
+    ) -> dict[str, RunLatest]:
+        try:
+            return database_latest_metrics(self.tracking_uri, run_ids, keys)
+        except (sa.exc.DBAPIError, RegistryError) as exc:  # the caller reads each run through the client
+            log.warning(
+                "fast path failed on %d runs' latest metrics, using the client: %s", len(run_ids), exc
+            )
+        return super().latest_metrics(run_ids, keys)
 
     def experiment_activity(self) -> list[ExperimentActivity]:
         try:

@@ -20,6 +20,7 @@ from registry.audit.log import AuditLog
 from registry.errors import RegistryError
 from registry.settings import Settings, mask_uri
 from registry.store.client import translate_errors
+from registry.store.readers import TrackingReader
 
 
 class _Stores(Protocol):
@@ -30,6 +31,9 @@ class _Stores(Protocol):
 
     @property
     def audit(self) -> AuditLog: ...
+
+    @property
+    def reader(self) -> TrackingReader: ...
 
 
 PAGE = 1000
@@ -196,5 +200,9 @@ def _count_runs(client: MlflowClient, experiment_ids: list[str], cap: int) -> Co
 
 
 def store_counts(reg: _Stores) -> Counts:
-    """`count_store` on the registry's client, in the (registry, ...) shape the pages' cached reads take."""
-    return count_store(reg.client)
+    """Exact counts where the reader has them (one database: COUNT queries), else `count_store` on the
+    registry's client; in the (registry, ...) shape the pages' cached reads take."""
+    exact = reg.reader.counts(reg.settings.effective_registry_uri)
+    if exact is None:
+        return count_store(reg.client)
+    return Counts(*(Count(n) for n in exact))
