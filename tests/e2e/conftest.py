@@ -5,7 +5,7 @@ Once per session: the demo, trained once for all workers (tests/demo_store.py), 
 dashboard starts as a child process pointed at both, and Debian's Chromium starts headless. Each
 test gets a fresh browser context, so a fresh Streamlit session.
 
-Without Chromium the directory is skipped, unless REGISTRY_REQUIRE_BROWSER=1 (CI installs
+Without /usr/bin/chromium the directory is skipped, unless REGISTRY_REQUIRE_BROWSER=1 (CI installs
 Chromium, so there a missing browser is a failure, not a skip). Screenshots for the docs go to
 REGISTRY_SCREENSHOTS when it names a folder (`REGISTRY_SCREENSHOTS=docs/screenshots`), else to a
 temporary folder, so a test run does not rewrite the committed images.
@@ -32,13 +32,7 @@ from tests.demo_store import DemoStore
 from tests.e2e.dashboard import TIMEOUT_MS, Dashboard
 from tests.stack import RestartableServer, ServerProcess, Stack, child_env, free_port
 
-# Chromium's headless shell (Debian's chromium-headless-shell: the build Playwright itself runs for
-# headless tests, the same engine without the full browser's windowing layer) where installed, else
-# the full browser. The same six deep links with their screenshots cost 28-36 s of CPU in the shell
-# against 44-46 s in /usr/bin/chromium here, and the browser tests open about a hundred pages.
-HEADLESS_SHELL = Path("/usr/bin/chromium-headless-shell")
-CHROMIUM = HEADLESS_SHELL if HEADLESS_SHELL.exists() else Path("/usr/bin/chromium")
-INSTALL = "apt-get install -y chromium-headless-shell (or chromium)"
+CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -79,10 +73,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if CHROMIUM.exists():
         return
     if _browser_required():
-        reason = f"REGISTRY_REQUIRE_BROWSER=1 but Chromium is missing: {INSTALL}"
+        reason = f"REGISTRY_REQUIRE_BROWSER=1 but {CHROMIUM} is missing: apt-get install -y chromium"
         mark = pytest.mark.usefixtures("_missing_browser")
     else:
-        reason = f"Chromium not installed: {INSTALL} (REGISTRY_REQUIRE_BROWSER=1 makes this a failure)"
+        reason = f"{CHROMIUM} not installed (set REGISTRY_REQUIRE_BROWSER=1 to make this a failure)"
         mark = pytest.mark.skip(reason=reason)
     for item in items:
         if HERE in Path(str(item.path)).parents:
@@ -91,7 +85,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def _missing_browser() -> None:
-    pytest.fail(f"REGISTRY_REQUIRE_BROWSER=1 but Chromium is missing: {INSTALL}")
+    pytest.fail(f"REGISTRY_REQUIRE_BROWSER=1 but {CHROMIUM} is missing: apt-get install -y chromium")
 
 
 @dataclass(frozen=True)
