@@ -44,12 +44,14 @@ OUR_ROWS = Ready(OUR_TABLE, state="attached")
 
 # The floors: bare Streamlit apps measured the same way as our pages, in the same run. The table
 # floor is the issue's own; the shell and chart floors say what Streamlit's multipage shell and a
-# plotly figure of our chart's size cost by themselves on the machine of the day.
+# plotly figure of our chart's size cost by themselves on the machine of the day, the plotly floor
+# what the smallest chart costs.
 FLOORS: dict[str, tuple[str, Ready, str]] = {
     "table": ("floor_app.py", OUR_ROWS, "a bare Streamlit app, one 50-row dataframe"),
     "shell": ("floor_shell_app.py", OUR_ROWS, "Streamlit's navigation, a text input and a 25-row table"),
     "chart": ("floor_chart_app.py", Ready(chart_scope=OUR_CHART),
               "one plotly figure, 3 panels x 100 lines x 300 points"),
+    "plotly": ("floor_plotly_app.py", Ready(chart_scope=OUR_CHART), "one plotly line of 10 points"),
 }  # fmt: skip
 
 
