@@ -17,8 +17,10 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -70,26 +72,75 @@ def act(reg: Registry, worker: str, models: list[str], actions: int, seed: int) 
     return seen
 
 
-def worker_process() -> None:
-    """Entry point of a replica process: argv[1] is JSON with the settings, models and its name.
+def replica_host() -> None:
+    """Entry point of the process that forks the replicas: argv[1] is JSON, one job per replica.
 
-    It says "ready" once connected and acts when told "go" on stdin: the replicas and the threads
-    start acting together, so their attempts overlap however long a process takes to start."""
-    job = json.loads(sys.argv[1])
-    reg = Registry.connect(load_settings(**job["settings"]))
+    It imports MLflow and the service once, then forks a replica per job (a new interpreter each
+    spent ~3.5 s of CPU on those imports); each replica is a process of its own that connects to
+    the stores itself (the host never opened a connection). It says "ready" once every replica is
+    connected and starts them all on "go" from stdin, so the replicas and the threads act together
+    however long a process takes to start; then it prints every replica's outcomes as one list."""
+    replicas = [_fork_replica(job) for job in json.loads(sys.argv[1])]
+    for _, ready, _, _ in replicas:
+        if os.read(ready, 1) != b"r":  # it died before it was connected: its traceback is in the log
+            sys.exit(1)
     print("ready", flush=True)
     sys.stdin.readline()
-    print(json.dumps(act(reg, job["worker"], job["models"], job["actions"], job["seed"])))
+    for _, _, go, _ in replicas:
+        os.write(go, b"g")
+    seen = []
+    for pid, _, _, outcomes in replicas:
+        with os.fdopen(outcomes) as found:
+            text = found.read()
+        if os.waitpid(pid, 0)[1] != 0:
+            sys.exit(1)
+        seen.extend(json.loads(text))
+    print(json.dumps(seen))
 
 
-def start_replica(
-    settings: dict[str, object], worker: str, models: list[str], seed: int, log: Path
-) -> subprocess.Popen:
-    """A replica process; its log goes to a file, so a chatty one never blocks on a full pipe."""
-    job = {"settings": settings, "worker": worker, "models": models, "actions": PROCESS_ACTIONS, "seed": seed}
-    code = "from tests.test_load import worker_process; worker_process()"
+def _fork_replica(job: dict[str, Any]) -> tuple[int, int, int, int]:
+    """Fork one replica; return its pid and our ends of its ready, go and outcomes pipes."""
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    out_r, out_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the replica
+        code = 1
+        try:
+            for fd in (ready_r, go_w, out_r):
+                os.close(fd)
+            reg = Registry.connect(load_settings(**job["settings"]))
+            os.write(ready_w, b"r")
+            if os.read(go_r, 1) != b"g":  # the host is gone: the test failed, act on nothing
+                raise SystemExit("no go")
+            with os.fdopen(out_w, "w") as out:
+                json.dump(act(reg, job["worker"], job["models"], job["actions"], job["seed"]), out)
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    for fd in (ready_w, go_r, out_w):
+        os.close(fd)
+    return pid, ready_r, go_w, out_r
+
+
+def start_replicas(settings: dict[str, object], models: list[str], log: Path) -> subprocess.Popen:
+    """The replicas' host process; their log goes to a file, so a chatty one never blocks a pipe."""
+    jobs = [
+        {
+            "settings": settings,
+            "worker": f"replica{p}",
+            "models": models,
+            "actions": PROCESS_ACTIONS,
+            "seed": 100 + p,
+        }
+        for p in range(PROCESSES)
+    ]
+    code = "from tests.test_load import replica_host; replica_host()"
     return subprocess.Popen(
-        [sys.executable, "-c", code, json.dumps(job)],
+        [sys.executable, "-c", code, json.dumps(jobs)],
         cwd=PROJECT,
         env={**os.environ, "PYTHONPATH": str(PROJECT)},
         stdin=subprocess.PIPE,
@@ -127,8 +178,8 @@ def test_concurrent_leads_keep_the_invariants(make_settings, backend: str, recor
 
     as_fields = {"tracking_uri": settings.tracking_uri, "audit_url": settings.effective_audit_url,
                  "s3_endpoint_url": settings.s3_endpoint_url, "home": str(settings.home)}  # fmt: skip
-    logs = [tmp_path / f"replica{p}.log" for p in range(PROCESSES)]
-    replicas = [start_replica(as_fields, f"replica{p}", models, 100 + p, logs[p]) for p in range(PROCESSES)]
+    log = tmp_path / "replicas.log"
+    replicas = start_replicas(as_fields, models, log)
     seen: list[dict[str, str]] = []
     crashed: list[BaseException] = []
 
@@ -138,20 +189,17 @@ def test_concurrent_leads_keep_the_invariants(make_settings, backend: str, recor
         except BaseException as exc:  # anything but a RegistryError is a bug: fail the test with it
             crashed.append(exc)
 
-    for replica, log in zip(replicas, logs, strict=True):
-        assert replica.stdout.readline().strip() == "ready", log.read_text()[-3000:]
+    assert replicas.stdout.readline().strip() == "ready", log.read_text()[-3000:]
     threads = [threading.Thread(target=session, args=(t,)) for t in range(THREADS)]
-    for replica in replicas:
-        replica.stdin.write("go\n")
-        replica.stdin.flush()
+    replicas.stdin.write("go\n")
+    replicas.stdin.flush()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    for replica, log in zip(replicas, logs, strict=True):
-        out, _ = replica.communicate(timeout=300)
-        assert replica.returncode == 0, log.read_text()[-3000:]
-        seen.extend(json.loads(out.strip().splitlines()[-1]))
+    out, _ = replicas.communicate(timeout=300)
+    assert replicas.returncode == 0, log.read_text()[-3000:]
+    seen.extend(json.loads(out.strip().splitlines()[-1]))
     assert not crashed, crashed
 
     counts = Counter(s["outcome"] for s in seen)
