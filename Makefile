@@ -25,7 +25,8 @@ MLFLOW_PORT ?= 5000
 # with two, CI's run used 147% of its two cores (~1,216 s of CPU in 827 s): each worker's processes
 # wait about a quarter of the time (a browser page settling, a server starting, a poll), and a
 # third worker's tests fill those gaps, for ~20 s of CPU (its own stack). `--dist loadgroup`
-# keeps each xdist_group on one worker (the PostgreSQL tests: one cluster, not one per worker).
+# keeps each xdist_group on one worker: the PostgreSQL tests (one cluster, not one per worker), the
+# trained demo and the browser tests on it, the tests that stop or kill servers (one pair).
 TEST_WORKERS ?= 3
 
 .PHONY: run test install install-dev server seed lint bench clean-local
