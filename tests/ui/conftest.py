@@ -7,7 +7,6 @@ the dashboard's variables for the test and clear Streamlit's caches, which live 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -36,38 +35,6 @@ def _components_scanned_once() -> Iterator[None]:
     found = scan()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(manifest_scanner, "scan_component_manifests", lambda max_workers=None: list(found))
-        yield
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _script_end_awaited_not_polled() -> Iterator[None]:
-    """AppTest waits for a script run to end by polling every millisecond whether the runner's list
-    of events, one per element sent, holds SHUTDOWN (`require_widgets_deltas`). The scan grows with
-    the page and takes the GIL from the script thread a thousand times a second: 11% of a UI test
-    worker's CPU was that loop. Here the wait ends on the runner's own SHUTDOWN signal instead, with
-    the same timeout and the same error."""
-    from streamlit.runtime.scriptrunner import ScriptRunnerEvent
-    from streamlit.testing.v1 import local_script_runner
-
-    def wait_for_shutdown(runner: local_script_runner.LocalScriptRunner, timeout: float = 3) -> None:
-        ended = threading.Event()
-
-        def on_event(sender: object, event: ScriptRunnerEvent, **kwargs: object) -> None:
-            if event == ScriptRunnerEvent.SHUTDOWN:
-                ended.set()
-
-        runner.on_event.connect(on_event, weak=False)
-        try:
-            if runner.script_stopped() or ended.wait(timeout):
-                return
-        finally:
-            runner.on_event.disconnect(on_event)
-        runner.request_stop()
-        runner.join()
-        raise RuntimeError(f"AppTest script run timed out after {timeout}(s)")
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(local_script_runner, "require_widgets_deltas", wait_for_shutdown)
         yield
 
 
