@@ -181,8 +181,8 @@ def _with_production(
     client: MlflowClient,
     row: ModelRow,
     attempts: Sequence[Attempt],
-    version: Any | None = None,
-    runs: Mapping[str, RunLatest] | None = None,
+    version: Any | None,
+    runs: Mapping[str, RunLatest],
 ) -> ModelRow:
     """Add the production version's promotion and key metric; a failure becomes the row's problem.
 
@@ -197,9 +197,7 @@ def _with_production(
             run_id = source_run_id(client, info)
             value = None
             if run_id and row.key_metric:
-                known = (runs or {}).get(run_id)
-                run_metrics = known.metrics if known is not None else client.get_run(run_id).data.metrics
-                value = run_metrics.get(row.key_metric)
+                value = _run_latest(client, run_id, runs).metrics.get(row.key_metric)
     except RegistryError as exc:
         return replace(row, problem=str(exc))
     return replace(
@@ -412,8 +410,17 @@ class ModelView:
         return next((s for s in self.slots if s.slot == name), None)
 
 
+def _run_latest(client: MlflowClient, run_id: str, runs: Mapping[str, RunLatest]) -> RunLatest:
+    """The run as the page read it together with the others, else one `get_run` (which raises)."""
+    known = runs.get(run_id)
+    if known is not None:
+        return known
+    run = client.get_run(run_id)
+    return RunLatest(run.info.status, run.info.lifecycle_stage == "deleted", dict(run.data.metrics))
+
+
 def _version_row(
-    client: MlflowClient, v: VersionInfo, read_run: bool, runs: Mapping[str, RunLatest] | None = None
+    client: MlflowClient, v: VersionInfo, read_run: bool, runs: Mapping[str, RunLatest]
 ) -> VersionRow:
     """A version with its source run's status and metrics: from `runs` (read together for the whole
     page where the store is a database), else one `get_run`, whose failure becomes the row's problem."""
@@ -422,13 +429,8 @@ def _version_row(
         try:
             run_id = source_run_id(client, v)
             if run_id:
-                known = (runs or {}).get(run_id)
-                if known is None:
-                    with translate_errors(f"source run of v{v.version}"):
-                        run = client.get_run(run_id)
-                    known = RunLatest(
-                        run.info.status, run.info.lifecycle_stage == "deleted", dict(run.data.metrics)
-                    )
+                with translate_errors(f"source run of v{v.version}"):
+                    known = _run_latest(client, run_id, runs)
                 status, metrics = known.status, dict(known.metrics)
                 if known.deleted:
                     status = f"{status} (run deleted)"

@@ -179,7 +179,7 @@ def read_versions(
     )  # fmt: skip
     found: dict[tuple[str, str], Any] = {}
     for names, lowest in _batches(batchable):
-        literal = ", ".join(f"'{name}'" for name in sorted(names))
+        literal = ", ".join(str(quoted(name)) for name in sorted(names))
         try:
             with translate_errors("read model versions"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)
