@@ -4,6 +4,11 @@ Every action is shown as the service's plan in a dialog (what changes, every che
 against production) and applied only after a reason and Confirm. The dialog is opened from a
 session-state flag set by the action button and cleared on confirm, cancel or dismiss, so it survives
 the reruns its own widgets cause (see FIELD_NOTES: dialogs under AppTest).
+
+A model's page sends what a lead opens it for first: who holds each slot, waiting requests, the
+versions table and the actions. Slots, How to load it and Compare versions are tabs beside Versions
+that are rendered only when open (`&section=slots|load|compare`), and a version's description
+editor only when expanded: each element costs the browser time before the page is usable.
 """
 
 from __future__ import annotations
