@@ -4,6 +4,11 @@ Every action is shown as the service's plan in a dialog (what changes, every che
 against production) and applied only after a reason and Confirm. The dialog is opened from a
 session-state flag set by the action button and cleared on confirm, cancel or dismiss, so it survives
 the reruns its own widgets cause (see FIELD_NOTES: dialogs under AppTest).
+
+A model's page sends what a lead opens it for first: who holds each slot, waiting requests, the
+versions table and the actions. Slots, How to load it and Compare versions are tabs beside Versions
+that are rendered only when open (`&section=slots|load|compare`), and a version's description
+editor only when expanded: each element costs the browser time before the page is usable.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from pages.views.shared import (
     table,
     through_app,
 )
+from pages.views.url_tabs import url_tabs
 from registry.domain.checks import check_actor
 from registry.domain.load_uris import load_uris
 from registry.domain.policy import TAG_SLOTS
@@ -52,6 +58,10 @@ FLASH = "models.flash"  # the result message of the last successful action, show
 REASON = "models.reason"
 FORCE = "models.force"
 VERSION = "models.version"
+SECTION = "models.section"  # the open tab below the state: only it is rendered (and sent)
+# The tabs, each with its name in the URL (`?model=x&section=load`; pages/views/url_tabs.py).
+SECTIONS = {"Versions": None, "Slots": "slots", "How to load it": "load", "Compare versions": "compare"}
+DRAFTS = "models.description_drafts"  # version -> text typed and not saved, kept while the editor is shut
 _DIALOG_KEYS = (PENDING, PLAN, OUTCOME, REASON, FORCE)
 POLICY_CHANGES_SHOWN = 3  # the newest policy changes made outside the dashboard, warned about on top
 
@@ -369,16 +379,38 @@ def _save_description(model: str, version: str, key: str) -> None:
         return
     after_write()
     st.session_state.pop(key, None)  # the box shows the stored text on the next run
+    st.session_state.get(DRAFTS, {}).pop(version, None)
     st.session_state[DESCRIBED] = ("done", f"description of v{version} saved")
 
 
+def _keep_draft(version: str, key: str) -> None:
+    """A shut editor is not rendered, and Streamlit forgets an unrendered box's text: keep it here."""
+    st.session_state.setdefault(DRAFTS, {})[version] = st.session_state.get(key)
+
+
 def _description_editor(model: str, version: str, current: str, why_not: str | None) -> None:
-    """Set or edit the selected version's description; saved through the service and audited."""
+    """Set or edit the selected version's description; saved through the service and audited.
+
+    Shut by default and rendered only when opened (one per version, as its label names it): the
+    page's first paint does not wait for a text box few visits use.
+    """
     key = f"models.description.{version}"
+    editor = st.expander(
+        f"Description of v{version}", key=f"models.description_open.{version}", on_change="rerun"
+    )
+    if not editor.open:
+        return
     said = st.session_state.pop(DESCRIBED, None)
-    with st.expander(f"Description of v{version}", expanded=bool(said)):
-        st.session_state.setdefault(key, current)
-        st.text_area("Description", key=key, disabled=why_not is not None, label_visibility="collapsed")
+    with editor:
+        st.session_state.setdefault(key, st.session_state.get(DRAFTS, {}).get(version, current))
+        st.text_area(
+            "Description",
+            key=key,
+            disabled=why_not is not None,
+            label_visibility="collapsed",
+            on_change=_keep_draft,
+            args=(version, key),
+        )
         st.button(
             "Save description",
             key="models.description_save",
@@ -434,7 +466,7 @@ def model_page(name: str) -> None:
             "renamed or deleted. Pick a model from the list below.",
             icon=":material/search:",
         )
-        set_query(version=None)
+        set_query(version=None, section=None)
         list_page(with_title=False)
         return
     except Exception as exc:  # noqa: BLE001 - the page header and the way back still render
@@ -446,26 +478,25 @@ def model_page(name: str) -> None:
     st.page_link("pages/models.py", label="All models", icon=":material/inventory_2:")
     with section("state"):
         _state_section(view)
-    st.subheader("Slots")
-    with section("slots"):
-        _slots_section(view)
     with section("requests"):
         waiting = cached_read(Registry.requests, name, ttl=10)
         if waiting or st.session_state.get(REQUEST_FLASH):
             st.subheader("Approval requests")
             requests_section(waiting, "models.requests")
-    st.subheader("Versions")
-    with section("versions"):
-        _versions_section(view)
-    st.subheader("How to load it")
-    with section("load"):
-        _load_section(view)
+    # One tab at a time: the versions table paints first; the rest is sent when its tab is opened.
+    versions_tab, slots_tab, load_tab, compare_tab = url_tabs(SECTIONS, key=SECTION, param="section")
+    for tab, where, render in (
+        (versions_tab, "versions", _versions_section),
+        (slots_tab, "slots", _slots_section),
+        (load_tab, "load", _load_section),
+        (compare_tab, "compare", _compare_section),
+    ):
+        if tab.open:
+            with tab, section(where):
+                render(view)
     st.subheader("Actions")
     with section("actions"):
         _actions_section(view)
-    st.subheader("Compare two versions")
-    with section("compare"):
-        _compare_section(view)
     with section("history"):
         st.page_link(
             "pages/history.py",

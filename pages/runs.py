@@ -36,6 +36,7 @@ from pages.views.shared import (
     table,
     through_app,
 )
+from pages.views.url_tabs import url_tabs
 from registry.domain.diff import MAX_RUNS, MIN_RUNS
 from registry.errors import BadInput
 from registry.service import Registry
@@ -48,19 +49,8 @@ through_app()  # first: a deep link must run inside app.py (see pages/views/shar
 
 PAGE_SIZES = [25, 50, 100, 200]
 PARALLEL_LINES = [500, 1000, PARALLEL_MAX_LINES]  # whole experiment: the first is what opens quickly
-VIEWS = ["Pages", "Whole experiment", "Charts"]
-# The tab in the URL. Not Streamlit's bind="query-params": that writes the label verbatim and, in the
-# browser, drops any other spelling, where links say `view=charts`.
-VIEW_IN_URL = {"Pages": None, "Whole experiment": "Whole experiment", "Charts": "charts"}
-
-
-def view_from_url(asked: str) -> str:
-    """The tab a link asks for: a label or its URL name in any case, or its first word; else Pages."""
-    asked = asked.strip().lower()
-    for label, in_url in VIEW_IN_URL.items():
-        if asked in (label.lower(), (in_url or "").lower(), label.split()[0].lower()):
-            return label
-    return VIEWS[0]
+# The tabs, each with its name in the URL (`view=charts`; pages/views/url_tabs.py).
+VIEWS = {"Pages": None, "Whole experiment": "Whole experiment", "Charts": "charts"}
 
 
 RUN_COLUMNS = {
@@ -390,10 +380,7 @@ if chosen_experiment is not None:
         f"Experiment **{plain(chosen_experiment.name)}** · id {plain(chosen_experiment.experiment_id)} · "
         f"artifacts at {plain(chosen_experiment.artifact_location)}"
     )
-    if "runs_view" not in st.session_state:
-        st.session_state["runs_view"] = view_from_url(query_param("view", "") or "")
-    paged_tab, whole_tab, charts_tab = st.tabs(VIEWS, key="runs_view", on_change="rerun")
-    set_query(view=VIEW_IN_URL[st.session_state["runs_view"]])
+    paged_tab, whole_tab, charts_tab = url_tabs(VIEWS, key="runs_view", param="view")
     if paged_tab.open:
         with paged_tab, section("Runs"):
             runs_table(chosen_experiment)

@@ -71,13 +71,15 @@ def test_a_model_managing_champion_and_challenger_moves_and_rolls_back_challenge
     ui = dashboard
     name = foreign.slotted
 
-    ui.open("models", model=name, version="3")
+    ui.open("models", model=name, version="3", section="slots")  # a link to the Slots tab
     slots = ui.table_with("rollback to")
     assert (slots.row("slot", "champion")["holds"], slots.row("slot", "challenger")["holds"]) == ("v1", "v2")
     dialog = open_dialog(ui, "Promote to challenger")
     expect(dialog).to_contain_text("Promote v3 to challenger")
     confirm(ui, dialog, "e2e: a new candidate", f"{name} promoted to challenger: v3 (was v2)")
     ui.open("models", model=name)
+    ui.main.get_by_role("tab", name="Slots").click()
+    ui.settle()
     challenger = ui.table_with("rollback to").row("slot", "challenger")
     assert (challenger["holds"], challenger["history"], challenger["rollback to"]) == ("v3", "v2 → v3", "v2")
     dialog = open_dialog(ui, "Roll back challenger to v2")
@@ -85,3 +87,39 @@ def test_a_model_managing_champion_and_challenger_moves_and_rolls_back_challenge
     aliases = {a: str(v) for a, v in demo.client.get_registered_model(name).aliases.items()}
     assert aliases == {"champion": "1", "challenger": "2", "production": "1"}
     ui.screenshot("slots")
+
+
+def test_a_models_page_paints_versions_and_actions_and_sends_the_other_tabs_when_opened(
+    dashboard: Dashboard, demo: Demo, foreign: Foreign
+) -> None:
+    """What a lead opens the page for comes first; How to load it, Slots and Compare are tabs whose
+    content reaches the browser only when opened, and a link can name one."""
+    ui = dashboard
+    name = foreign.aliases
+    ui.open("models", model=name)
+    assert ui.table_with("run status").column("version") == ["v3", "v2", "v1"]
+    expect(ui.main.get_by_role("button", name="Promote to production")).to_be_enabled()
+    expect(ui.main.get_by_role("tab", name="How to load it")).to_be_visible()
+    expect(ui.main.locator('[data-testid="stCode"]')).to_have_count(0)  # not sent, not merely hidden
+    assert [t.columns[0] for t in ui.tables()] == ["version"]
+
+    ui.main.get_by_role("tab", name="How to load it").click()
+    ui.settle()
+    load = ui.table_with("URI")
+    assert load.row("slot", "production") == {
+        "slot": "production",
+        "URI": f"models:/{name}@production",
+        "serves now": "v2",
+    }
+    expect(ui.main.locator('[data-testid="stCode"]').first).to_contain_text("load_model")
+    assert "section=load" in ui.page.url  # the address bar names the tab: a copied link opens it
+    expect(ui.main.get_by_role("button", name="Promote to production")).to_be_enabled()  # still there
+
+    ui.open("models", model=name, section="compare")
+    expect(ui.main.get_by_role("tab", name="Compare versions")).to_have_attribute("aria-selected", "true")
+    expect(ui.main.get_by_text("Compare the runs of v2 and v3")).to_be_visible()
+
+    ui.open("models", model=name, section="<nonsense>")  # settle() fails on any Streamlit exception
+    expect(ui.main.get_by_role("tab", name="Versions", exact=True)).to_have_attribute("aria-selected", "true")
+    assert ui.table_with("run status").column("version") == ["v3", "v2", "v1"]
+    assert "section=" not in ui.page.url

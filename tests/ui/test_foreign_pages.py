@@ -10,7 +10,7 @@ from mlflow import MlflowClient
 from pages.views.shared import plain
 from tests.foreign_registry import Foreign, build_foreign_registry
 from tests.ui.conftest import frame_with
-from tests.ui.test_models_page import confirm, open_dialog, texts
+from tests.ui.test_models_page import SECTIONS, confirm, open_dialog, open_section, sent, texts
 
 MODELS = "pages/models.py"
 HISTORY = "pages/history.py"
@@ -71,17 +71,19 @@ def test_a_model_managing_champion_and_challenger_shows_each_slot_and_moves_chal
     at = open_page(MODELS, model=name)
     assert not at.exception
     assert [(m.label, m.value) for m in at.metric][:2] == [("Champion", "v1"), ("Challenger", "v2")]
+    open_section(at, "Slots")
     slots = frame_with(at, "rollback to").set_index("slot")
     assert list(slots.index) == ["champion", "challenger"]
     assert (slots.loc["champion", "holds"], slots.loc["challenger", "holds"]) == ("v1", "v2")
     assert slots.loc["challenger", "how"] == "first seen in MLflow"
-    load = frame_with(at, "URI").set_index("slot")
+    load = frame_with(open_section(at, "How to load it"), "URI").set_index("slot")
     assert (
         load.loc["champion", "URI"] == f"models:/{name}@champion"
         and load.loc["challenger", "serves now"] == "v2"
     )
     assert "promote_production" not in [b.key.removeprefix("models.") for b in at.button]  # not managed here
 
+    open_section(at, "Slots")
     confirm(open_dialog(at, "promote_challenger", "3"), "a new candidate")
     slots = frame_with(at, "rollback to").set_index("slot")
     assert slots.loc["challenger", "holds"] == "v3" and slots.loc["challenger", "history"] == "v2 → v3"
@@ -105,3 +107,41 @@ def test_history_follows_each_managed_slot_of_one_model(ui_registry, foreign, op
     picker.select("challenger")
     at.run()
     assert not at.exception and list(frame_with(at, "current")["version"]) == ["2"]
+
+
+@pytest.mark.parametrize(
+    "which,slot,uri",
+    [
+        ("aliases", "production", "models:/{name}@production"),
+        ("stages", "production", "models:/{name}/Production"),
+        ("slotted", "champion", "models:/{name}@champion"),
+    ],
+)
+def test_a_hand_built_model_paints_versions_and_actions_first_and_a_link_opens_how_to_load_it(
+    ui_env, foreign, open_page, which, slot, uri
+):
+    name = getattr(foreign, which)
+    holder = {"aliases": "v2", "stages": "v2", "slotted": "v1"}[which]
+    at = open_page(MODELS, model=name)
+    assert not at.exception
+    now = sent(at)
+    assert now["versions"] and not now["load"] and not now["slots"] and not now["compare"]
+    assert at.button(key=f"models.promote_{slot}") and at.button(key="models.archive")
+
+    at = open_page(MODELS, model=name, section="load")
+    assert not at.exception and not sent(at)["versions"]
+    load = frame_with(at, "URI").set_index("slot")
+    assert (load.loc[slot, "URI"], load.loc[slot, "serves now"]) == (uri.format(name=name), holder)
+    assert any(repr(uri.format(name=name)) in c.value for c in at.code)  # the name quoted as it is
+
+    at = open_page(MODELS, model=name, section="no such tab")
+    assert not at.exception and sent(at)["versions"] and "section" not in at.query_params
+
+
+def test_a_model_with_no_versions_opens_every_section_without_an_error(ui_env, foreign, open_page):
+    at = open_page(MODELS, model=foreign.empty)
+    assert any("no versions yet" in i for i in texts(at, "info"))
+    for label in SECTIONS[1:]:
+        open_section(at, label)
+        assert not at.error, (label, texts(at, "error"))
+    assert any("Comparing needs two versions" in c for c in texts(at, "caption"))

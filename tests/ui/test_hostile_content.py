@@ -24,6 +24,7 @@ from tests.conftest import build_settings
 from tests.run_data import make_run
 from tests.stack import create_experiment
 from tests.ui.conftest import LEAD
+from tests.ui.test_models_page import SECTIONS, open_description, open_section
 from tests.ui.tracking_data import unescape
 
 HTML = '<img src=x onerror="alert(1)"><script>alert(2)</script><iframe srcdoc="x"></iframe>'
@@ -110,6 +111,9 @@ def test_a_model_named_with_markup_shows_it_as_text_everywhere(hostile, open_app
     shown = assert_inert(at)
     assert "<script>alert(2)" in shown and "evil‹U+202E›txt" in shown
     assert [t.value for t in at.text if BIG[:100] in t.value]  # the 100 KB description, as plain text
+    for label in SECTIONS[1:]:  # the tabs sent only when opened, and the description editor
+        assert "<script>alert(2)" in assert_inert(open_section(at, label)), label
+    assert_inert(open_description(at, "1"))
 
     listing = assert_inert(open_app("pages/models.py", q="evil"))
     assert listing is not None

@@ -22,6 +22,26 @@ def texts(at, kind: str) -> list[str]:
     return [el.value for el in getattr(at, kind)]
 
 
+SECTION = "models.section"  # the tabs below the model's state (pages/models.py SECTIONS)
+SECTIONS = ["Versions", "Slots", "How to load it", "Compare versions"]
+
+
+def open_section(at, label: str):
+    """Open one of the tabs below the state, as a click on it does (AppTest cannot click a tab)."""
+    at.session_state[SECTION] = label
+    at.run()
+    assert not at.exception
+    return at
+
+
+def open_description(at, version: str):
+    """Open the description editor of a version, as a click on its expander does."""
+    at.session_state[f"models.description_open.{version}"] = True
+    at.run()
+    assert not at.exception
+    return at
+
+
 def open_dialog(at, button: str, version: str | None = None):
     if version is not None:
         at.selectbox(key="models.version").select(version)
@@ -197,3 +217,110 @@ def test_markup_in_names_and_reasons_renders_as_text(ui_registry, open_page):
     open_dialog(at, "promote_production", "2")
     assert any(plain(name) in c for c in texts(at, "caption"))
     assert_no_html(at)
+
+
+ACTION_KEYS = {"models.promote_production", "models.promote_staging", "models.archive", "models.rollback"}
+
+
+def sent(at) -> dict[str, object]:
+    """What the page sent, by the section it belongs to (tables are found by a column of their own)."""
+    columns = [set(d.value.columns) for d in at.dataframe]
+    return {
+        "versions": any("run status" in c for c in columns),
+        "slots": any("rollback to" in c for c in columns),
+        "load": any("URI" in c for c in columns) or bool(at.code),
+        "compare": bool([s for s in at.selectbox if s.key in ("models.compare_a", "models.compare_b")]),
+        "description": bool([t for t in at.text_area if t.key.startswith("models.description.")]),
+        "actions": {b.key for b in at.button} >= ACTION_KEYS,
+    }
+
+
+def test_the_first_paint_sends_versions_and_actions_and_nothing_of_the_closed_sections(
+    ui_registry, open_page
+):
+    model = make_model(ui_registry.client, [{"acc": 0.8}, {"acc": 0.9}])
+    ui_registry.promote(model, "1", "baseline", actor=ALICE)
+    at = open_page(PAGE, model=model)
+
+    assert not at.exception
+    assert [t.label for t in at.tabs] == SECTIONS
+    assert sent(at) == {
+        "versions": True,
+        "slots": False,
+        "load": False,
+        "compare": False,
+        "description": False,
+        "actions": True,
+    }
+    assert at.metric[0].value == "v1"  # who holds production, above the tabs
+    assert [e.label for e in at.expander] == ["Description of v1"]  # shut: its box is not sent
+    assert "section" not in at.query_params
+
+
+@pytest.mark.parametrize(
+    "label,shown", [("Slots", "slots"), ("How to load it", "load"), ("Compare versions", "compare")]
+)
+def test_opening_a_section_shows_it_keeps_the_actions_and_names_it_in_the_url(
+    ui_registry, open_page, label, shown
+):
+    model = make_model(ui_registry.client, [{"acc": 0.8}, {"acc": 0.9}])
+    ui_registry.promote(model, "1", "first", actor=ALICE)
+    ui_registry.promote(model, "2", "best", actor=ALICE)
+    at = open_section(open_page(PAGE, model=model), label)
+
+    now = sent(at)
+    assert now[shown] and now["actions"] and not now["versions"]  # one tab at a time
+    assert at.query_params["section"] == shown  # a copied link opens the same tab
+    if shown == "load":
+        assert frame_with(at, "URI").set_index("slot").loc["production", "serves now"] == "v2"
+        assert any(f"load_model('models:/{model}@production')" in c.value for c in at.code)
+    if shown == "compare":
+        link = next(p for p in at.get("page_link") if "Compare the runs" in p.proto.label)
+        assert link.proto.label == "Compare the runs of v2 and v1"
+
+    confirm(open_dialog(at, "rollback"), "back to v1")  # the actions work from every tab
+    assert aliases(ui_registry, model) == {"production": "1"}
+    assert sent(at)[shown]  # the tab stays open after the action
+
+
+@pytest.mark.parametrize("asked", ["load", "LOAD", "How to load it", "how"])
+def test_a_link_naming_a_section_opens_it(ui_registry, open_page, asked):
+    model = make_model(ui_registry.client, [{"acc": 0.8}])
+    ui_registry.promote(model, "1", "first", actor=ALICE)
+    at = open_page(PAGE, model=model, section=asked)
+
+    assert not at.exception
+    assert at.session_state[SECTION] == "How to load it"
+    assert sent(at)["load"] and not sent(at)["versions"] and sent(at)["actions"]
+    assert at.query_params["section"] == "load"  # the link's spelling, made canonical
+
+
+@pytest.mark.parametrize("asked", ["nope", "%3Cscript%3E", "versions"])
+def test_a_bad_or_default_section_in_a_link_opens_the_versions(ui_registry, open_page, asked):
+    model = make_model(ui_registry.client, [{"acc": 0.8}])
+    at = open_page(PAGE, model=model, section=asked)
+
+    assert not at.exception and not at.error
+    assert at.session_state[SECTION] == "Versions"
+    assert sent(at)["versions"] and sent(at)["actions"] and not sent(at)["load"]
+    assert "section" not in at.query_params  # the default tab needs no parameter
+
+
+def test_the_description_editor_is_sent_when_opened_and_keeps_a_draft_while_shut(ui_registry, open_page):
+    model = make_model(ui_registry.client, [{"acc": 0.8}, {"acc": 0.9}])
+    ui_registry.client.update_model_version(model, "2", "stored words")
+    at = open_page(PAGE, model=model, version="2")
+    assert not sent(at)["description"]
+
+    open_description(at, "2")
+    box = at.text_area(key="models.description.2")
+    assert box.value == "stored words"
+    box.input("a draft").run()
+    at.session_state["models.description_open.2"] = False  # shut without saving
+    at.run()
+    assert not sent(at)["description"]
+
+    assert open_description(at, "2").text_area(key="models.description.2").value == "a draft"
+    assert ui_registry.client.get_model_version(model, "2").description == "stored words"  # not saved
+    at.button(key="models.description_save").click().run()
+    assert ui_registry.client.get_model_version(model, "2").description == "a draft"

@@ -6,6 +6,7 @@ from registry.access.identity import Actor
 from tests.factories import unique
 from tests.run_data import make_logged_model, make_run
 from tests.stack import create_experiment
+from tests.ui.test_models_page import open_description, open_section
 
 ADA = Actor("ada", "lead")
 
@@ -61,7 +62,7 @@ def test_edit_a_version_description_on_the_model_page(ui_registry, open_page):
     run_id, _ = _run_with_model(ui_registry)
     name = unique("described")
     ui_registry.register_version(run_id, name, actor=ADA, description="old words")
-    at = open_page("pages/models.py", model=name)
+    at = open_description(open_page("pages/models.py", model=name), "1")
     box = at.text_area(key="models.description.1")
     assert box.value == "old words"
 
@@ -81,7 +82,7 @@ def test_the_model_page_says_how_to_load_each_slot(ui_registry, open_page):
     ui_registry.promote(name, "2", "best", actor=ADA)
     ui_registry.client.set_registered_model_alias(name, "champion", "1")
 
-    at = open_page("pages/models.py", model=name)
+    at = open_section(open_page("pages/models.py", model=name), "How to load it")
 
     assert not at.exception
     uris = next(d.value for d in at.dataframe if "URI" in d.value.columns).set_index("slot")
