@@ -79,7 +79,7 @@ def test_refusals_are_one_line_on_stderr_without_a_doubled_prefix(sqlite_setting
     forced = run_cli(sqlite_settings, "promote", foreign.odd_sources, "2", "--reason", "known", "--force")
     assert forced.returncode == 0, forced.stderr
     args = ("promote", foreign.odd_sources, "1", "--reason", "x", "--json")
-    as_json = run_cli(sqlite_settings, *args, process=True)
+    as_json = run_cli(sqlite_settings, *args)  # the same refusal, the same path: no second interpreter
     assert json.loads(as_json.stdout)["error"] == "refused" and as_json.stderr.count("\n") == 1
 
 
