@@ -167,8 +167,7 @@ class SqlReader(ClientReader):
         return metric_series(self.tracking_uri, run_ids, key)
 
     def counts(self, registry_uri: str) -> tuple[int, int, int, int] | None:
-        # A registry elsewhere, or MLflow's workspaces (whose searches see one workspace): the client.
-        if registry_uri != self.tracking_uri or MLFLOW_ENABLE_WORKSPACES.get():  # type: ignore[no-untyped-call]
+        if registry_uri != self.tracking_uri:  # a registry elsewhere: the client counts it
             return None
         try:
             with translate_errors("count the store"):
@@ -200,9 +199,14 @@ class SqlReader(ClientReader):
 
 
 def reader_for(client: MlflowClient, tracking_uri: str | None = None) -> TrackingReader:
-    """The reader for this store: the one place that decides "SQL or client" from the URI."""
+    """The reader for this store: the one place that decides "SQL or client" from the URI.
+
+    With MLflow's workspaces on, teams share one database and MLflow's store keeps each session to
+    its workspace; our SQL reads see every row, so the client answers there.
+    """
     uri = tracking_uri or client.tracking_uri or ""
-    return SqlReader(client, uri) if backend_of(uri) == "database" else ClientReader(client, uri)
+    direct = backend_of(uri) == "database" and not MLFLOW_ENABLE_WORKSPACES.get()  # type: ignore[no-untyped-call]
+    return SqlReader(client, uri) if direct else ClientReader(client, uri)
 
 
 def experiment_runs(
