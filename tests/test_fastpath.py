@@ -203,3 +203,25 @@ def test_with_workspaces_a_database_store_shows_only_the_active_workspace(
         leaked = set()
     assert other_run not in leaked
     assert other_run not in reg.reader.latest_metrics([other_run, made["team-a"][1]])
+
+
+def test_an_unreachable_database_is_reported_once_not_asked_again_through_the_client() -> None:
+    """A database that does not answer will not answer the client either: the fast reads of the one
+    store say so at once, rather than falling back and waiting on the same connection a second time.
+    (A run's latest metrics still fall back to one get_run per run: with the registry elsewhere, the
+    models list keeps its rows and says which run could not be read.)"""
+    from registry.errors import Unreachable
+    from tests.stack import free_port
+
+    uri = f"postgresql://u@127.0.0.1:{free_port()}/mlflow"  # nothing listens there
+    reader = reader_for(cast(MlflowClient, object()), uri)  # asking the client would fail otherwise
+    assert isinstance(reader, SqlReader)
+    reads = {
+        "runs": lambda: reader.experiment_runs("1"),
+        "counts": lambda: reader.counts(uri),
+        "activity": reader.experiment_activity,
+    }
+    for name, read in reads.items():
+        with pytest.raises(Unreachable):
+            read()
+            pytest.fail(f"{name}: no error")

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from mlflow import MlflowClient
 from mlflow.environment_variables import MLFLOW_ENABLE_WORKSPACES
 
-from registry.errors import RegistryError
+from registry.errors import RegistryError, Unreachable
 from registry.store import mlflow_internals
 from registry.store.activity import ExperimentActivity, by_activity, client_activity, database_activity
 from registry.store.client import translate_errors
@@ -172,7 +172,9 @@ class SqlReader(ClientReader):
         try:
             with translate_errors("count the store"):
                 activity = database_activity(self.tracking_uri)
-            models, versions = database_registry_counts(registry_uri)
+                models, versions = database_registry_counts(registry_uri)
+        except Unreachable:
+            raise  # the client would wait on the same database again
         except (sa.exc.DBAPIError, RegistryError) as exc:
             log.warning("fast path failed on the store's counts, using the client: %s", exc)
             return None
