@@ -394,9 +394,11 @@ def _description_editor(model: str, version: str, current: str, why_not: str | N
     Shut by default and rendered only when opened (one per version, as its label names it): the
     page's first paint does not wait for a text box few visits use.
     """
-    key = f"models.description.{version}"
+    # Keyed by model too: Streamlit keeps a box's text across reruns, and model B's v1 must not show
+    # (and save) what was typed for model A's v1.
+    key = f"models.description.{model}.{version}"
     editor = st.expander(
-        f"Description of v{version}", key=f"models.description_open.{version}", on_change="rerun"
+        f"Description of v{version}", key=f"models.description_open.{model}.{version}", on_change="rerun"
     )
     if not editor.open:
         return
