@@ -61,7 +61,7 @@ VERSION = "models.version"
 SECTION = "models.section"  # the open tab below the state: only it is rendered (and sent)
 # The tabs, each with its name in the URL (`?model=x&section=load`; pages/views/url_tabs.py).
 SECTIONS = {"Versions": None, "Slots": "slots", "How to load it": "load", "Compare versions": "compare"}
-DRAFTS = "models.description_drafts"  # version -> text typed and not saved, kept while the editor is shut
+DRAFTS = "models.description_drafts"  # (model, version) -> text typed, not saved, kept while shut
 _DIALOG_KEYS = (PENDING, PLAN, OUTCOME, REASON, FORCE)
 POLICY_CHANGES_SHOWN = 3  # the newest policy changes made outside the dashboard, warned about on top
 
@@ -379,13 +379,13 @@ def _save_description(model: str, version: str, key: str) -> None:
         return
     after_write()
     st.session_state.pop(key, None)  # the box shows the stored text on the next run
-    st.session_state.get(DRAFTS, {}).pop(version, None)
+    st.session_state.get(DRAFTS, {}).pop((model, version), None)
     st.session_state[DESCRIBED] = ("done", f"description of v{version} saved")
 
 
-def _keep_draft(version: str, key: str) -> None:
+def _keep_draft(model: str, version: str, key: str) -> None:
     """A shut editor is not rendered, and Streamlit forgets an unrendered box's text: keep it here."""
-    st.session_state.setdefault(DRAFTS, {})[version] = st.session_state.get(key)
+    st.session_state.setdefault(DRAFTS, {})[(model, version)] = st.session_state.get(key)
 
 
 def _description_editor(model: str, version: str, current: str, why_not: str | None) -> None:
@@ -394,22 +394,24 @@ def _description_editor(model: str, version: str, current: str, why_not: str | N
     Shut by default and rendered only when opened (one per version, as its label names it): the
     page's first paint does not wait for a text box few visits use.
     """
-    key = f"models.description.{version}"
+    # Keyed by model too: Streamlit keeps a box's text across reruns, and model B's v1 must not show
+    # (and save) what was typed for model A's v1.
+    key = f"models.description.{model}.{version}"
     editor = st.expander(
-        f"Description of v{version}", key=f"models.description_open.{version}", on_change="rerun"
+        f"Description of v{version}", key=f"models.description_open.{model}.{version}", on_change="rerun"
     )
     if not editor.open:
         return
     said = st.session_state.pop(DESCRIBED, None)
     with editor:
-        st.session_state.setdefault(key, st.session_state.get(DRAFTS, {}).get(version, current))
+        st.session_state.setdefault(key, st.session_state.get(DRAFTS, {}).get((model, version), current))
         st.text_area(
             "Description",
             key=key,
             disabled=why_not is not None,
             label_visibility="collapsed",
             on_change=_keep_draft,
-            args=(version, key),
+            args=(model, version, key),
         )
         st.button(
             "Save description",

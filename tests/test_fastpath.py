@@ -173,3 +173,55 @@ def test_the_reader_is_chosen_once_from_the_uri() -> None:
         "local",
         "local",
     ]
+
+
+def test_with_workspaces_a_database_store_shows_only_the_active_workspace(
+    sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow's workspaces (MLFLOW_ENABLE_WORKSPACES) isolate teams sharing one database; our SQL
+    reads see every row, so they must not be what answers a workspace's session."""
+    from registry.service import Registry
+
+    monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "true")
+    client = make_client(sqlite_settings)
+    made: dict[str, tuple[str, str]] = {}
+    for team in ("team-a", "team-b"):
+        monkeypatch.setenv("MLFLOW_WORKSPACE", team)
+        eid = client.create_experiment(f"{team}-experiment")  # a workspace chooses where artifacts go
+        made[team] = (eid, make_run(client, eid, f"{team}-run", metrics={"acc": 0.5}))
+    monkeypatch.setenv("MLFLOW_WORKSPACE", "team-a")
+    reg = Registry.connect(sqlite_settings)
+
+    seen = {e.name for e in reg.experiment_activity()}
+    assert "team-a-experiment" in seen and "team-b-experiment" not in seen, seen
+    assert reg.store_counts().experiments.value == len(client.search_experiments())
+    assert reg.store_counts().runs.value == 1
+    other_eid, other_run = made["team-b"]
+    try:
+        leaked = set(reg.experiment_runs(other_eid).runs["run_id"])
+    except NotFound:
+        leaked = set()
+    assert other_run not in leaked
+    assert other_run not in reg.reader.latest_metrics([other_run, made["team-a"][1]])
+
+
+def test_an_unreachable_database_is_reported_once_not_asked_again_through_the_client() -> None:
+    """A database that does not answer will not answer the client either: the fast reads of the one
+    store say so at once, rather than falling back and waiting on the same connection a second time.
+    (A run's latest metrics still fall back to one get_run per run: with the registry elsewhere, the
+    models list keeps its rows and says which run could not be read.)"""
+    from registry.errors import Unreachable
+    from tests.stack import free_port
+
+    uri = f"postgresql://u@127.0.0.1:{free_port()}/mlflow"  # nothing listens there
+    reader = reader_for(cast(MlflowClient, object()), uri)  # asking the client would fail otherwise
+    assert isinstance(reader, SqlReader)
+    reads = {
+        "runs": lambda: reader.experiment_runs("1"),
+        "counts": lambda: reader.counts(uri),
+        "activity": reader.experiment_activity,
+    }
+    for name, read in reads.items():
+        with pytest.raises(Unreachable):
+            read()
+            pytest.fail(f"{name}: no error")

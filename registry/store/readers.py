@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from mlflow import MlflowClient
 from mlflow.environment_variables import MLFLOW_ENABLE_WORKSPACES
 
-from registry.errors import RegistryError
+from registry.errors import RegistryError, Unreachable
 from registry.store import mlflow_internals
 from registry.store.activity import ExperimentActivity, by_activity, client_activity, database_activity
 from registry.store.client import translate_errors
@@ -167,13 +167,14 @@ class SqlReader(ClientReader):
         return metric_series(self.tracking_uri, run_ids, key)
 
     def counts(self, registry_uri: str) -> tuple[int, int, int, int] | None:
-        # A registry elsewhere, or MLflow's workspaces (whose searches see one workspace): the client.
-        if registry_uri != self.tracking_uri or MLFLOW_ENABLE_WORKSPACES.get():  # type: ignore[no-untyped-call]
+        if registry_uri != self.tracking_uri:  # a registry elsewhere: the client counts it
             return None
         try:
             with translate_errors("count the store"):
                 activity = database_activity(self.tracking_uri)
-            models, versions = database_registry_counts(registry_uri)
+                models, versions = database_registry_counts(registry_uri)
+        except Unreachable:
+            raise  # the client would wait on the same database again
         except (sa.exc.DBAPIError, RegistryError) as exc:
             log.warning("fast path failed on the store's counts, using the client: %s", exc)
             return None
@@ -200,9 +201,14 @@ class SqlReader(ClientReader):
 
 
 def reader_for(client: MlflowClient, tracking_uri: str | None = None) -> TrackingReader:
-    """The reader for this store: the one place that decides "SQL or client" from the URI."""
+    """The reader for this store: the one place that decides "SQL or client" from the URI.
+
+    With MLflow's workspaces on, teams share one database and MLflow's store keeps each session to
+    its workspace; our SQL reads see every row, so the client answers there.
+    """
     uri = tracking_uri or client.tracking_uri or ""
-    return SqlReader(client, uri) if backend_of(uri) == "database" else ClientReader(client, uri)
+    direct = backend_of(uri) == "database" and not MLFLOW_ENABLE_WORKSPACES.get()  # type: ignore[no-untyped-call]
+    return SqlReader(client, uri) if direct else ClientReader(client, uri)
 
 
 def experiment_runs(

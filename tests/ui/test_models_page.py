@@ -34,9 +34,15 @@ def open_section(at, label: str):
     return at
 
 
-def open_description(at, version: str):
+def description_box(model: str, version: str) -> str:
+    """The key of a version's description box (pages/models.py)."""
+    return f"models.description.{model}.{version}"
+
+
+def open_description(at, version: str, model: str | None = None):
     """Open the description editor of a version, as a click on its expander does."""
-    at.session_state[f"models.description_open.{version}"] = True
+    model = model or at.query_params["model"]
+    at.session_state[f"models.description_open.{model}.{version}"] = True
     at.run()
     assert not at.exception
     return at
@@ -313,14 +319,30 @@ def test_the_description_editor_is_sent_when_opened_and_keeps_a_draft_while_shut
     assert not sent(at)["description"]
 
     open_description(at, "2")
-    box = at.text_area(key="models.description.2")
+    box = at.text_area(key=description_box(model, "2"))
     assert box.value == "stored words"
     box.input("a draft").run()
-    at.session_state["models.description_open.2"] = False  # shut without saving
+    at.session_state[f"models.description_open.{model}.2"] = False  # shut without saving
     at.run()
     assert not sent(at)["description"]
 
-    assert open_description(at, "2").text_area(key="models.description.2").value == "a draft"
+    assert open_description(at, "2").text_area(key=description_box(model, "2")).value == "a draft"
     assert ui_registry.client.get_model_version(model, "2").description == "stored words"  # not saved
     at.button(key="models.description_save").click().run()
     assert ui_registry.client.get_model_version(model, "2").description == "a draft"
+
+
+def test_a_text_typed_in_one_models_description_never_fills_another_models_box(ui_registry, open_page):
+    first = make_model(ui_registry.client, [{"acc": 0.8}])
+    second = make_model(ui_registry.client, [{"acc": 0.7}])
+    ui_registry.client.update_model_version(second, "1", "the second model's words")
+    at = open_page(PAGE, model=first, version="1")
+    open_description(at, "1", first)
+    at.text_area(key=description_box(first, "1")).input("meant for the first model").run()
+
+    at.query_params["model"] = second  # the same session opens the other model's page
+    open_description(at, "1", second)
+    assert at.text_area(key=description_box(second, "1")).value == "the second model's words"
+    at.button(key="models.description_save").click().run()
+    assert ui_registry.client.get_model_version(second, "1").description == "the second model's words"
+    assert ui_registry.client.get_model_version(first, "1").description != "meant for the first model"

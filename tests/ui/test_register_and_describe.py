@@ -6,7 +6,7 @@ from registry.access.identity import Actor
 from tests.factories import unique
 from tests.run_data import make_logged_model, make_run
 from tests.stack import create_experiment
-from tests.ui.test_models_page import open_description, open_section
+from tests.ui.test_models_page import description_box, open_description, open_section
 
 ADA = Actor("ada", "lead")
 
@@ -63,7 +63,7 @@ def test_edit_a_version_description_on_the_model_page(ui_registry, open_page):
     name = unique("described")
     ui_registry.register_version(run_id, name, actor=ADA, description="old words")
     at = open_description(open_page("pages/models.py", model=name), "1")
-    box = at.text_area(key="models.description.1")
+    box = at.text_area(key=description_box(name, "1"))
     assert box.value == "old words"
 
     box.input("validated on the March data")
@@ -72,7 +72,7 @@ def test_edit_a_version_description_on_the_model_page(ui_registry, open_page):
     assert not at.exception
     assert ui_registry.client.get_model_version(name, "1").description == "validated on the March data"
     assert ui_registry.history(name)[-1].action == "describe"
-    assert at.text_area(key="models.description.1").value == "validated on the March data"
+    assert at.text_area(key=description_box(name, "1")).value == "validated on the March data"
 
 
 def test_the_model_page_says_how_to_load_each_slot(ui_registry, open_page):
