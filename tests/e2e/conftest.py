@@ -2,8 +2,9 @@
 
 Once per session: the demo, trained once for all workers (tests/demo_store.py), is served by an
 `mlflow server` of its own (its promotion history goes to an audit database of our own), the
-dashboard starts as a child process pointed at both, and Debian's Chromium starts headless. Each
-test gets a fresh browser context, so a fresh Streamlit session.
+dashboard starts as a child process pointed at both, and Debian's Chromium starts headless (once
+for the directory's tests as they run in a row). Each test gets a new tab, so a fresh Streamlit
+session.
 
 Without /usr/bin/chromium the directory is skipped, unless REGISTRY_REQUIRE_BROWSER=1 (CI installs
 Chromium, so there a missing browser is a failure, not a skip). Screenshots for the docs go to
@@ -166,10 +167,11 @@ def app_url(demo: Demo) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """Chromium, per module: Playwright's sync API allows one instance at a time in a process, and
-    other modules here (test_oidc) start their own."""
+    """Chromium, once for this directory's tests as they run in a row on a worker (the demo's, one
+    xdist group): a launch costs ~1.3 s of CPU (Chromium and Playwright's driver). Playwright's sync
+    API allows one instance at a time in a process; pytest closes it before any test outside."""
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -178,10 +180,12 @@ def browser() -> Iterator[Browser]:
             launched.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser_context(browser: Browser) -> Iterator[BrowserContext]:
-    """One context per module, so the app's scripts are fetched once; each page is its own
-    Streamlit session (Streamlit keeps session state per connection, not per cookie)."""
+    """One context for the directory's demo tests, so the app's scripts are fetched once and each
+    module's first page is not a cold one; each page is its own Streamlit session (Streamlit keeps
+    session state per connection, not per cookie). Tests that need a context of their own (init
+    scripts, headers, routes) make one."""
     context = browser.new_context(viewport=VIEWPORT)
     try:
         yield context
