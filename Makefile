@@ -26,7 +26,8 @@ MLFLOW_PORT ?= 5000
 # wait about a quarter of the time (a browser page settling, a server starting, a poll), and a
 # third worker's tests fill those gaps, for ~20 s of CPU (its own stack). `--dist loadgroup`
 # keeps each xdist_group on one worker: the PostgreSQL tests (one cluster, not one per worker), the
-# trained demo and the browser tests on it, the tests that stop or kill servers (one pair).
+# trained demo and the browser tests on it, the tests that stop or kill servers (one pair), and
+# each other module's tests (its module-scoped fixtures built once, not on every worker).
 TEST_WORKERS ?= 3
 
 .PHONY: run test install install-dev server seed lint bench clean-local

@@ -187,7 +187,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     it serves): one worker trains it (about a minute of one core) and starts its server, dashboard
     and Chromium while the other runs the rest, instead of both waiting on the training's lock
     (~110 s of setup each on a busy machine) and both starting a browser stack. The tests that stop
-    or kill servers share one pair (`fault_stack`), so they share one worker too."""
+    or kill servers share one pair (`fault_stack`), so they share one worker too.
+
+    Every other test runs on the worker that runs the rest of its module: xdist hands out single
+    tests otherwise, and each worker that got one of a module's tests built the module's fixtures
+    again (test_metrics' lines six times, test_adoption's registry four, a dashboard of its own for
+    the header identity tests twice)."""
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         if item.get_closest_marker("postgres"):
@@ -196,6 +201,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("demo"))
         elif "fault_stack" in fixtures:
             item.add_marker(pytest.mark.xdist_group("faults"))
+        else:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
 
 
 @pytest.fixture(scope="session")
