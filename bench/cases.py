@@ -52,6 +52,8 @@ FLOORS: dict[str, tuple[str, Ready, str]] = {
     "chart": ("floor_chart_app.py", Ready(chart_scope=OUR_CHART),
               "one plotly figure, 3 panels x 100 lines x 300 points"),
     "plotly": ("floor_plotly_app.py", Ready(chart_scope=OUR_CHART), "one plotly line of 10 points"),
+    "figure": ("floor_figure_app.py", Ready(chart_scope=OUR_CHART),
+               "the Charts view's own 100-run figure (3 traces broken between runs, 300 points a line)"),
 }  # fmt: skip
 
 
