@@ -5,19 +5,35 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from registry.service import Registry
 from tests.cli import ROOT, run_cli
+from tests.conftest import build_settings
 from tests.foreign_registry import Foreign, build_foreign_registry
 
 
+@pytest.fixture(scope="module")
+def _foreign_store(request, tmp_path_factory) -> tuple[Path, Foreign]:
+    """The hand-built registry, built once for the module in a SQLite store of its own."""
+    home = tmp_path_factory.mktemp("foreign-registry")
+    built = build_foreign_registry(Registry.connect(build_settings(request, "sqlite", home)).client, many=3)
+    return home / "mlflow.db", built
+
+
 @pytest.fixture
-def foreign(sqlite_settings) -> Foreign:
-    return build_foreign_registry(Registry.connect(sqlite_settings).client, many=3)
+def foreign(_foreign_store, sqlite_settings) -> Foreign:
+    """A copy of that store as this test's own (each test changes it): building one through the
+    client costs ~3 s of CPU, copying the file a few milliseconds. Its runs keep their artifacts
+    where the build put them, which no test here changes."""
+    database, built = _foreign_store
+    shutil.copyfile(database, sqlite_settings.home / "mlflow.db")
+    return built
 
 
 def test_adopt_lists_every_model_once_and_is_idempotent(sqlite_settings, foreign):
