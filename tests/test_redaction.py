@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,10 +21,10 @@ from registry.lifecycle.actions import apply_plan
 from registry.redaction import redact
 from registry.service import Registry
 from registry.store.status import store_status
+from tests.cli import run_command
 from tests.factories import make_model
 from tests.stack import FaultStack, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "S3cr3tPW"
 LEAD = Actor("alice", "lead")
 
@@ -72,17 +71,12 @@ def test_every_service_error_masks_itself():
         assert PASSWORD not in str(exc) and "alice:***@h:1" in str(exc)
 
 
-def _cli(uri: str, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(uri: str, home: Path, *args: str, process: bool = True) -> subprocess.CompletedProcess[str]:
+    """`python -m registry ARGS` on `uri`; in a process of its own unless `process` is False
+    (then the CLI's main here, which shows its output but not the log records a process prints)."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "REGISTRY_HOME": str(home)}
     env["REGISTRY_AUDIT_URL"] = f"sqlite:///{home / 'audit.db'}"
-    return subprocess.run(
-        [sys.executable, "-m", "registry", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_command(args, env, process=process)
 
 
 @pytest.mark.slow
@@ -114,10 +108,16 @@ def test_a_password_in_the_tracking_uri_shows_nowhere(fault_stack: FaultStack, m
     assert [s.store for s in statuses if s.reachable is False]
     assert not [s for s in statuses if PASSWORD in s.detail + s.uri]
 
+    # `experiments` on a dead server runs in a process of its own in the test below; here it and
+    # its --json form run in this process, and `history`, another command's path, in its own.
     home = reg.settings.home
     text, as_json, history = (
-        _cli(secret_uri, home, *args)
-        for args in (("experiments",), ("experiments", "--json"), ("history", model, "--json"))
+        _cli(secret_uri, home, *args, process=process)
+        for args, process in (
+            (("experiments",), False),
+            (("experiments", "--json"), False),
+            (("history", model, "--json"), True),
+        )
     )
     for done in (text, as_json, history):
         assert PASSWORD not in done.stdout + done.stderr, done.args
