@@ -9,9 +9,11 @@ tests see what a new user sees on day one.
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 from mlflow import MlflowClient
 
@@ -51,10 +53,22 @@ def _stage(client: MlflowClient, name: str, version: str, stage: str) -> None:
         client.transition_model_version_stage(name, version, stage, archive_existing_versions=False)
 
 
+def _artifacts_beside(client: MlflowClient, tag: str) -> str | None:
+    """Where a store read directly keeps the experiment's artifacts: beside its SQLite file, or in a
+    temporary folder. Left to MLflow, they would go to ./mlruns of the working directory (the
+    project's tree). A server chooses its own."""
+    uri = client.tracking_uri
+    if uri.startswith(("http://", "https://")):
+        return None
+    if uri.startswith("sqlite:///"):
+        return (Path(uri.removeprefix("sqlite:///")).parent / f"foreign-artifacts-{tag}").as_uri()
+    return Path(tempfile.mkdtemp(prefix=f"foreign-artifacts-{tag}-")).as_uri()
+
+
 def build_foreign_registry(client: MlflowClient, *, many: int = MANY_VERSIONS) -> Foreign:
     """Build the registry; names carry spaces, quotes, `%`, `_` and non-ASCII, plus a unique suffix."""
     tag = uuid.uuid4().hex[:6]
-    exp = client.create_experiment(f"team notebooks {tag}")
+    exp = client.create_experiment(f"team notebooks {tag}", artifact_location=_artifacts_beside(client, tag))
     f = Foreign(
         aliases=f"churn model {tag}",
         stages=f"digits_sgd 100% {tag}",
