@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
-from registry.errors import NotFound
+from registry.errors import NotFound, Unreachable
+from registry.service import Registry
 from registry.settings import Settings
 from registry.store import fastpath
 from registry.store.client import make_client
@@ -21,7 +22,7 @@ from registry.store.fastpath import client_runs, database_runs, is_database_uri,
 from registry.store.readers import ClientReader, SqlReader, backend_of, experiment_runs, reader_for
 from registry.store.runs import BASE_COLUMNS
 from tests.run_data import log_steps, make_run
-from tests.stack import create_experiment
+from tests.stack import create_experiment, free_port
 
 
 @dataclass
@@ -180,8 +181,6 @@ def test_with_workspaces_a_database_store_shows_only_the_active_workspace(
 ) -> None:
     """MLflow's workspaces (MLFLOW_ENABLE_WORKSPACES) isolate teams sharing one database; our SQL
     reads see every row, so they must not be what answers a workspace's session."""
-    from registry.service import Registry
-
     monkeypatch.setenv("MLFLOW_ENABLE_WORKSPACES", "true")
     client = make_client(sqlite_settings)
     made: dict[str, tuple[str, str]] = {}
@@ -210,9 +209,6 @@ def test_an_unreachable_database_is_reported_once_not_asked_again_through_the_cl
     store say so at once, rather than falling back and waiting on the same connection a second time.
     (A run's latest metrics still fall back to one get_run per run: with the registry elsewhere, the
     models list keeps its rows and says which run could not be read.)"""
-    from registry.errors import Unreachable
-    from tests.stack import free_port
-
     uri = f"postgresql://u@127.0.0.1:{free_port()}/mlflow"  # nothing listens there
     reader = reader_for(cast(MlflowClient, object()), uri)  # asking the client would fail otherwise
     assert isinstance(reader, SqlReader)
