@@ -511,7 +511,7 @@ def build(out: Path, spec: Spec, only: Iterable[str] = STORES, force: bool = Fal
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = Spec()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--out", type=lambda p: Path(p).resolve(), default=DEFAULT_OUT)
     parser.add_argument(
         "--only", default=",".join(STORES), help="comma-separated: runs,histories,registry,grouped"
     )

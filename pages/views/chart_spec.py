@@ -123,3 +123,25 @@ def chart_query(spec: ChartSpec) -> dict[str, str | None]:
         "bar": None if spec.bar == default.bar else spec.bar,
         "axes": ",".join(spec.axes) or None,
     }
+
+
+def line_settings_in_words(spec: ChartSpec) -> list[str]:
+    """The line settings that differ from their defaults, in words.
+
+    The settings panel is shut on most visits (its controls are sent only when opened), so the chart's
+    caption says what it applies: a smoothed or logarithmic chart must not pass for a raw one.
+    """
+    said = []
+    if spec.x_metric:
+        said.append(f"x: metric {spec.x_metric}")
+    elif spec.x != ChartSpec.x:
+        said.append(f"x: {X_BASES[spec.x].lower()}")
+    if spec.group_by and spec.aggregate != ChartSpec.aggregate:
+        said.append(f"band: {AGGREGATES[spec.aggregate]}")
+    if spec.smooth:
+        said.append(f"smoothing {spec.smooth:g}")
+    if spec.log:
+        said.append(f"log {' and '.join(spec.log)}")
+    if spec.hide_outliers:
+        said.append("outliers hidden")
+    return said

@@ -22,6 +22,7 @@ from pages.views.chart_spec import (
     X_BASES,
     ChartSpec,
     chart_query,
+    line_settings_in_words,
     parse_chart_query,
 )
 from pages.views.figures import lines_to_draw, parallel_coordinates_figure
@@ -43,6 +44,11 @@ IMAGE_COLUMNS = 4
 SUMMARY_TTL_S = 300  # a running run's line is read again after this; finished ones come from the cache
 LOGGED_IMAGES_TAG = "tags.mlflow.loggedImages"
 _SEEDED = "charts_seeded"
+LINE_SETTINGS = (  # the controls in the line settings panel (some are shared with other charts)
+    "charts_x", "charts_aggregate", "charts_smooth", "charts_log_x", "charts_log_y", "charts_outliers",
+)  # fmt: skip
+_SETTINGS_OPEN = "charts_line_settings_open"  # the panel's own state (a stateful expander)
+_SETTINGS_OPENED = "charts_line_settings_opened"  # whether it opens at first, decided once a session
 
 
 # reads ----------------------------------------------------------------------------------------------
@@ -150,6 +156,7 @@ def _axes(chart: str | None) -> tuple[str, ...]:
 # the view ------------------------------------------------------------------------------------------
 def charts_view(experiment: ExperimentInfo) -> None:
     _seed_from_url()
+    _keep_line_settings()
     problems: list[str] = list(st.session_state.pop("charts_url_problems", []))
     filter_text = st.text_input(
         "Filter runs",
@@ -228,13 +235,27 @@ def _names(runs: pd.DataFrame) -> dict[str, str]:
     return {r: (n or r[:8]) for r, n in zip(runs["run_id"], runs["run_name"], strict=True)}
 
 
-def _line_controls(metrics: list[str], grouped: bool, problems: list[str]) -> None:
+def _resolve_x(metrics: list[str], problems: list[str]) -> list[str]:
+    """The x axes these runs offer, with the chosen one among them (a link's unknown metric named)."""
     xs = [*X_BASES, *(f"{METRIC_X}{m}" for m in metrics)]
     wanted = st.session_state.pop("charts_x_wanted", None)
     if wanted is not None and wanted not in xs:
         problems.append(f"x {wanted!r}: none of these runs logged that metric; showing step")
     _one("charts_x", xs, wanted)
-    row = st.columns([2, 2, 2, 1, 1, 1])
+    return xs
+
+
+def _line_settings(xs: list[str], grouped: bool) -> None:
+    """The line settings, in a panel whose controls are sent only while it is open: six controls
+    cost the view's first paint more than most visits use them. Opened at first when the link
+    changes one of them; shut, the chart's caption names what they apply."""
+    opened = st.session_state.setdefault(_SETTINGS_OPENED, bool(line_settings_in_words(_spec())))
+    panel = st.expander(
+        "Line settings", icon=":material/tune:", expanded=opened, key=_SETTINGS_OPEN, on_change="rerun"
+    )
+    if not panel.open:
+        return
+    row = panel.columns([2, 2, 2, 1, 1, 1])
     row[0].selectbox(
         "x axis",
         xs,
@@ -255,10 +276,21 @@ def _line_controls(metrics: list[str], grouped: bool, problems: list[str]) -> No
     row[5].toggle("Hide outliers", key="charts_outliers", help="Zoom the y axis to the 5th–95th percentile")
 
 
+def _keep_line_settings() -> None:
+    """Keep the line settings' values through runs whose panel is shut.
+
+    Streamlit drops a widget's value at the end of a run that did not render the widget, but keeps a
+    value the script assigned (Streamlit's documented way to keep widget state): each is assigned to
+    itself before anything is drawn.
+    """
+    for key in LINE_SETTINGS:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 def _lines_chart(result: ExperimentRuns, metrics: list[str], problems: list[str]) -> None:
     runs = result.runs
-    spec = _spec()
-    _line_controls(metrics, bool(spec.group_by), problems)
+    _line_settings(_resolve_x(metrics, problems), bool(_spec().group_by))
     spec = _spec()
     if not spec.metrics:
         st.info("Choose a metric to draw.")
@@ -281,15 +313,17 @@ def _lines_chart(result: ExperimentRuns, metrics: list[str], problems: list[str]
         st.info("None of these runs logged the chosen metrics.")
         return
     if groups is not None:
-        st.caption(
+        drawn = (
             f"{len(chart.runs_drawn):,} runs in {chart.drawn['group'].nunique():,} groups, "
-            f"each drawn as its {AGGREGATES[spec.aggregate]}."
+            f"each drawn as its {AGGREGATES[spec.aggregate]}"
         )
     else:
-        st.caption(
+        drawn = (
             f"{len(chart.runs_drawn):,} runs drawn, {chart.lines:,} lines of at most {points:,} points each "
-            "(first, last, lowest and highest kept)."
+            "(first, last, lowest and highest kept)"
         )
+    applied = [s for s in line_settings_in_words(spec) if not s.startswith("band:")]  # the band is named
+    st.caption(drawn + "".join(f"; {plain(s)}" for s in applied) + ".")
     plotly_chart(chart.figure, at_once=True, key="charts_lines_chart", config={"displaylogo": False})
     _export(chart.drawn, chart.runs_drawn, spec.metrics)
 

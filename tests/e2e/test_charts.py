@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import Demo
 from tests.e2e.dashboard import Dashboard
@@ -52,9 +53,26 @@ def test_a_deep_link_draws_each_group_as_a_band(dashboard: Dashboard, experiment
     dashboard.screenshot("charts")
 
 
-def test_a_bad_link_value_is_a_message_in_the_browser(dashboard: Dashboard, experiment: str) -> None:
+def test_a_bad_link_value_is_a_message_and_the_line_settings_open_on_a_click(
+    dashboard: Dashboard, experiment: str
+) -> None:
     dashboard.open("runs", experiment=experiment, view="charts", metrics="loss", aggregate="average")
     dashboard.expect_text("aggregate='average' is not one of")
+    # The line settings are shut (the link changes none of them) and not sent until opened; what
+    # they set while open stays applied once shut, and shows again when opened.
+    log_y = dashboard.main.get_by_label("Log y")
+    expect(log_y).to_have_count(0)
+    panel = dashboard.main.get_by_text("Line settings", exact=True)
+    panel.click()
+    dashboard.main.get_by_text("Log y", exact=True).click()
+    dashboard.expect_text("; log y.")
+    panel.click()
+    expect(log_y).to_have_count(0)
+    dashboard.settle()
+    panel.click()
+    expect(log_y).to_be_checked()
+    dashboard.expect_text("; log y.")
+    assert "log=y" in dashboard.page.url
 
 
 def test_the_image_grid_follows_the_step_slider(dashboard: Dashboard, experiment: str) -> None:

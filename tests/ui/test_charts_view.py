@@ -19,6 +19,7 @@ from tests.stack import unique_name
 from tests.ui.tracking_data import flatten, plotly_array, prefetched, unescape
 
 PAGE = "pages/runs.py"
+SETTINGS_OPEN = "charts_line_settings_open"
 LENGTHS = [40, 30, 20, 40, 25, 10]  # uneven histories
 
 
@@ -167,6 +168,7 @@ def test_a_new_session_draws_the_chart_at_once_and_a_links_problem_once(ui_env, 
 
 def test_the_controls_change_the_chart_and_the_url(ui_env, open_page, charted):
     at = _open(open_page, charted, metrics="loss")
+    at.session_state[SETTINGS_OPEN] = True  # the user opens the line settings (AppTest cannot click it)
     at.multiselect(key="charts_group_by").set_value(["params.lr"]).run()
     assert sorted(t["name"] for t in figure(at)["data"] if t.get("showlegend")) == [
         "lr=0.01 (3 runs)",
@@ -191,6 +193,39 @@ def test_the_controls_change_the_chart_and_the_url(ui_env, open_page, charted):
     assert fig["layout"]["xaxis"]["title"]["text"] == "acc"
     faint = [t for t in fig["data"] if t.get("opacity") == 0.25]
     assert len(faint) == 2  # each group's raw centre line under its smoothed one
+
+
+def test_the_line_settings_are_sent_when_opened_and_kept_while_shut(ui_env, open_page, charted):
+    """Six controls few visits use are not part of the view's first paint; shutting the panel must
+    not undo what they set, and the caption says what a shut panel applies."""
+    at = _open(open_page, charted, metrics="loss")
+    assert not [w for w in (*at.selectbox, *at.slider, *at.toggle) if w.key in charts_view.LINE_SETTINGS]
+    assert "smoothing" not in captions(at) and figure(at)["layout"]["yaxis"].get("type") != "log"
+
+    at.session_state[SETTINGS_OPEN] = True
+    at.run()
+    at.slider(key="charts_smooth").set_value(0.4).run()
+    at.toggle(key="charts_log_y").set_value(True).run()
+    at.session_state[SETTINGS_OPEN] = False  # shut again
+    at.run()
+    at.multiselect(key="charts_metrics").set_value(["loss", "acc"]).run()  # another click while shut
+    assert not at.exception
+    assert not [w for w in (*at.selectbox, *at.slider, *at.toggle) if w.key in charts_view.LINE_SETTINGS]
+    assert (at.query_params["smooth"], at.query_params["log"]) == ("0.4", "y")
+    assert "; smoothing 0.4; log y." in captions(at)
+    layout = figure(at)["layout"]
+    assert layout["yaxis"]["type"] == "log" and layout["yaxis2"]["type"] == "log"
+    assert [t for t in figure(at)["data"] if t.get("opacity") == 0.25]  # raw lines under smoothed ones
+
+    at.session_state[SETTINGS_OPEN] = True  # opened again: the controls show what applies
+    at.run()
+    assert at.slider(key="charts_smooth").value == 0.4 and at.toggle(key="charts_log_y").value
+
+
+def test_a_link_that_changes_a_line_setting_opens_the_panel(ui_env, open_page, charted):
+    at = _open(open_page, charted, metrics="loss", smooth="0.2")
+    assert at.slider(key="charts_smooth").value == 0.2
+    assert "; smoothing 0.2." in captions(at)
 
 
 def test_wall_time_and_step_axes(ui_env, open_page, charted):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pages.views.chart_spec import ChartSpec, chart_query, parse_chart_query
+from pages.views.chart_spec import ChartSpec, chart_query, line_settings_in_words, parse_chart_query
 
 
 def test_a_full_link_is_read_and_written_back_the_same() -> None:
@@ -65,3 +65,19 @@ def test_a_bad_value_falls_back_to_the_default_with_a_message(name: str, value: 
 def test_lists_are_trimmed_and_deduplicated() -> None:
     spec, _ = parse_chart_query({"metrics": " loss, ,acc,loss ", "log": "y,y"})
     assert spec.metrics == ("loss", "acc") and spec.log == ("y",)
+
+
+def test_the_caption_names_every_line_setting_that_changes_the_chart_and_nothing_else() -> None:
+    """The settings panel is shut on most visits: what it applies is said beside the chart."""
+    assert line_settings_in_words(ChartSpec(metrics=("loss",))) == []
+    spec, _ = parse_chart_query(
+        {"group_by": "params.lr", "aggregate": "median_iqr", "x": "relative", "smooth": "0.5", "log": "y",
+         "outliers": "hide"}
+    )  # fmt: skip
+    assert line_settings_in_words(spec) == [
+        "x: relative time (s)", "band: median, IQR", "smoothing 0.5", "log y", "outliers hidden",
+    ]  # fmt: skip
+    metric_x = ChartSpec(x="metric:acc", log=("x", "y"))
+    assert line_settings_in_words(metric_x) == ["x: metric acc", "log x and y"]
+    # a band is only drawn for groups: ungrouped, the aggregate changes nothing and is not named
+    assert line_settings_in_words(ChartSpec(aggregate="min_max")) == []
