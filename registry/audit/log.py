@@ -281,6 +281,24 @@ class AuditLog:
         with self._errors("read the audit log"), self.engine.connect() as conn:
             return conn.execute(query).first() is not None
 
+    def request_record(self, model: str, request_id: str) -> list[dict[str, Any]]:
+        """The results the log holds for an approval request's steps (its `requested` and `approved`
+        entries), oldest first. The request's own rows lie outside the hash chain; a final approval
+        checks them against these before anything is applied (registry/lifecycle/approvals.py)."""
+        said = f"request {request_id}"
+        query = (
+            select(events)
+            .where(
+                events.c.phase == "result",
+                events.c.model == model,
+                events.c.outcome.in_(("requested", "approved")),
+                (events.c.error == said) | events.c.error.startswith(f"{said}:", autoescape=True),
+            )
+            .order_by(events.c.id)
+        )
+        with self._errors("read the audit log"), self.engine.connect() as conn:
+            return [dict(row) for row in conn.execute(query).mappings()]
+
     def first_seen_policy(self, model: str) -> dict[str, str] | None:
         """The model's policy tags when the service first met it; None before that."""
         query = select(policy_seen.c.tags).where(policy_seen.c.model == model)

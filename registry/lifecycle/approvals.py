@@ -154,7 +154,12 @@ def request_change(
     """Hold the change as a request: the same guards as an apply, then a `requested` audit entry."""
     reason = (reason or "").strip()
     fresh = reg.plan(plan.action, plan.model, plan.version, actor=actor, target=plan.target)
-    intent = {**_intent(fresh, fresh.actor, reason), "checks": [c.as_dict() for c in fresh.checks]}
+    forced = force and bool(fresh.overridable_failures)
+    intent = {
+        **_intent(fresh, fresh.actor, reason),
+        "checks": [c.as_dict() for c in fresh.checks],
+        "forced": forced,  # what the final approval applies: on record, beside the request's own row
+    }
     if not reason:
         reg.audit.record("refused", "a reason is required", **intent)
         raise BadInput("a reason is required: say why, it goes into the audit history")
@@ -176,7 +181,7 @@ def request_change(
         "version": fresh.version,
         "target": fresh.target,
         "from_version": fresh.from_version,
-        "force": force and bool(fresh.overridable_failures),
+        "force": forced,
         "needed": needed,
         "expires_at": expires.isoformat(),
         "plan": fresh.as_dict(),
@@ -265,7 +270,17 @@ def approve(reg: Registry, request_id: str, reason: str, *, actor: Actor) -> App
     final = len(req.approvals) + 1 >= req.needed
     requester = reg.actor(req.requester)
     fresh = None
-    if final:  # re-plan on the state now: apply only what the requester asked for, on what they saw
+    if final:  # only what the audit log vouches for: the request's own rows are outside its chain
+        unvouched = unvouched_for(req, reg.audit.request_record(req.model, req.id))
+        if unvouched:
+            message = (
+                f"request {req.id} differs from its audit record ({'; '.join(unvouched)}): nothing was "
+                "applied. Its rows in the audit database were changed outside the dashboard: reject it, "
+                "and have an admin look into who can write that database"
+            )
+            reg.audit.record("refused", message, **intent)
+            raise Refused(message)
+        # re-plan on the state now: apply only what the requester asked for, on what they saw
         fresh = reg.plan(req.action, req.model, req.version, actor=requester, target=req.target)
         if _snap(fresh) != req.snapshot or fresh.audit_seq != req.audit_seq:
             message = conflict_message(req, fresh)
@@ -298,6 +313,35 @@ def approve(reg: Registry, request_id: str, reason: str, *, actor: Actor) -> App
             reg.audit.engine, req.id, "failed", req.model, actor.name, str(exc), {"key": "failed"}
         )
         raise
+
+
+def unvouched_for(req: ApprovalRequest, record: Iterable[dict[str, Any]]) -> list[str]:
+    """What of a request its audit record does not vouch for, in words (nothing: it may apply).
+
+    The request's rows are plain rows of the audit database, outside the hash chain: whoever can
+    write them could add an approval, lower the approvals needed, change the version or force past
+    failed checks. The log's own `requested` and `approved` entries, chained, say what was asked and
+    who approved; a final approval applies only what they agree with.
+    """
+    entries = list(record)
+    asked = [e for e in entries if e["outcome"] == "requested" and e["actor"] == req.requester]
+    if not asked:
+        return [f"no audit record of {req.requester} making it"]
+    made = asked[0]
+    fields = {
+        "approvals needed": (f"request {req.id}: needs {req.needed} approval(s)", made["error"]),
+        "action": (req.action, made["action"]),
+        "target": (req.target, made["target"]),
+        "version": (req.version, made["to_version"]),
+        "from version": (req.from_version, made["from_version"]),
+        "forced": (req.force, bool(made["forced"])),
+    }
+    said = [f"{name} changed" for name, (now, recorded) in fields.items() if now != recorded]
+    approved = {e["actor"] for e in entries if e["outcome"] == "approved"}
+    said += [
+        f"the approval by {a.actor} has no audit record" for a in req.approvals if a.actor not in approved
+    ]
+    return said
 
 
 def conflict_message(req: ApprovalRequest, fresh: Plan) -> str:
