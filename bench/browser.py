@@ -43,10 +43,13 @@ POINTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
 
 
 @contextmanager
-def streamlit_server(db: Path, home: Path, flags: Sequence[str] = ()) -> Iterator[tuple[str, ServerProcess]]:
+def streamlit_server(
+    db: Path, home: Path, flags: Sequence[str] = (), project: Path = PROJECT
+) -> Iterator[tuple[str, ServerProcess]]:
     """`streamlit run app.py` on the store, with its own audit log and home; stopped (its group) on exit.
 
-    `flags`: more Streamlit options (`--runner.fastReruns false`), for bench.profile's variants."""
+    `flags`: more Streamlit options (`--runner.fastReruns false`), for bench.profile's variants.
+    `project`: the checkout whose app.py runs (another worktree, for bench.checkouts)."""
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = child_env(
@@ -58,7 +61,7 @@ def streamlit_server(db: Path, home: Path, flags: Sequence[str] = ()) -> Iterato
             "--server.address", "127.0.0.1", "--server.port", str(port),
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *flags]  # fmt: skip
     with _serving(
-        ServerProcess("streamlit", argv, home / "streamlit.log", env, PROJECT), port, "/_stcore/health", 120
+        ServerProcess("streamlit", argv, home / "streamlit.log", env, project), port, "/_stcore/health", 120
     ) as up:
         yield up
 

@@ -19,8 +19,7 @@ import json
 import random
 import statistics
 import tempfile
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +27,7 @@ from playwright.sync_api import sync_playwright
 
 from bench import browser, build_stores
 from bench.cases import FLOORS, Case, Ready, cases
-from bench.floors import KEEP, visit
-
-
-@contextmanager
-def _served_from(project: Path) -> Iterator[None]:
-    """`streamlit run app.py` is started in `project` while inside (bench.browser runs it in PROJECT)."""
-    ours = browser.PROJECT
-    browser.PROJECT = project
-    try:
-        yield
-    finally:
-        browser.PROJECT = ours
+from bench.floors import KEEP, median_done, visit
 
 
 def run(
@@ -56,12 +44,13 @@ def run(
             served: dict[str, str] = {}
             for case in chosen:
                 if case.store not in served:
-                    with _served_from(project):
-                        served[case.store], _ = stack.enter_context(
-                            browser.streamlit_server(
-                                Path(manifest[case.store]["db"]), KEEP / f"checkout-{label}" / case.store
-                            )
+                    served[case.store], _ = stack.enter_context(
+                        browser.streamlit_server(
+                            Path(manifest[case.store]["db"]),
+                            KEEP / f"checkout-{label}" / case.store,
+                            project=project,
                         )
+                    )
                 targets[f"{label}:{case.key}"] = (case.our_url(served[case.store]), case.ours_ready)
         chromium = playwright.chromium.launch(executable_path=browser.CHROMIUM, args=browser.CHROMIUM_ARGS)
         for url, ready in targets.values():  # imports, caches and the chart summaries: not counted
@@ -79,7 +68,7 @@ def ratios(samples: dict[str, list[float | None]], chosen: list[Case]) -> dict[s
     out: dict[str, Any] = {}
     for case in chosen:
         mine = samples[f"this:{case.key}"]
-        row: dict[str, Any] = {"this_s": _median(mine)}
+        row: dict[str, Any] = {"this_s": median_done(mine)}
         others = [k for k in samples if k.endswith(f":{case.key}") and not k.startswith("this:")]
         for other in [*others, *(k for k in samples if k.startswith("floor:"))]:
             per_round = [a / b for a, b in zip(mine, samples[other], strict=True) if a and b]
@@ -87,15 +76,10 @@ def ratios(samples: dict[str, list[float | None]], chosen: list[Case]) -> dict[s
                 row[f"vs {other}"] = {
                     "median": round(statistics.median(per_round), 3),
                     "range": [round(min(per_round), 2), round(max(per_round), 2)],
-                    "their_s": _median(samples[other]),
+                    "their_s": median_done(samples[other]),
                 }
         out[case.key] = row
     return out
-
-
-def _median(values: list[float | None]) -> float | None:
-    done = [v for v in values if v is not None]
-    return round(statistics.median(done), 2) if done else None
 
 
 def main(argv: list[str] | None = None) -> int:

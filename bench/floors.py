@@ -89,15 +89,17 @@ def summarise(samples: dict[str, list[float | None]], chosen: list[Case]) -> dic
         versus = {f"{own_floor(case)} floor": f"floor:{own_floor(case)}", "table floor": "floor:table"}
         if f"mlflow:{case.key}" in samples:
             versus["mlflow"] = f"mlflow:{case.key}"
-        row: dict[str, Any] = {"ours_s": _median(mine)}
+        row: dict[str, Any] = {"ours_s": median_done(mine)}
         for label, other in versus.items():
             ratios = [a / b for a, b in zip(mine, samples[other], strict=True) if a and b]
             row[f"vs {label}"] = round(statistics.median(ratios), 2) if ratios else None
         by_case[case.key] = row
-    return {"medians_s": {k: _median(v) for k, v in samples.items()}, "samples_s": samples, "cases": by_case}
+    medians = {k: median_done(v) for k, v in samples.items()}
+    return {"medians_s": medians, "samples_s": samples, "cases": by_case}
 
 
-def _median(values: list[float | None]) -> float | None:
+def median_done(values: list[float | None]) -> float | None:
+    """The median of the visits that finished (a timed-out one is None), to 0.01 s."""
     done = [v for v in values if v is not None]
     return round(statistics.median(done), 2) if done else None
 

@@ -10,6 +10,7 @@ box, parallel coordinates) up to `TABLE_RUNS`; when the experiment has more, the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
@@ -322,7 +323,7 @@ def _lines_chart(result: ExperimentRuns, metrics: list[str], problems: list[str]
             f"{len(chart.runs_drawn):,} runs drawn, {chart.lines:,} lines of at most {points:,} points each "
             "(first, last, lowest and highest kept)"
         )
-    applied = [s for s in line_settings_in_words(spec) if not s.startswith("band:")]  # the band is named
+    applied = line_settings_in_words(replace(spec, aggregate=ChartSpec.aggregate))  # the band is named
     st.caption(drawn + "".join(f"; {plain(s)}" for s in applied) + ".")
     plotly_chart(chart.figure, at_once=True, key="charts_lines_chart", config={"displaylogo": False})
     _export(chart.drawn, chart.runs_drawn, spec.metrics)

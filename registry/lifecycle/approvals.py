@@ -189,12 +189,17 @@ def request_change(
         "audit_seq": fresh.audit_seq,
     }
     store.add_event(reg.audit.engine, request_id, "requested", fresh.model, actor.name, reason, body)
-    reg.audit.record("requested", f"request {request_id}: needs {needed} approval(s)", **intent)
+    reg.audit.record("requested", _requested_entry(request_id, needed), **intent)
     message = (
         f"request {request_id}: {fresh.model} {fresh.action} v{fresh.version} → {fresh.target} needs "
         f"{needed} approval(s) by other leads (python -m registry approve {request_id} --reason ...)"
     )
     return ActionResult(request_id, fresh, "requested", message, request_id=request_id)
+
+
+def _requested_entry(request_id: str, needed: int) -> str:
+    """What the audit log says of a new request: the final approval checks the request against it."""
+    return f"request {request_id}: needs {needed} approval(s)"
 
 
 # reading ---------------------------------------------------------------------------------------------
@@ -329,7 +334,7 @@ def unvouched_for(req: ApprovalRequest, record: Iterable[dict[str, Any]]) -> lis
         return [f"no audit record of {req.requester} making it"]
     made = asked[0]
     fields = {
-        "approvals needed": (f"request {req.id}: needs {req.needed} approval(s)", made["error"]),
+        "approvals needed": (_requested_entry(req.id, req.needed), made["error"]),
         "action": (req.action, made["action"]),
         "target": (req.target, made["target"]),
         "version": (req.version, made["to_version"]),
